@@ -1,0 +1,5 @@
+"""Allow ``python -m leadpersona``."""
+
+from leadpersona.entrypoints.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Adapters: everything that talks to MongoDB, HTTP APIs, files and SQL."""

@@ -1,0 +1,1 @@
+"""MongoDB adapters: the embedded server, the connection, documents and repositories."""

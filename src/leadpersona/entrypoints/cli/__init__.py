@@ -1,0 +1,1 @@
+"""The ``leadpersona`` command line."""

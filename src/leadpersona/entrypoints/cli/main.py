@@ -1,0 +1,89 @@
+"""The ``leadpersona`` command: one entry point, one sub-command per use case."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+import typer
+from rich.table import Table
+
+from leadpersona import __version__
+from leadpersona.entrypoints.cli.common import (
+    JsonOption,
+    console,
+    emit_json,
+    run_with_database,
+)
+from leadpersona.services.setup import InitReport, initialise
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="leadpersona",
+    help="Persona segmentation for B2B leads: enrich, segment, query, serve.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"leadpersona {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Persona segmentation for B2B leads: enrich, segment, query, serve."""
+
+
+def print_init_report(report: InitReport) -> None:
+    """Human view of ``init``."""
+    table = Table(title=f"database {report.database}")
+    table.add_column("collection")
+    table.add_column("documents", justify="right")
+    table.add_column("indexes")
+    for info in report.collections:
+        table.add_row(info.name, str(info.documents), ", ".join(info.indexes))
+    console.print(table)
+    console.print(f"mapping CSV: {report.mapping_csv}")
+
+
+@app.command()
+def init(as_json: bool = JsonOption) -> None:
+    """Create collections and indexes, and the mapping CSV's working copy (idempotent)."""
+    report = run_with_database(initialise)
+    if as_json:
+        emit_json(report)
+    else:
+        print_init_report(report)
+
+
+def _register_commands() -> None:
+    # Each group lives in its own module; importing registers it on ``app``.
+    from leadpersona.entrypoints.cli import demo  # noqa: F401
+
+
+_register_commands()
+
+
+def _terminate(_signum: int, _frame: FrameType | None) -> None:
+    # Treat SIGTERM exactly like Ctrl-C: inside ``asyncio.run`` the runner's SIGINT handler
+    # cancels the main task so that clients close cleanly; outside it, KeyboardInterrupt
+    # unwinds the context managers that stop the embedded server.
+    signal.raise_signal(signal.SIGINT)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminate)
+    app(prog_name="leadpersona")
+    sys.exit(0)

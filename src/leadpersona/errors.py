@@ -1,0 +1,152 @@
+"""Every error leadpersona raises on purpose.
+
+The tree::
+
+    LeadPersonaError
+    ├── ConfigError                    invalid settings; raised at start-up
+    ├── DatabaseError                  MongoDB unreachable or failing
+    │   └── EmbeddedServerError        the embedded server could not start
+    ├── EnrichmentError                talking to the enrichment API failed
+    │   ├── RetriableEnrichmentError   429, 5xx, timeouts, bodies that are not JSON
+    │   └── FatalEnrichmentError       other 4xx: the run cannot go on
+    │       └── AuthenticationError    401 / 403: bad or missing API key
+    ├── ProfileNotFound                the API has no profile for an email
+    ├── FieldMapError                  the field-of-study CSV cannot be read or written
+    ├── NotFoundError                  a lead, persona or archived answer does not exist
+    │   ├── LeadNotFound
+    │   ├── PersonaNotFound
+    │   └── ArchiveNotFound
+    ├── InvalidInput                   a value given by a user is not acceptable
+    │   └── InvalidFeature             a persona feature name or value is not acceptable
+    ├── ArchiveError                   the raw-answer archive failed
+    └── WarehouseError                 the SQL warehouse failed
+
+Adapters translate third-party exceptions (``httpx.HTTPError``, ``PyMongoError``, ...) into
+these once, at the boundary, with ``raise ... from exc``. Entry points map them to exit codes
+(CLI) and status codes (HTTP).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ArchiveError",
+    "ArchiveNotFound",
+    "AuthenticationError",
+    "ConfigError",
+    "DatabaseError",
+    "EmbeddedServerError",
+    "EnrichmentError",
+    "FatalEnrichmentError",
+    "FieldMapError",
+    "InvalidFeature",
+    "InvalidInput",
+    "LeadNotFound",
+    "LeadPersonaError",
+    "NotFoundError",
+    "PersonaNotFound",
+    "ProfileNotFound",
+    "RetriableEnrichmentError",
+    "WarehouseError",
+]
+
+
+class LeadPersonaError(Exception):
+    """Root of every error raised on purpose by leadpersona."""
+
+
+class ConfigError(LeadPersonaError):
+    """A setting is missing or invalid; raised when settings are loaded."""
+
+
+class DatabaseError(LeadPersonaError):
+    """MongoDB could not be reached or refused an operation."""
+
+
+class EmbeddedServerError(DatabaseError):
+    """The embedded MongoDB-wire server could not be started or reached."""
+
+
+class EnrichmentError(LeadPersonaError):
+    """A call to the enrichment API failed."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class RetriableEnrichmentError(EnrichmentError):
+    """A transient failure (429, 5xx, timeout, connection error, body that is not JSON).
+
+    ``retry_after`` holds the server's ``Retry-After`` in seconds when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class FatalEnrichmentError(EnrichmentError):
+    """A failure that retrying cannot fix; the run stops."""
+
+
+class AuthenticationError(FatalEnrichmentError):
+    """The API refused the key (401 or 403)."""
+
+
+class ProfileNotFound(LeadPersonaError):
+    """The API has no profile for this email (404 or ``success: false``)."""
+
+
+class FieldMapError(LeadPersonaError):
+    """The field-of-study CSV cannot be read or written.
+
+    ``path`` and ``line`` say where, when known.
+    """
+
+    def __init__(self, message: str, *, path: Any = None, line: int | None = None) -> None:
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(f"{where}{message}")
+        self.path = path
+        self.line = line
+
+
+class NotFoundError(LeadPersonaError):
+    """Something asked for by id does not exist."""
+
+
+class LeadNotFound(NotFoundError):
+    """No lead has this id."""
+
+
+class PersonaNotFound(NotFoundError):
+    """No persona exists for this lead id."""
+
+
+class ArchiveNotFound(NotFoundError):
+    """No raw API answer is archived for this lead or email."""
+
+
+class InvalidInput(LeadPersonaError):
+    """A value given by a user is not acceptable."""
+
+
+class InvalidFeature(InvalidInput):
+    """A persona feature name or value is not acceptable."""
+
+
+class ArchiveError(LeadPersonaError):
+    """The raw-answer archive failed to store or read an answer."""
+
+
+class WarehouseError(LeadPersonaError):
+    """The SQL warehouse failed."""

@@ -1,0 +1,1 @@
+"""Services: the use cases, orchestrating adapters around the domain."""
