@@ -6,6 +6,11 @@ from beanie import Document
 from pydantic import ConfigDict, Field
 from pymongo import ASCENDING, IndexModel
 
+from leadpersona.adapters.mongo.persona_documents import (
+    EnrichmentStateDocument,
+    PersonaDocument,
+    RunDocument,
+)
 from leadpersona.domain.models import Lead
 
 __all__ = ["DOCUMENT_MODELS", "LeadDocument"]
@@ -44,4 +49,9 @@ class LeadDocument(Document):
 
 
 #: Every document class ``init_beanie`` is given; extended as features are added.
-DOCUMENT_MODELS: list[type[Document]] = [LeadDocument]
+DOCUMENT_MODELS: list[type[Document]] = [
+    LeadDocument,
+    PersonaDocument,
+    EnrichmentStateDocument,
+    RunDocument,
+]

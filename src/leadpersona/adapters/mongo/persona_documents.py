@@ -1,0 +1,97 @@
+"""Beanie documents of the persona side: personas, per-lead enrichment state, runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from beanie import Document
+from pydantic import ConfigDict, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from leadpersona.domain.persona import FeatureProvenance, FeatureValue, Persona, PersonaStatus
+
+__all__ = [
+    "FEATURE_INDEX_NAME",
+    "EnrichmentState",
+    "EnrichmentStateDocument",
+    "PersonaDocument",
+    "RunDocument",
+]
+
+#: The one index every persona query by feature uses (named so queries can hint it).
+FEATURE_INDEX_NAME = "feature_index_id"
+
+EnrichmentState = Literal["pending", "enriched", "no_data", "failed"]
+
+
+class PersonaDocument(Document):
+    """Collection ``personas``: ``_id`` is the lead id (one persona per lead).
+
+    ``feature_index`` holds ``name=<canonical JSON value>`` for every feature: one multikey
+    index serves equality on any feature, including features added after the data was written.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str = Field(alias="_id")  # type: ignore[assignment]
+    features: dict[str, FeatureValue] = Field(default_factory=dict)
+    feature_index: list[str] = Field(default_factory=list)
+    status: PersonaStatus = "enriched"
+    provenance: dict[str, FeatureProvenance] = Field(default_factory=dict)
+    overrides: dict[str, FeatureValue | None] = Field(default_factory=dict)
+    field_of_study: str | None = None
+    computed_at: datetime | None = None
+    updated_at: datetime | None = None
+    archive_id: str | None = None
+    mapping_version: str | None = None
+    rules_version: str | None = None
+
+    class Settings:
+        name = "personas"
+        use_revision = False
+        indexes = [
+            IndexModel([("feature_index", ASCENDING), ("_id", ASCENDING)], name=FEATURE_INDEX_NAME),
+        ]
+
+    def to_domain(self) -> Persona:
+        """The domain view."""
+        data = self.model_dump(exclude={"id", "feature_index", "revision_id"})
+        return Persona(lead_id=self.id, **data)
+
+
+class EnrichmentStateDocument(Document):
+    """Collection ``enrichment``: where each lead stands, so that re-runs retry only failures."""
+
+    id: str = Field(alias="_id")  # type: ignore[assignment]
+    state: EnrichmentState = "pending"
+    attempts: int = 0
+    last_error: str | None = None
+    email: str | None = None
+    run_id: str | None = None
+    updated_at: datetime | None = None
+
+    class Settings:
+        name = "enrichment"
+        use_revision = False
+        indexes = [IndexModel([("state", ASCENDING), ("_id", ASCENDING)], name="state_id")]
+
+
+class RunDocument(Document):
+    """Collection ``runs``: one document per ``enrich`` run."""
+
+    id: str = Field(alias="_id")  # type: ignore[assignment]
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: Literal["running", "completed", "aborted"] = "running"
+    refresh: bool = False
+    limit: int | None = None
+    counts: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    errors: list[dict[str, str]] = Field(default_factory=list)
+    error: str | None = None
+
+    class Settings:
+        name = "runs"
+        use_revision = False
+        indexes = [IndexModel([("started_at", DESCENDING)], name="started_at")]

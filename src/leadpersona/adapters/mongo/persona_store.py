@@ -1,0 +1,283 @@
+"""Persona storage in MongoDB: bulk writes, partial updates, index-backed queries, stats."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from pymongo import ASCENDING, ReplaceOne
+
+from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.mongo.persona_documents import (
+    FEATURE_INDEX_NAME,
+    EnrichmentStateDocument,
+    PersonaDocument,
+)
+from leadpersona.domain.persona import (
+    FeatureProvenance,
+    FeatureValue,
+    Persona,
+    feature_key,
+)
+from leadpersona.errors import DatabaseError, PersonaNotFound
+
+__all__ = ["PersonaQuery", "PersonaStore", "apply_overrides", "summarise"]
+
+_UPDATE_ATTEMPTS = 5
+
+
+class PersonaQuery(BaseModel):
+    """Equality on any combination of features (validated values)."""
+
+    features: dict[str, FeatureValue] = {}
+
+    def keys(self) -> list[str]:
+        return sorted(feature_key(name, value) for name, value in self.features.items())
+
+    def filter(self, after: str | None = None) -> dict[str, Any]:
+        keys = self.keys()
+        query: dict[str, Any] = {}
+        if len(keys) == 1:
+            query["feature_index"] = keys[0]
+        elif keys:
+            query["feature_index"] = {"$all": keys}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        return query
+
+    def hint(self) -> str | None:
+        # Forced: the embedded server's planner would otherwise scan the collection for $all.
+        return FEATURE_INDEX_NAME if self.features else None
+
+
+def _stored(persona: Persona) -> dict[str, Any]:
+    document = persona.model_dump(mode="python", exclude={"lead_id"})
+    document["_id"] = persona.lead_id
+    document["provenance"] = {
+        name: value.model_dump(exclude_none=True) for name, value in persona.provenance.items()
+    }
+    document["feature_index"] = sorted(feature_key(n, v) for n, v in persona.features.items())
+    return document
+
+
+def _persona(document: Mapping[str, Any]) -> Persona:
+    data = {k: v for k, v in document.items() if k not in ("_id", "feature_index")}
+    return Persona(lead_id=document["_id"], **data)
+
+
+def apply_overrides(persona: Persona, overrides: Mapping[str, FeatureValue | None]) -> Persona:
+    """``persona`` with manual values laid over the computed ones (None: removed by hand)."""
+    if not overrides:
+        return persona
+    features = dict(persona.features)
+    provenance = dict(persona.provenance)
+    for name, value in overrides.items():
+        provenance.pop(name, None)
+        if value is None:
+            features.pop(name, None)
+        else:
+            features[name] = value
+            provenance[name] = provenance_manual()
+    return persona.model_copy(
+        update={"features": features, "provenance": provenance, "overrides": dict(overrides)}
+    )
+
+
+def provenance_manual() -> FeatureProvenance:
+    """Provenance of a value set by hand."""
+    return FeatureProvenance(source="manual")
+
+
+class PersonaStore:
+    """The ``personas`` collection (``_id`` = lead id)."""
+
+    def __init__(self, database: MongoDatabase) -> None:
+        self.database = database
+        self.collection = database[PersonaDocument.get_collection_name()]
+        self.states = database[EnrichmentStateDocument.get_collection_name()]
+
+    async def get(self, lead_id: str) -> Persona:
+        document = await self.collection.find_one({"_id": lead_id})
+        if document is None:
+            raise PersonaNotFound(f"no persona for lead {lead_id}")
+        return _persona(document)
+
+    async def existing_ids(self, lead_ids: Sequence[str]) -> set[str]:
+        """Which of ``lead_ids`` already have a persona (one query)."""
+        cursor = self.collection.find({"_id": {"$in": list(lead_ids)}}, {"_id": 1})
+        return {document["_id"] async for document in cursor}
+
+    async def save_computed(self, personas: Sequence[Persona]) -> None:
+        """Upsert freshly computed personas in one bulk write, keeping manual overrides."""
+        if not personas:
+            return
+        ids = [persona.lead_id for persona in personas]
+        cursor = self.collection.find(
+            {"_id": {"$in": ids}, "overrides": {"$gt": {}}}, {"_id": 1, "overrides": 1}
+        )
+        overrides = {document["_id"]: document["overrides"] async for document in cursor}
+        operations = []
+        for persona in personas:
+            merged = apply_overrides(persona, overrides.get(persona.lead_id, {}))
+            operations.append(ReplaceOne({"_id": persona.lead_id}, _stored(merged), upsert=True))
+        await self.collection.bulk_write(operations, ordered=False)
+
+    async def update(
+        self, lead_id: str, changes: Mapping[str, FeatureValue | None], *, manual: bool = True
+    ) -> Persona:
+        """Partial update (validated values; None removes). Manual changes survive --refresh."""
+        for _ in range(_UPDATE_ATTEMPTS):
+            document = await self.collection.find_one({"_id": lead_id})
+            if document is None:
+                raise PersonaNotFound(f"no persona for lead {lead_id}")
+            current = _persona(document)
+            features = dict(current.features)
+            provenance = dict(current.provenance)
+            overrides = dict(current.overrides)
+            for name, value in changes.items():
+                provenance.pop(name, None)
+                if value is None:
+                    features.pop(name, None)
+                else:
+                    features[name] = value
+                    if manual:
+                        provenance[name] = provenance_manual()
+                if manual:
+                    overrides[name] = value
+            now = datetime.now(UTC)
+            updated = current.model_copy(
+                update={
+                    "features": features,
+                    "provenance": provenance,
+                    "overrides": overrides,
+                    "updated_at": now,
+                }
+            )
+            # Optimistic concurrency: replace only the version read above.
+            result = await self.collection.replace_one(
+                {"_id": lead_id, "updated_at": document.get("updated_at")}, _stored(updated)
+            )
+            if result.matched_count == 1:
+                return updated
+        raise DatabaseError(f"persona {lead_id} kept changing; update not applied")
+
+    async def find_ids(
+        self, query: PersonaQuery, *, after: str | None = None, limit: int = 1000
+    ) -> list[str]:
+        """One page of lead ids (ascending) after the cursor ``after``."""
+        cursor = self.collection.find(
+            query.filter(after),
+            {"_id": 1},
+            sort=[("_id", ASCENDING)],
+            limit=limit,
+            hint=query.hint(),
+        )
+        return [document["_id"] async for document in cursor]
+
+    async def iter_ids(self, query: PersonaQuery, *, batch_size: int = 1000) -> AsyncIterator[str]:
+        """Every matching lead id, streamed from one cursor (constant memory)."""
+        cursor = self.collection.find(
+            query.filter(),
+            {"_id": 1},
+            sort=[("_id", ASCENDING)],
+            batch_size=batch_size,
+            hint=query.hint(),
+        )
+        async for document in cursor:
+            yield document["_id"]
+
+    async def count(self, query: PersonaQuery) -> int:
+        filter_ = query.filter()
+        hint = query.hint()
+        if hint is None:
+            return await self.collection.count_documents(filter_)
+        return await self.collection.count_documents(filter_, hint=hint)
+
+    async def explain(self, query: PersonaQuery) -> dict[str, Any]:
+        """The server's plan for ``find_ids`` (to show which index a query uses)."""
+        command: dict[str, Any] = {
+            "find": self.collection.name,
+            "filter": query.filter(),
+            "projection": {"_id": 1},
+            "sort": {"_id": 1},
+        }
+        if query.hint() is not None:
+            command["hint"] = query.hint()
+        result: dict[str, Any] = await self.database.command({"explain": command})
+        return result
+
+    async def stats(self, total_leads: int) -> dict[str, Any]:
+        """Counts by academic field x company type, coverage, unknown rates, inferred share."""
+        pipeline: list[dict[str, Any]] = [
+            {
+                "$group": {
+                    "_id": {
+                        "a": "$features.academic_field",
+                        "c": "$features.company_type",
+                        "s": "$status",
+                        "src": "$provenance.academic_field.source",
+                    },
+                    "n": {"$sum": 1},
+                }
+            }
+        ]
+        groups = [row async for row in await self.collection.aggregate(pipeline)]
+        states = {
+            row["_id"]: row["n"]
+            async for row in await self.states.aggregate(
+                [{"$group": {"_id": "$state", "n": {"$sum": 1}}}]
+            )
+        }
+        return summarise(groups, states, total_leads)
+
+
+def summarise(
+    groups: Sequence[Mapping[str, Any]], states: Mapping[str, int], total_leads: int
+) -> dict[str, Any]:
+    """The stats document from grouped persona counts (pure, so it is tested directly)."""
+    personas = sum(row["n"] for row in groups)
+    no_data = sum(row["n"] for row in groups if row["_id"].get("s") == "no_data")
+    enriched = personas - no_data
+    matrix: dict[tuple[str | None, str | None], int] = {}
+    academic_known = company_known = inferred = 0
+    for row in groups:
+        key = row["_id"]
+        if key.get("s") == "no_data":
+            continue
+        academic, company = key.get("a"), key.get("c")
+        matrix[(academic, company)] = matrix.get((academic, company), 0) + row["n"]
+        academic_known += row["n"] if academic is not None else 0
+        company_known += row["n"] if company is not None else 0
+        inferred += row["n"] if academic is not None and key.get("src") == "inferred" else 0
+
+    def rate(part: int, whole: int) -> float | None:
+        return round(part / whole, 4) if whole else None
+
+    return {
+        "total_leads": total_leads,
+        "personas": personas,
+        "enriched": enriched,
+        "no_data": no_data,
+        "coverage": rate(personas, total_leads),
+        "enrichment_states": dict(sorted(states.items())),
+        "academic_field": {
+            "known": academic_known,
+            "unknown": enriched - academic_known,
+            "unknown_rate": rate(enriched - academic_known, enriched),
+            "inferred": inferred,
+            "inferred_share": rate(inferred, academic_known),
+        },
+        "company_type": {
+            "known": company_known,
+            "unknown": enriched - company_known,
+            "unknown_rate": rate(enriched - company_known, enriched),
+        },
+        "matrix": [
+            {"academic_field": a, "company_type": c, "count": n}
+            for (a, c), n in sorted(
+                matrix.items(), key=lambda item: (-item[1], str(item[0][0]), str(item[0][1]))
+            )
+        ],
+    }
