@@ -1,0 +1,375 @@
+"""``leadpersona enrich``: leads → enrichment API → raw archive → personas.
+
+Extract: lead ids and emails only (a Beanie projection), in ``_id`` order, one page at a time
+(keyset pagination: no cursor is held open while the API is called). Leads that already have a
+persona are skipped unless ``refresh``. Fetch: each distinct email once per run, through the
+rate-limited client, unless an answer archived within the freshness window can be reused.
+Transform: the pure persona rules. Load: one bulk upsert of personas and one of enrichment
+states per page, then the run document's counters. A run killed at any point is finished by
+running it again: personas are upserted by lead id and only leads without one are selected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pymongo import UpdateOne
+
+from leadpersona.adapters.archive import RawArchive, build_archive
+from leadpersona.adapters.enrichment_client import EnrichmentClient, build_enrichment_client
+from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.mongo.documents import LeadDocument
+from leadpersona.adapters.mongo.persona_documents import EnrichmentStateDocument, RunDocument
+from leadpersona.adapters.mongo.persona_store import PersonaStore
+from leadpersona.config import Settings
+from leadpersona.domain.persona import Persona, derive_features
+from leadpersona.domain.profile import LinkedInResponse
+from leadpersona.domain.segmentation import CompanyTypeRules
+from leadpersona.errors import AuthenticationError, EnrichmentError
+from leadpersona.mapping import FieldMapStore, open_field_map
+
+__all__ = ["LeadRef", "ProgressCallback", "RunSummary", "run_enrichment"]
+
+DEFAULT_BATCH = 500
+_ERRORS_KEPT = 20
+
+#: Called with (leads done in this page, total to do or None when unknown).
+ProgressCallback = Callable[[int, int | None], None]
+
+
+class LeadRef(BaseModel):
+    """The projection the pipeline reads: id and email, nothing else."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str = Field(alias="_id")
+    email: str | None = None
+
+
+class RunSummary(BaseModel):
+    """What one run did (``enrich --json`` prints exactly this)."""
+
+    run_id: str
+    status: Literal["completed", "aborted"] = "completed"
+    processed: int = 0
+    enriched: int = 0
+    no_data: int = 0
+    failed: int = 0
+    skipped: int = 0
+    api_calls: int = 0
+    cache_hits: int = 0
+    new_fields_of_study: int = 0
+    duration_s: float = 0.0
+    credits_left: int | None = None
+    rate_limit_left: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """The outcome for one email: an answer (fresh or cached) or a failure."""
+
+    response: LinkedInResponse | None = None
+    found: bool = False
+    archive_id: str | None = None
+    error: str | None = None
+
+
+def _normalise_email(email: str | None) -> str | None:
+    if email is None:
+        return None
+    email = email.strip()
+    return email.lower() if email else None
+
+
+def _parse(raw: bytes) -> LinkedInResponse | None:
+    try:
+        return LinkedInResponse.model_validate_json(raw)
+    except ValidationError:
+        return None
+
+
+class _Run:
+    def __init__(
+        self,
+        settings: Settings,
+        database: MongoDatabase,
+        client: EnrichmentClient,
+        archive: RawArchive,
+        field_maps: FieldMapStore,
+        *,
+        refresh: bool,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.client = client
+        self.archive = archive
+        self.field_maps = field_maps
+        self.refresh = refresh
+        self.on_progress = on_progress
+        self.store = PersonaStore(database)
+        self.states = database[EnrichmentStateDocument.get_collection_name()]
+        self.runs = database[RunDocument.get_collection_name()]
+        self.rules = CompanyTypeRules(
+            startup_below=settings.startup_below, multinational_above=settings.multinational_above
+        )
+        self.summary = RunSummary(run_id=uuid.uuid4().hex)
+        self.errors: list[dict[str, str]] = []
+
+    async def pages(self, batch_size: int) -> Any:
+        """Pages of leads in ``_id`` order, projected to id and email."""
+        after: str | None = None
+        while True:
+            filter_: dict[str, Any] = {} if after is None else {"_id": {"$gt": after}}
+            page = (
+                await LeadDocument.find(filter_)
+                .sort("_id")
+                .limit(batch_size)
+                .project(LeadRef)
+                .to_list()
+            )
+            if not page:
+                return
+            after = page[-1].id
+            yield page
+
+    async def fetch_all(
+        self, emails: Sequence[str], leads_by_email: dict[str, list[str]]
+    ) -> dict[str, _Answer]:
+        answers: dict[str, _Answer] = {}
+        if self.settings.linkedin_freshness_days > 0 and emails:
+            newer_than = datetime.now(UTC) - timedelta(days=self.settings.linkedin_freshness_days)
+            cached = await self.archive.latest_for_emails(emails, newer_than)
+            for email, (meta, raw) in cached.items():
+                response = _parse(raw) if meta.status_code == 200 else None
+                found = response is not None and response.success
+                answers[email] = _Answer(response, found, meta.archive_id)
+            self.summary.cache_hits += len(cached)
+
+        async def fetch(email: str) -> None:
+            try:
+                result = await self.client.fetch_profile(email)
+            except AuthenticationError:
+                raise
+            except EnrichmentError as exc:
+                answers[email] = _Answer(error=str(exc))
+                return
+            archived = await self.archive.put(result, leads_by_email[email])
+            answers[email] = _Answer(result.response, result.found, archived.archive_id)
+
+        missing = [email for email in emails if email not in answers]
+        try:
+            async with asyncio.TaskGroup() as group:
+                for email in missing:
+                    group.create_task(fetch(email))
+        except* AuthenticationError as errors:
+            raise errors.exceptions[0] from None
+        return answers
+
+    async def process(self, page: Sequence[LeadRef]) -> None:
+        now = datetime.now(UTC)
+        leads_by_email: dict[str, list[str]] = {}
+        for lead in page:
+            email = _normalise_email(lead.email)
+            if email is None:
+                self.summary.skipped += 1
+                continue
+            leads_by_email.setdefault(email, []).append(lead.id)
+        answers = await self.fetch_all(list(leads_by_email), leads_by_email)
+
+        field_map = self.field_maps.load()
+        personas: list[Persona] = []
+        state_ops: list[UpdateOne] = []
+        discovered: list[str] = []
+        for email, lead_ids in leads_by_email.items():
+            answer = answers[email]
+            for lead_id in lead_ids:
+                if answer.error is not None:
+                    self.summary.failed += 1
+                    if len(self.errors) < _ERRORS_KEPT:
+                        self.errors.append({"lead_id": lead_id, "error": answer.error})
+                    state_ops.append(self._state(lead_id, email, "failed", answer.error, now))
+                    continue
+                features, provenance, field_of_study = derive_features(
+                    answer.response if answer.found else None, field_map, self.rules
+                )
+                if field_of_study is not None and not field_map.is_known(field_of_study):
+                    discovered.append(field_of_study)
+                status: Literal["enriched", "no_data"] = "enriched" if answer.found else "no_data"
+                personas.append(
+                    Persona(
+                        lead_id=lead_id,
+                        features=features,
+                        provenance=provenance,
+                        status=status,
+                        field_of_study=field_of_study,
+                        computed_at=now,
+                        updated_at=now,
+                        archive_id=answer.archive_id,
+                        mapping_version=field_map.version,
+                        rules_version=self.rules.version,
+                    )
+                )
+                if answer.found:
+                    self.summary.enriched += 1
+                else:
+                    self.summary.no_data += 1
+                state_ops.append(self._state(lead_id, email, status, None, now))
+        if discovered:
+            self.summary.new_fields_of_study += len(self.field_maps.append_unknown(discovered))
+        await self.store.save_computed(personas)
+        if state_ops:
+            await self.states.bulk_write(state_ops, ordered=False)
+        self.summary.processed += sum(len(ids) for ids in leads_by_email.values())
+        await self.runs.update_one(
+            {"_id": self.summary.run_id},
+            {"$set": {"counts": self._counts(), "errors": self.errors}},
+        )
+
+    def _state(
+        self, lead_id: str, email: str, state: str, error: str | None, now: datetime
+    ) -> UpdateOne:
+        return UpdateOne(
+            {"_id": lead_id},
+            {
+                "$set": {
+                    "state": state,
+                    "last_error": error,
+                    "email": email,
+                    "run_id": self.summary.run_id,
+                    "updated_at": now,
+                },
+                "$inc": {"attempts": 1},
+            },
+            upsert=True,
+        )
+
+    def _counts(self) -> dict[str, Any]:
+        stats = self.client.stats
+        self.summary.api_calls = stats.api_calls
+        self.summary.credits_left = stats.credits_left
+        self.summary.rate_limit_left = stats.rate_limit_left
+        return self.summary.model_dump(
+            include={
+                "processed",
+                "enriched",
+                "no_data",
+                "failed",
+                "skipped",
+                "api_calls",
+                "cache_hits",
+                "new_fields_of_study",
+            }
+        )
+
+    async def to_do(self, limit: int | None) -> int:
+        leads = await self.database[LeadDocument.get_collection_name()].count_documents({})
+        total = leads
+        if not self.refresh:
+            total -= await self.store.collection.count_documents({})
+        total = max(total, 0)
+        return total if limit is None else min(total, limit)
+
+    async def run(self, *, limit: int | None, batch_size: int) -> RunSummary:
+        started = time.perf_counter()
+        await self.runs.insert_one(
+            {
+                "_id": self.summary.run_id,
+                "started_at": datetime.now(UTC),
+                "status": "running",
+                "refresh": self.refresh,
+                "limit": limit,
+                "counts": {},
+                "settings": {
+                    "api": "mock"
+                    if self.settings.uses_mock_api
+                    else self.settings.linkedin_api_url,
+                    "rate_limit": self.settings.effective_rate_limit,
+                    "concurrency": self.settings.linkedin_concurrency,
+                    "freshness_days": self.settings.linkedin_freshness_days,
+                    "rules": self.rules.version,
+                    "archive": self.settings.archive_backend,
+                },
+                "errors": [],
+            }
+        )
+        total = await self.to_do(limit)
+        remaining = limit
+        try:
+            async for page in self.pages(batch_size):
+                if not self.refresh:
+                    done = await self.store.existing_ids([lead.id for lead in page])
+                    page = [lead for lead in page if lead.id not in done]
+                if remaining is not None:
+                    page = page[:remaining]
+                    remaining -= len(page)
+                if page:
+                    await self.process(page)
+                    if self.on_progress is not None:
+                        self.on_progress(len(page), total)
+                if remaining == 0:
+                    break
+        except AuthenticationError as exc:
+            self.summary.status = "aborted"
+            self.summary.error = str(exc)
+            raise
+        finally:
+            self.summary.duration_s = round(time.perf_counter() - started, 3)
+            counts = self._counts()
+            await self.runs.update_one(
+                {"_id": self.summary.run_id},
+                {
+                    "$set": {
+                        "finished_at": datetime.now(UTC),
+                        "status": self.summary.status if self.summary.error is None else "aborted",
+                        "counts": counts,
+                        "errors": self.errors,
+                        "error": self.summary.error,
+                    }
+                },
+            )
+        return self.summary
+
+
+async def run_enrichment(
+    settings: Settings,
+    database: MongoDatabase,
+    *,
+    limit: int | None = None,
+    refresh: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+    client: EnrichmentClient | None = None,
+    archive: RawArchive | None = None,
+    field_maps: FieldMapStore | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> RunSummary:
+    """Enrich leads without a persona (all of them with ``refresh``), at most ``limit``.
+
+    Raises ``AuthenticationError`` (the run is recorded as aborted; nothing of the page in
+    flight is written) when the API refuses the key.
+    """
+    archive = archive or build_archive(settings, database)
+    await archive.ensure_indexes()
+    field_maps = field_maps or open_field_map(settings)
+    async with AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(build_enrichment_client(settings))
+        run = _Run(
+            settings,
+            database,
+            client,
+            archive,
+            field_maps,
+            refresh=refresh,
+            on_progress=on_progress,
+        )
+        return await run.run(limit=limit, batch_size=batch_size)
