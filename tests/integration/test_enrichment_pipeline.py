@@ -1,0 +1,191 @@
+"""The enrichment pipeline end to end: real MongoDB-wire server, the mock API over HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient, monitoring
+
+from leadpersona.adapters.archive import build_archive
+from leadpersona.adapters.enrichment_client import EnrichmentClient
+from leadpersona.adapters.mock_api import MockConfig, create_app
+from leadpersona.adapters.mongo.connection import MongoDatabase, connect
+from leadpersona.config import Settings
+from leadpersona.domain.samples import DEMO_EMAIL
+from leadpersona.errors import AuthenticationError
+from leadpersona.mapping import open_field_map
+from leadpersona.services.enrichment import run_enrichment
+from leadpersona.services.personas import PersonaService
+
+
+def leads(count: int, *, prefix: str = "p") -> list[dict[str, Any]]:
+    return [
+        {
+            "_id": f"{prefix}{i:05d}",
+            "status": 0,
+            "first_name": f"First{i}",
+            "last_name": "Last",
+            "email": f"{prefix}.person{i}@example.com",
+            "photo_url": None,
+        }
+        for i in range(count)
+    ]
+
+
+def mock_client(config: MockConfig | None = None, **options: Any) -> EnrichmentClient:
+    transport = httpx.ASGITransport(app=create_app(config or MockConfig()))
+    options.setdefault("backoff_base", 0.01)
+    options.setdefault("backoff_max", 0.05)
+    return EnrichmentClient("http://mock.invalid", transport=transport, **options)
+
+
+@pytest.fixture
+async def db(settings_env: Settings, mongo_uri: str) -> AsyncIterator[MongoDatabase]:
+    async with connect(mongo_uri, settings_env.mongodb_db) as database:
+        try:
+            yield database
+        finally:
+            await database.client.drop_database(settings_env.mongodb_db)
+
+
+async def test_enrich_builds_personas_once_and_refresh_reuses_the_archive(
+    settings_env: Settings, db: MongoDatabase
+) -> None:
+    rows = leads(60)
+    rows[1]["email"] = rows[0]["email"].upper()  # two leads, one person: one API call
+    rows[2]["email"] = None  # never sent
+    rows[3]["email"] = "   "
+    rows.append({"_id": "demo", "email": DEMO_EMAIL, "status": 0})
+    await db["leads"].insert_many(rows)
+
+    async with mock_client() as client:
+        first = await run_enrichment(settings_env, db, client=client, batch_size=16)
+    assert first.skipped == 2
+    assert first.processed == 59
+    assert first.enriched + first.no_data + first.failed == 59
+    assert first.failed == 0
+    assert first.api_calls == 58
+    assert first.no_data > 0  # the mock answers some emails with success:false or 404
+
+    assert await db["personas"].count_documents({}) == 59
+    twin_a = await PersonaService(db).get("p00000")
+    twin_b = await PersonaService(db).get("p00001")
+    assert twin_a.features == twin_b.features
+    assert twin_a.archive_id == twin_b.archive_id
+
+    demo = await PersonaService(db).get("demo")
+    assert demo.status == "enriched"
+    assert demo.field_of_study is not None
+    assert demo.field_of_study.startswith("Diplôme d'ingénieur, Informatique")
+    assert demo.features["company_type"] in {"Startup", "Mid Market", "Multi National Company"}
+    assert demo.mapping_version and demo.rules_version
+    # The French field of study was discovered and appended to the mapping CSV once.
+    assert open_field_map(settings_env).load().is_known(demo.field_of_study)
+    assert first.new_fields_of_study >= 1
+
+    _, raw = await build_archive(settings_env, db).latest(lead_id="demo")
+    assert json.loads(raw)["person"]["lastName"] == "Keraval"
+
+    async with mock_client() as client:
+        again = await run_enrichment(settings_env, db, client=client)
+    assert (again.processed, again.api_calls, again.skipped) == (0, 0, 2)
+
+    async with mock_client() as client:
+        refreshed = await run_enrichment(settings_env, db, client=client, refresh=True)
+    assert refreshed.processed == 59
+    assert refreshed.api_calls == 0
+    assert refreshed.cache_hits == 58
+    assert await db["personas"].count_documents({}) == 59
+    assert await db["runs"].count_documents({"status": "completed"}) == 3
+
+
+async def test_failures_are_recorded_and_only_they_are_retried(
+    settings_env: Settings, db: MongoDatabase
+) -> None:
+    await db["leads"].insert_many(leads(20))
+    async with mock_client(MockConfig(error_rate=1.0), max_retries=1) as client:
+        broken = await run_enrichment(settings_env, db, client=client)
+    assert broken.failed == 20
+    assert broken.processed == 20
+    assert await db["personas"].count_documents({}) == 0
+    state = await db["enrichment"].find_one({"_id": "p00003"})
+    assert state is not None
+    assert state["state"] == "failed"
+    assert state["attempts"] == 1
+    assert "500" in state["last_error"] or "5" in state["last_error"]
+    run = await db["runs"].find_one({"_id": broken.run_id})
+    assert run is not None
+    assert run["counts"]["failed"] == 20
+    assert len(run["errors"]) == 20
+
+    await db["leads"].insert_one({"_id": "zz", "email": "late@example.com"})
+    async with mock_client(limit_check := MockConfig()) as client:
+        assert limit_check.error_rate == 0
+        partial = await run_enrichment(settings_env, db, client=client, limit=5)
+    assert partial.processed == 5
+    async with mock_client() as client:
+        healed = await run_enrichment(settings_env, db, client=client)
+    assert healed.processed == 16
+    assert healed.failed == 0
+    state = await db["enrichment"].find_one({"_id": "p00019"})
+    assert state is not None
+    assert state["attempts"] == 2
+    assert state["state"] in {"enriched", "no_data"}
+
+
+async def test_a_bad_key_stops_the_run_and_writes_no_persona(
+    settings_env: Settings, db: MongoDatabase
+) -> None:
+    await db["leads"].insert_many(leads(10))
+    async with mock_client(MockConfig(api_key="right"), api_key="wrong") as client:
+        with pytest.raises(AuthenticationError):
+            await run_enrichment(settings_env, db, client=client)
+    assert await db["personas"].count_documents({}) == 0
+    assert await db["enrichment"].count_documents({}) == 0
+    run = await db["runs"].find_one({})
+    assert run is not None
+    assert run["status"] == "aborted"
+    assert run["error"]
+
+
+class _FindCommands(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.finds: list[dict[str, Any]] = []
+        self.active = True
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.active and event.command_name == "find":
+            self.finds.append(dict(event.command))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_leads_are_read_with_a_projection_in_pages(
+    settings_env: Settings, mongo_uri: str
+) -> None:
+    listener = _FindCommands()
+    monitoring.register(listener)
+    try:
+        raw: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri)
+        await raw[settings_env.mongodb_db]["leads"].insert_many(leads(25))
+        await raw.close()
+        async with connect(mongo_uri, settings_env.mongodb_db) as database:
+            async with mock_client() as client:
+                await run_enrichment(settings_env, database, client=client, batch_size=10)
+            await database.client.drop_database(settings_env.mongodb_db)
+    finally:
+        listener.active = False
+    lead_finds = [f for f in listener.finds if f.get("find") == "leads"]
+    assert len(lead_finds) == 4  # 10 + 10 + 5, then an empty page
+    for command in lead_finds:
+        assert command["projection"] == {"_id": 1, "email": 1}
+        assert command["limit"] == 10
+        assert command["sort"] == {"_id": 1}
