@@ -20,7 +20,8 @@ The tree::
     │   ├── InvalidFeature             a persona feature name or value is not acceptable
     │   └── LeadFileError              a lead file cannot be read or has no email column
     ├── ArchiveError                   the raw-answer archive failed
-    └── WarehouseError                 the SQL warehouse failed
+    ├── WarehouseError                 the SQL warehouse failed
+    └── ReportError                    the static report could not be written
 
 Adapters translate third-party exceptions (``httpx.HTTPError``, ``PyMongoError``, ...) into
 these once, at the boundary, with ``raise ... from exc``. Entry points map them to exit codes
@@ -49,6 +50,7 @@ __all__ = [
     "NotFoundError",
     "PersonaNotFound",
     "ProfileNotFound",
+    "ReportError",
     "RetriableEnrichmentError",
     "WarehouseError",
 ]
@@ -156,3 +158,7 @@ class ArchiveError(LeadPersonaError):
 
 class WarehouseError(LeadPersonaError):
     """The SQL warehouse failed."""
+
+
+class ReportError(LeadPersonaError):
+    """The static report could not be written."""

@@ -74,6 +74,7 @@ def _register_commands() -> None:
         enrich,
         mapping,
         persona,
+        report,
         serve,
     )
 

@@ -17,6 +17,7 @@ from leadpersona.adapters.archive import RawArchive, build_archive
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.bootstrap import mongo_server, open_database
 from leadpersona.config import Settings, load_settings
+from leadpersona.entrypoints.http.dashboard import router as dashboard_router
 from leadpersona.errors import DatabaseError, InvalidInput, NotFoundError
 from leadpersona.services.personas import MAX_PAGE, PersonaService, parse_assignment
 
@@ -99,6 +100,7 @@ def create_app(
         summary="Personas of B2B leads: get, update, find, statistics, raw enrichment answers.",
         lifespan=lifespan,
     )
+    app.include_router(dashboard_router)
 
     @app.exception_handler(NotFoundError)
     async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:

@@ -1,0 +1,229 @@
+"""The dashboard's content: persona statistics, recent runs, quarantine, mapping cleaning.
+
+One document (:class:`DashboardData`) feeds the live page (``GET /``, ``GET /dashboard/data``)
+and the static report (``leadpersona report``), so both always show the same thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pymongo import DESCENDING
+
+from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.mongo.documents import ImportDocument, QuarantineDocument
+from leadpersona.adapters.mongo.persona_documents import RunDocument
+from leadpersona.config import Settings
+from leadpersona.errors import FieldMapError
+from leadpersona.mapping import CleaningReport, open_field_map
+from leadpersona.services.personas import PersonaService
+
+__all__ = [
+    "RECENT_IMPORTS",
+    "RECENT_RUNS",
+    "RUN_ERRORS_SHOWN",
+    "DashboardData",
+    "ImportSummary",
+    "MappingSummary",
+    "QuarantineSummary",
+    "RunSummary",
+    "collect_dashboard",
+]
+
+#: How many enrichment runs the dashboard lists (newest first).
+RECENT_RUNS = 10
+#: How many lead imports the dashboard lists (newest first).
+RECENT_IMPORTS = 5
+#: Failures shown per run (the total is always given).
+RUN_ERRORS_SHOWN = 20
+#: The reason a quarantined row is counted under when it carries none.
+NO_REASON = "unspecified"
+
+
+class RunSummary(BaseModel):
+    """One ``enrich`` run: when, how it ended, its counts and its failures."""
+
+    id: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    duration_seconds: float | None = None
+    status: str
+    refresh: bool = False
+    limit: int | None = None
+    counts: dict[str, Any] = Field(default_factory=dict)
+    failures: int = Field(description="failures recorded for the run (all of them)")
+    errors: list[dict[str, str]] = Field(
+        default_factory=list, description=f"the first {RUN_ERRORS_SHOWN} failures"
+    )
+    error: str | None = Field(default=None, description="why the run stopped, if it aborted")
+
+
+class ImportSummary(BaseModel):
+    """One lead file import."""
+
+    id: str
+    file: str
+    status: str
+    read: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class QuarantineSummary(BaseModel):
+    """Rejected lead rows: how many, and how many carry each reason (a row may carry several)."""
+
+    total: int
+    by_reason: dict[str, int]
+    imports: list[ImportSummary]
+
+
+class MappingSummary(BaseModel):
+    """The mapping CSV cleaning summary (from the mapping's cleaning report)."""
+
+    path: str
+    version: str
+    rows_read: int
+    blank_lines: int
+    rows_removed: dict[str, int]
+    conflicts: int
+    fields_of_study_before: int
+    fields_of_study_after: int
+    academic_fields_before: int
+    academic_fields_after: int
+    labelled_before: int
+    labelled_after: int
+    mapping_ratio_before: float
+    mapping_ratio_after: float
+    curated_labels: int
+    accepted_suggestions: int
+    missing_values: dict[str, int]
+    label_distribution: dict[str, int]
+
+    @classmethod
+    def from_report(cls, report: CleaningReport) -> MappingSummary:
+        data = report.model_dump(include=set(cls.model_fields) - {"conflicts"})
+        return cls(conflicts=len(report.conflicts), **data)
+
+
+class DashboardData(BaseModel):
+    """Everything the dashboard page and the static report show."""
+
+    generated_at: datetime
+    database: str
+    stats: dict[str, Any] = Field(description="the document of GET /personas/stats")
+    runs: list[RunSummary] = Field(description=f"the last {RECENT_RUNS} runs, newest first")
+    quarantine: QuarantineSummary
+    mapping: MappingSummary | None
+    mapping_error: str | None = Field(
+        default=None, description="why the mapping summary is missing, when it is"
+    )
+
+
+def _utc(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _run(document: dict[str, Any]) -> RunSummary:
+    started = _utc(document.get("started_at")) or datetime.fromtimestamp(0, UTC)
+    finished = _utc(document.get("finished_at"))
+    errors = [
+        {str(key): str(value) for key, value in error.items()}
+        for error in document.get("errors") or []
+        if isinstance(error, dict)
+    ]
+    counts = document.get("counts") or {}
+    failures = max(len(errors), int(counts.get("failed") or 0))
+    return RunSummary(
+        id=str(document["_id"]),
+        started_at=started,
+        finished_at=finished,
+        duration_seconds=round((finished - started).total_seconds(), 3) if finished else None,
+        status=str(document.get("status") or "unknown"),
+        refresh=bool(document.get("refresh")),
+        limit=document.get("limit"),
+        counts=dict(counts),
+        failures=failures,
+        errors=errors[:RUN_ERRORS_SHOWN],
+        error=document.get("error"),
+    )
+
+
+async def recent_runs(database: MongoDatabase, limit: int = RECENT_RUNS) -> list[RunSummary]:
+    """The last ``limit`` enrichment runs, newest first."""
+    cursor = database[RunDocument.get_collection_name()].find(
+        {}, sort=[("started_at", DESCENDING)], limit=limit
+    )
+    return [_run(document) async for document in cursor]
+
+
+async def quarantine_summary(database: MongoDatabase) -> QuarantineSummary:
+    """Quarantined rows in total and per reason code, and the recent imports."""
+    quarantine = database[QuarantineDocument.get_collection_name()]
+    total = await quarantine.count_documents({})
+    by_reason: dict[str, int] = {}
+    if total:
+        pipeline: list[dict[str, Any]] = [
+            {"$project": {"reasons": 1}},
+            {"$unwind": "$reasons"},
+            {"$group": {"_id": "$reasons.code", "n": {"$sum": 1}}},
+        ]
+        async for row in await quarantine.aggregate(pipeline):
+            reason = str(row["_id"]) if row["_id"] is not None else NO_REASON
+            by_reason[reason] = by_reason.get(reason, 0) + int(row["n"])
+    cursor = database[ImportDocument.get_collection_name()].find(
+        {}, sort=[("started_at", DESCENDING)], limit=RECENT_IMPORTS
+    )
+    imports = [
+        ImportSummary(
+            id=str(document["_id"]),
+            file=str(document.get("file") or ""),
+            status=str(document.get("status") or "unknown"),
+            read=int(document.get("read") or 0),
+            inserted=int(document.get("inserted") or 0),
+            duplicates=int(document.get("duplicates_in_file") or 0)
+            + int(document.get("duplicates_existing") or 0),
+            quarantined=int(document.get("quarantined") or 0),
+            started_at=_utc(document.get("started_at")),
+            finished_at=_utc(document.get("finished_at")),
+        )
+        async for document in cursor
+    ]
+    ordered = dict(sorted(by_reason.items(), key=lambda item: (-item[1], item[0])))
+    return QuarantineSummary(total=total, by_reason=ordered, imports=imports)
+
+
+async def mapping_summary(settings: Settings) -> MappingSummary:
+    """The cleaning summary of the mapping CSV (read off the event loop: it is file work)."""
+    report = await asyncio.to_thread(lambda: open_field_map(settings).report())
+    return MappingSummary.from_report(report)
+
+
+async def collect_dashboard(settings: Settings, database: MongoDatabase) -> DashboardData:
+    """Gather the dashboard's content. A mapping CSV that cannot be read does not hide the
+    rest: its error is reported in ``mapping_error``."""
+    stats = await PersonaService(database).stats()
+    runs = await recent_runs(database)
+    quarantine = await quarantine_summary(database)
+    mapping: MappingSummary | None = None
+    mapping_error: str | None = None
+    try:
+        mapping = await mapping_summary(settings)
+    except FieldMapError as exc:
+        mapping_error = str(exc)
+    return DashboardData(
+        generated_at=datetime.now(UTC),
+        database=database.name,
+        stats=stats,
+        runs=runs,
+        quarantine=quarantine,
+        mapping=mapping,
+        mapping_error=mapping_error,
+    )
