@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -28,7 +29,7 @@ class ReportPaths(BaseModel):
 
     html: Path
     markdown: Path
-    generated_at: str
+    generated_at: datetime
 
 
 def default_report_dir(settings: Settings) -> Path:
@@ -157,7 +158,7 @@ async def write_report(settings: Settings, database: MongoDatabase, out_dir: Pat
     paths = ReportPaths(
         html=(out_dir / REPORT_HTML).resolve(),
         markdown=(out_dir / REPORT_MARKDOWN).resolve(),
-        generated_at=data.generated_at.isoformat(),
+        generated_at=data.generated_at,
     )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
