@@ -73,7 +73,8 @@
       mark: { type: "bar", color: "#2f6fb0", tooltip: true },
       encoding: {
         y: { field: "name", type: "nominal", sort: "-x", title: label },
-        x: { field: "count", type: "quantitative", title: title },
+        x: { field: "count", type: "quantitative", title: title,
+             axis: { tickMinStep: 1, format: "d" } },
       },
     };
   }
