@@ -69,7 +69,13 @@ def init(as_json: bool = JsonOption) -> None:
 
 def _register_commands() -> None:
     # Each group lives in its own module; importing registers it on ``app``.
-    from leadpersona.entrypoints.cli import demo, enrich, persona, serve  # noqa: F401
+    from leadpersona.entrypoints.cli import (  # noqa: F401
+        demo,
+        enrich,
+        mapping,
+        persona,
+        serve,
+    )
 
 
 _register_commands()

@@ -1,0 +1,206 @@
+"""Honest figures for the classifier: leave-one-out over curated rows, and a labelled holdout.
+
+Precision is right answers among answered, coverage is answered among asked, junk abstention
+is abstentions among holdout strings that must get no label. Baselines are measured in the same
+run: exact match only (what a plain CSV lookup does), fuzzy nearest neighbour only, rules only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Mapping, Sequence
+from importlib.resources import files
+
+from pydantic import BaseModel
+
+from leadpersona.domain.normalise import normalise_key, normalise_label
+from leadpersona.mapping.classifier import DEFAULT_THRESHOLD, FieldClassifier
+
+__all__ = [
+    "BLIND_NAME",
+    "HOLDOUT_NAME",
+    "Evaluation",
+    "Figures",
+    "HoldoutRow",
+    "MethodFigures",
+    "SetFigures",
+    "evaluate",
+    "load_holdout",
+]
+
+HOLDOUT_NAME = "field_mapping_holdout.csv"
+#: Written before the rules were tuned and never used to tune them: the honest test set.
+BLIND_NAME = "field_mapping_blind.csv"
+
+
+class HoldoutRow(BaseModel):
+    field_of_study: str
+    expected: str | None
+    note: str
+
+
+class Figures(BaseModel):
+    asked: int
+    answered: int
+    correct: int
+    precision: float | None
+    coverage: float
+
+
+class SetFigures(BaseModel):
+    """Figures on one hand-labelled set: labelled strings, and strings that must be abstained."""
+
+    labelled: Figures
+    junk_asked: int
+    junk_abstained: int
+    junk_abstention: float
+
+
+class MethodFigures(BaseModel):
+    """One method's figures on the CSV (leave-one-out) and on each hand-labelled set."""
+
+    method: str
+    loo: Figures
+    sets: dict[str, SetFigures]
+
+
+class Miss(BaseModel):
+    field_of_study: str
+    expected: str | None
+    got: str | None
+    confidence: float
+    set: str
+
+
+class Evaluation(BaseModel):
+    threshold: float
+    curated_rows: int
+    set_rows: dict[str, int]
+    methods: list[MethodFigures]
+    misses: list[Miss]
+
+
+def load_holdout(data: bytes | None = None, *, name: str = HOLDOUT_NAME) -> list[HoldoutRow]:
+    """Hand-labelled strings the CSV does not hold (the packaged file unless ``data`` is given)."""
+    if data is None:
+        data = files("leadpersona.data").joinpath(name).read_bytes()
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+    return [
+        HoldoutRow(
+            field_of_study=row["field_of_study"],
+            expected=normalise_label(row["expected_academic_field"]),
+            note=row.get("note") or "",
+        )
+        for row in reader
+        if row.get("field_of_study")
+    ]
+
+
+Predict = Callable[[Mapping[str, str], str], tuple[str | None, float]]
+
+
+def _figures(pairs: Sequence[tuple[str | None, str | None]]) -> Figures:
+    answered = [(got, want) for got, want in pairs if got is not None]
+    correct = sum(1 for got, want in answered if got == want)
+    return Figures(
+        asked=len(pairs),
+        answered=len(answered),
+        correct=correct,
+        precision=round(correct / len(answered), 4) if answered else None,
+        coverage=round(len(answered) / len(pairs), 4) if pairs else 0.0,
+    )
+
+
+def _classifier_method(threshold: float, **options: bool) -> Predict:
+    cache: dict[int, FieldClassifier] = {}
+
+    def predict(examples: Mapping[str, str], text: str) -> tuple[str | None, float]:
+        classifier = cache.get(id(examples))
+        if classifier is None:
+            cache.clear()
+            classifier = FieldClassifier(examples, threshold=threshold, **options)
+            cache[id(examples)] = classifier
+        inference = classifier.classify(text)
+        return inference.label, inference.confidence
+
+    return predict
+
+
+def _exact(examples: Mapping[str, str], text: str) -> tuple[str | None, float]:
+    label = examples.get(normalise_key(text))
+    return label, 1.0 if label else 0.0
+
+
+def evaluate(
+    curated: Mapping[str, str],
+    sets: Mapping[str, Sequence[HoldoutRow]],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> Evaluation:
+    """Measure the classifier and its baselines.
+
+    ``curated`` maps keys to curated labels (leave-one-out runs over them); ``sets`` are named
+    hand-labelled sets of strings outside the CSV, classified with all curated rows.
+    """
+    methods: dict[str, Predict] = {
+        "exact match only (baseline)": _exact,
+        "fuzzy nearest neighbour only": _classifier_method(threshold, use_rules=False),
+        "rules only": _classifier_method(threshold, use_fuzzy=False),
+        "rules + fuzzy (shipped)": _classifier_method(threshold),
+    }
+    keys = sorted(curated)
+    folds = {key: {k: v for k, v in curated.items() if k != key} for key in keys}
+    results: list[MethodFigures] = []
+    misses: list[Miss] = []
+    for name, predict in methods.items():
+        shipped = name.endswith("(shipped)")
+        loo_pairs: list[tuple[str | None, str | None]] = []
+        for key in keys:
+            got, confidence = predict(folds[key], key)
+            loo_pairs.append((got, curated[key]))
+            if shipped and got is not None and got != curated[key]:
+                misses.append(
+                    Miss(
+                        field_of_study=key,
+                        expected=curated[key],
+                        got=got,
+                        confidence=confidence,
+                        set="loo",
+                    )
+                )
+        per_set: dict[str, SetFigures] = {}
+        for set_name, rows in sets.items():
+            pairs: list[tuple[str | None, str | None]] = []
+            junk = abstained = 0
+            for row in rows:
+                got, confidence = predict(curated, row.field_of_study)
+                if row.expected is None:
+                    junk += 1
+                    abstained += got is None
+                else:
+                    pairs.append((got, row.expected))
+                if shipped and got != row.expected:
+                    misses.append(
+                        Miss(
+                            field_of_study=row.field_of_study,
+                            expected=row.expected,
+                            got=got,
+                            confidence=confidence,
+                            set=set_name,
+                        )
+                    )
+            per_set[set_name] = SetFigures(
+                labelled=_figures(pairs),
+                junk_asked=junk,
+                junk_abstained=abstained,
+                junk_abstention=round(abstained / junk, 4) if junk else 1.0,
+            )
+        results.append(MethodFigures(method=name, loo=_figures(loo_pairs), sets=per_set))
+    return Evaluation(
+        threshold=threshold,
+        curated_rows=len(curated),
+        set_rows={name: len(rows) for name, rows in sets.items()},
+        methods=results,
+        misses=misses,
+    )
