@@ -1,7 +1,7 @@
 """The async client of the enrichment API (Scrapin.io format, SPEC section 3).
 
 One :class:`EnrichmentClient` is one run: it pools connections (httpx), caps the request rate
-(``aiolimiter``, a leaky bucket holding one request, so requests go out evenly spaced) and the
+(``aiolimiter``, a leaky bucket holding 100 ms of requests, at least one) and the
 requests in flight (a semaphore), and fetches each distinct email at most once: concurrent
 callers of the same email share one request, later callers get the same result.
 
@@ -78,6 +78,8 @@ PATH = "/get_linkedin_data"
 #: Base URL of the in-process mock (never resolved: requests go through an ASGI transport).
 MOCK_BASE_URL = "http://mock-api.leadpersona.invalid"
 NOT_JSON = "the answer is not JSON"
+#: The rate limiter lets this many seconds' worth of requests out at once.
+BURST_SECONDS = 0.1
 
 
 def normalize_email(email: str) -> str:
@@ -194,7 +196,12 @@ class EnrichmentClient:
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             transport=transport,
         )
-        self._limiter = AsyncLimiter(1, 1 / rate_limit) if rate_limit is not None else None
+        self._limiter: AsyncLimiter | None = None
+        if rate_limit is not None:
+            # A bucket holding 100 ms of requests (at least one): the average rate is the cap,
+            # and the event loop's scheduling delays do not eat into it.
+            burst = max(1.0, rate_limit * BURST_SECONDS)
+            self._limiter = AsyncLimiter(burst, burst / rate_limit)
         self._semaphore = asyncio.Semaphore(concurrency)
         self._max_retries = max_retries
         self._backoff = wait_random_exponential(multiplier=backoff_base, max=backoff_max)
