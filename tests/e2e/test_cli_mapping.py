@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import json
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,17 +11,6 @@ from typer.testing import CliRunner
 from leadpersona.entrypoints.cli.main import app
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _collect_earlier_garbage() -> Iterator[None]:
-    # The unreachable-MongoDB test in test_cli_foundation leaves a socket of PyMongo's async
-    # client for the garbage collector; collect it here so that its ResourceWarning is not
-    # reported against these tests, which open no socket at all.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
-    yield
 
 
 @pytest.fixture
