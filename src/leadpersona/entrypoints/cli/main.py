@@ -69,7 +69,10 @@ def init(as_json: bool = JsonOption) -> None:
 
 def _register_commands() -> None:
     # Each group lives in its own module; importing registers it on ``app``.
-    from leadpersona.entrypoints.cli import demo  # noqa: F401
+    from leadpersona.entrypoints.cli import (
+        demo,  # noqa: F401
+        leads,  # noqa: F401
+    )
 
 
 _register_commands()
