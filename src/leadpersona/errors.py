@@ -17,7 +17,8 @@ The tree::
     │   ├── PersonaNotFound
     │   └── ArchiveNotFound
     ├── InvalidInput                   a value given by a user is not acceptable
-    │   └── InvalidFeature             a persona feature name or value is not acceptable
+    │   ├── InvalidFeature             a persona feature name or value is not acceptable
+    │   └── LeadFileError              a lead file cannot be read or has no email column
     ├── ArchiveError                   the raw-answer archive failed
     └── WarehouseError                 the SQL warehouse failed
 
@@ -42,6 +43,7 @@ __all__ = [
     "FieldMapError",
     "InvalidFeature",
     "InvalidInput",
+    "LeadFileError",
     "LeadNotFound",
     "LeadPersonaError",
     "NotFoundError",
@@ -142,6 +144,10 @@ class InvalidInput(LeadPersonaError):
 
 class InvalidFeature(InvalidInput):
     """A persona feature name or value is not acceptable."""
+
+
+class LeadFileError(InvalidInput):
+    """A lead file cannot be imported: unreadable, not UTF-8, not CSV, or no email column."""
 
 
 class ArchiveError(LeadPersonaError):

@@ -73,6 +73,7 @@ def _register_commands() -> None:
         archive,
         demo,
         enrich,
+        leads,
         mapping,
         mock_api,
         persona,

@@ -1,0 +1,347 @@
+"""``leadpersona leads import``: a CSV of leads into ``leads``, rejects into ``quarantine``.
+
+The file is streamed in batches: memory holds one batch (and, during a dry run, a 64-bit
+digest per distinct valid email), never the whole file. Each batch is validated, deduplicated
+by normalised email, inserted unordered behind the unique email index, its rejects
+quarantined with every reason, and the import's counters checkpointed in ``imports`` (keyed by
+the file's SHA-256). An import is marked complete only after its last batch: re-running an
+interrupted one resumes after the last checkpoint, and rows written after it are recognised
+(their lead ids derive from the file hash and row number) rather than inserted twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pymongo.errors import DuplicateKeyError
+
+from leadpersona.adapters.lead_csv import LeadFile, iter_records, scan_lead_file
+from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.mongo.leads import ensure_unique_email_index, insert_ignoring_duplicates
+from leadpersona.domain.lead_rows import (
+    DUPLICATE_EXISTING,
+    DUPLICATE_IN_FILE,
+    ColumnLayout,
+    RowVerdict,
+    derived_uuid4_hex,
+    duplicate_reason,
+    email_digest,
+    match_header,
+    validate_row,
+)
+from leadpersona.errors import InvalidInput, LeadFileError
+
+__all__ = ["ImportReport", "ProgressCallback", "import_leads", "lead_id_for_row"]
+
+#: Called after each batch with (rows done, rows in the file).
+ProgressCallback = Callable[[int, int], None]
+
+_DUPLICATE_CODES = (DUPLICATE_IN_FILE, DUPLICATE_EXISTING)
+_COUNTERS = ("read", "blank_rows", "inserted", "duplicates_in_file", "duplicates_existing")
+
+
+class ImportReport(BaseModel):
+    """What an import did (or, with ``dry_run``, would do)."""
+
+    file: str
+    sha256: str
+    read: int = 0
+    inserted: int = 0
+    duplicates_in_file: int = 0
+    duplicates_existing: int = 0
+    quarantined: int = 0
+    by_reason: dict[str, int] = Field(default_factory=dict)
+    already_imported: bool = False
+    dry_run: bool = False
+    blank_rows: int = 0
+    resumed_from_row: int = 0
+    delimiter: str = ","
+    columns: list[str] = Field(default_factory=list)
+    extra_columns: list[str] = Field(default_factory=list)
+    imported_at: datetime | None = None
+
+
+def lead_id_for_row(sha256: str, row: int) -> str:
+    """The id a lead imported from row ``row`` of the file with this hash gets."""
+    return derived_uuid4_hex("lead-import", sha256, row)
+
+
+def _batches(
+    records: Iterable[tuple[int, int, list[str]]], size: int
+) -> Iterator[list[tuple[int, int, list[str]]]]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+class _Importer:
+    def __init__(
+        self,
+        database: MongoDatabase,
+        lead_file: LeadFile,
+        layout: ColumnLayout,
+        report: ImportReport,
+        *,
+        dry_run: bool,
+    ) -> None:
+        self.leads = database["leads"]
+        self.quarantine = database["quarantine"]
+        self.imports = database["imports"]
+        self.file = lead_file
+        self.layout = layout
+        self.report = report
+        self.dry_run = dry_run
+        self.seen: set[int] = set()  # dry run only: digests of the emails accepted so far
+        self.by_reason: Counter[str] = Counter(report.by_reason)
+
+    # -- one batch -----------------------------------------------------------------------
+
+    def validate(self, batch: list[tuple[int, int, list[str]]]) -> list[RowVerdict]:
+        verdicts = []
+        for row, line, cells in batch:
+            if not any(cell.strip() for cell in cells):
+                self.report.blank_rows += 1
+                continue
+            verdicts.append(validate_row(cells, self.layout, row=row, line=line))
+        return verdicts
+
+    async def write(self, verdicts: list[RowVerdict], last_row: int) -> None:
+        report = self.report
+        report.read += len(verdicts)
+        # Within the batch, the first valid row of an email stands for the others: they are
+        # duplicates of whatever it turns out to duplicate, else of it.
+        owners: dict[str, RowVerdict] = {}
+        followers: list[tuple[RowVerdict, RowVerdict]] = []
+        for verdict in verdicts:
+            email = verdict.email
+            if email is None or not verdict.accepted:
+                continue
+            owner = owners.get(email)
+            if owner is None:
+                owners[email] = verdict
+            else:
+                followers.append((verdict, owner))
+        candidates = list(owners.values())
+        if self.dry_run:
+            await self._forecast(candidates)
+        else:
+            await self._insert(candidates)
+        for follower, owner in followers:
+            inherited = [r for r in owner.reasons if r.code in _DUPLICATE_CODES]
+            follower.reasons.extend(
+                inherited
+                or [
+                    duplicate_reason(
+                        DUPLICATE_IN_FILE, follower.email or "", f"already in row {owner.row}"
+                    )
+                ]
+            )
+
+        rejected = [verdict for verdict in verdicts if verdict.reasons]
+        for verdict in rejected:
+            codes = {reason.code for reason in verdict.reasons}
+            self.by_reason.update(codes)
+            report.duplicates_in_file += DUPLICATE_IN_FILE in codes
+            report.duplicates_existing += DUPLICATE_EXISTING in codes
+        report.quarantined += len(rejected)
+        report.by_reason = dict(sorted(self.by_reason.items()))
+        if not self.dry_run:
+            await insert_ignoring_duplicates(
+                self.quarantine, [self._quarantine_doc(v) for v in rejected]
+            )
+            await self._checkpoint(last_row)
+
+    def _lead_doc(self, verdict: RowVerdict) -> dict[str, Any]:
+        assert verdict.lead is not None
+        source: dict[str, Any] = {"import_id": self.report.sha256, "row": verdict.row}
+        if verdict.extra:
+            source["extra"] = verdict.extra
+        return {
+            "_id": lead_id_for_row(self.report.sha256, verdict.row),
+            **verdict.lead,
+            "imported": source,
+        }
+
+    def _classify(self, verdict: RowVerdict, existing: dict[str, Any] | None) -> bool:
+        """Handle a row whose email is already stored; True if the stored lead is this row's."""
+        email = verdict.email or ""
+        if existing is not None:
+            if existing["_id"] == lead_id_for_row(self.report.sha256, verdict.row):
+                return True  # written by an interrupted run of this import
+            source = existing.get("imported")
+            if isinstance(source, dict) and source.get("import_id") == self.report.sha256:
+                where = f"already in row {source.get('row')}"
+                verdict.reasons.append(duplicate_reason(DUPLICATE_IN_FILE, email, where))
+                return False
+        verdict.reasons.append(
+            duplicate_reason(DUPLICATE_EXISTING, email, "is already a lead in the database")
+        )
+        return False
+
+    async def _existing(self, emails: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        if emails:
+            cursor = self.leads.find({"email": {"$in": emails}}, {"email": 1, "imported": 1})
+            async for document in cursor:
+                found[document["email"]] = document
+        return found
+
+    async def _insert(self, candidates: list[RowVerdict]) -> None:
+        outcome = await insert_ignoring_duplicates(
+            self.leads, [self._lead_doc(v) for v in candidates]
+        )
+        self.report.inserted += outcome.inserted
+        clashes = [candidates[index] for index in outcome.duplicates]
+        existing = await self._existing([v.email for v in clashes if v.email])
+        for verdict in clashes:
+            if self._classify(verdict, existing.get(verdict.email or "")):
+                self.report.inserted += 1
+
+    async def _forecast(self, candidates: list[RowVerdict]) -> None:
+        # Only emails that are new to the database are remembered: a later row with an email
+        # that belongs to an existing lead duplicates that lead, as in a real import.
+        fresh = []
+        for verdict in candidates:
+            if email_digest(verdict.email or "") in self.seen:
+                verdict.reasons.append(
+                    duplicate_reason(
+                        DUPLICATE_IN_FILE, verdict.email or "", "already earlier in the file"
+                    )
+                )
+            else:
+                fresh.append(verdict)
+        existing = await self._existing([v.email for v in fresh if v.email])
+        for verdict in fresh:
+            document = existing.get(verdict.email or "")
+            if document is None or self._classify(verdict, document):
+                self.report.inserted += 1
+            if not any(r.code == DUPLICATE_EXISTING for r in verdict.reasons):
+                self.seen.add(email_digest(verdict.email or ""))
+
+    def _quarantine_doc(self, verdict: RowVerdict) -> dict[str, Any]:
+        return {
+            "_id": f"{self.report.sha256}:{verdict.row}",
+            "import_id": self.report.sha256,
+            "file": self.report.file,
+            "row": verdict.row,
+            "line": verdict.line,
+            "raw": verdict.raw(self.layout),
+            "reasons": [reason.as_dict() for reason in verdict.reasons],
+            "quarantined_at": datetime.now(UTC),
+        }
+
+    # -- progress in ``imports`` -------------------------------------------------------------
+
+    def _counters(self) -> dict[str, Any]:
+        values: dict[str, Any] = {name: getattr(self.report, name) for name in _COUNTERS}
+        values["quarantined"] = self.report.quarantined
+        values["by_reason"] = self.report.by_reason
+        return values
+
+    async def _checkpoint(self, rows_done: int) -> None:
+        await self.imports.update_one(
+            {"_id": self.report.sha256},
+            {"$set": {**self._counters(), "rows_done": rows_done, "updated_at": datetime.now(UTC)}},
+        )
+
+    async def finish(self) -> None:
+        now = datetime.now(UTC)
+        await self.imports.update_one(
+            {"_id": self.report.sha256},
+            {"$set": {"status": "complete", "finished_at": now, "updated_at": now}},
+        )
+        self.report.imported_at = now
+
+
+async def _start_or_resume(
+    database: MongoDatabase, report: ImportReport, lead_file: LeadFile
+) -> int:
+    """Create the import's record, or pick up an interrupted one; return the rows to skip."""
+    imports = database["imports"]
+    now = datetime.now(UTC)
+    document: dict[str, Any] = {
+        "_id": report.sha256,
+        "file": report.file,
+        "status": "running",
+        "delimiter": report.delimiter,
+        "columns": report.columns,
+        "extra_columns": report.extra_columns,
+        "records": lead_file.records,
+        "rows_done": 0,
+        **dict.fromkeys((*_COUNTERS, "quarantined"), 0),
+        "by_reason": {},
+        "started_at": now,
+        "updated_at": now,
+        "finished_at": None,
+        "runs": 1,
+    }
+    try:
+        await imports.insert_one(document)
+        return 0
+    except DuplicateKeyError:
+        pass
+    previous = await imports.find_one_and_update(
+        {"_id": report.sha256}, {"$inc": {"runs": 1}, "$set": {"updated_at": now}}
+    )
+    if previous is None:  # removed meanwhile: start afresh
+        return await _start_or_resume(database, report, lead_file)
+    for name in (*_COUNTERS, "quarantined"):
+        setattr(report, name, int(previous.get(name, 0)))
+    report.by_reason = dict(previous.get("by_reason", {}))
+    return int(previous.get("rows_done", 0))
+
+
+async def import_leads(
+    database: MongoDatabase,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    batch_size: int = 1000,
+    on_progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Import a CSV of leads; see the module docstring.
+
+    Raises ``LeadFileError`` (nothing written) when the file cannot be read, is not UTF-8 or
+    has no email column, and ``InvalidInput`` for a batch size below 1.
+    """
+    if batch_size < 1:
+        raise InvalidInput(f"batch size must be at least 1, not {batch_size}")
+    lead_file = scan_lead_file(path)
+    try:
+        layout = match_header(lead_file.header)
+    except ValueError as exc:
+        raise LeadFileError(f"{path}: {exc}") from None
+    report = ImportReport(
+        file=path.name,
+        sha256=lead_file.sha256,
+        dry_run=dry_run,
+        delimiter=lead_file.delimiter,
+        columns=list(layout.positions),
+        extra_columns=layout.extra_columns,
+    )
+    previous = await database["imports"].find_one({"_id": lead_file.sha256})
+    if previous is not None and previous.get("status") == "complete":
+        report.already_imported = True
+        report.imported_at = previous.get("finished_at")
+        return report
+
+    skip = 0
+    if not dry_run:
+        await ensure_unique_email_index(database)
+        skip = await _start_or_resume(database, report, lead_file)
+        report.resumed_from_row = skip
+    importer = _Importer(database, lead_file, layout, report, dry_run=dry_run)
+    for batch in _batches(iter_records(lead_file, skip=skip), batch_size):
+        verdicts = importer.validate(batch)
+        await importer.write(verdicts, last_row=batch[-1][0])
+        if on_progress is not None:
+            on_progress(batch[-1][0], lead_file.records)
+    if not dry_run:
+        await importer.finish()
+    return report
