@@ -43,11 +43,11 @@ def test_sniffing_prefers_the_delimiter_that_finds_known_columns() -> None:
 
 def test_quoted_multi_line_cells_and_line_numbers(tmp_path: Path) -> None:
     data = (
-        "first_name,email,notes\n"
-        '"Ada\nAugusta",ada@example.com,"a, b"\n'
-        'Bob,bob@example.com,"x\n\ny"\n'
-        "Cy,cy@example.com,\n"
-    ).encode()
+        b"first_name,email,notes\n"
+        b'"Ada\nAugusta",ada@example.com,"a, b"\n'
+        b'Bob,bob@example.com,"x\n\ny"\n'
+        b"Cy,cy@example.com,\n"
+    )
     lead_file = scan_lead_file(write(tmp_path / "f.csv", data))
     records = list(iter_records(lead_file))
     assert [(row, line) for row, line, _ in records] == [(1, 2), (2, 4), (3, 7)]
