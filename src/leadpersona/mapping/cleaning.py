@@ -107,7 +107,8 @@ def clean(
             continue
         if len(cells) != width:
             what = "more" if len(cells) > width else "fewer"
-            joined = ",".join(cells[i_field:]) if len(cells) > width else text
+            extra = max(len(cells) - width, 0)
+            joined = ",".join(cells[i_field : i_field + extra + 1]) if extra else text
             removed.append(
                 RemovedRow(
                     line=record.line,

@@ -42,6 +42,7 @@ __all__ = ["ImportReport", "ProgressCallback", "import_leads", "lead_id_for_row"
 #: Called after each batch with (rows done, rows in the file).
 ProgressCallback = Callable[[int, int], None]
 
+_DUPLICATE_CODES = (DUPLICATE_IN_FILE, DUPLICATE_EXISTING)
 _COUNTERS = ("read", "blank_rows", "inserted", "duplicates_in_file", "duplicates_existing")
 
 
@@ -113,24 +114,34 @@ class _Importer:
     async def write(self, verdicts: list[RowVerdict], last_row: int) -> None:
         report = self.report
         report.read += len(verdicts)
-        # Within the batch: the first valid row of an email owns it.
+        # Within the batch, the first valid row of an email stands for the others: they are
+        # duplicates of whatever it turns out to duplicate, else of it.
         owners: dict[str, RowVerdict] = {}
+        followers: list[tuple[RowVerdict, RowVerdict]] = []
         for verdict in verdicts:
             email = verdict.email
             if email is None or not verdict.accepted:
                 continue
             owner = owners.get(email)
-            if owner is not None:
-                verdict.reasons.append(
-                    duplicate_reason(DUPLICATE_IN_FILE, email, f"already in row {owner.row}")
-                )
-            else:
+            if owner is None:
                 owners[email] = verdict
+            else:
+                followers.append((verdict, owner))
         candidates = list(owners.values())
         if self.dry_run:
             await self._forecast(candidates)
         else:
             await self._insert(candidates)
+        for follower, owner in followers:
+            inherited = [r for r in owner.reasons if r.code in _DUPLICATE_CODES]
+            follower.reasons.extend(
+                inherited
+                or [
+                    duplicate_reason(
+                        DUPLICATE_IN_FILE, follower.email or "", f"already in row {owner.row}"
+                    )
+                ]
+            )
 
         rejected = [verdict for verdict in verdicts if verdict.reasons]
         for verdict in rejected:
@@ -193,23 +204,25 @@ class _Importer:
                 self.report.inserted += 1
 
     async def _forecast(self, candidates: list[RowVerdict]) -> None:
+        # Only emails that are new to the database are remembered: a later row with an email
+        # that belongs to an existing lead duplicates that lead, as in a real import.
         fresh = []
         for verdict in candidates:
-            digest = email_digest(verdict.email or "")
-            if digest in self.seen:
+            if email_digest(verdict.email or "") in self.seen:
                 verdict.reasons.append(
                     duplicate_reason(
                         DUPLICATE_IN_FILE, verdict.email or "", "already earlier in the file"
                     )
                 )
             else:
-                self.seen.add(digest)
                 fresh.append(verdict)
         existing = await self._existing([v.email for v in fresh if v.email])
         for verdict in fresh:
             document = existing.get(verdict.email or "")
             if document is None or self._classify(verdict, document):
                 self.report.inserted += 1
+            if not any(r.code == DUPLICATE_EXISTING for r in verdict.reasons):
+                self.seen.add(email_digest(verdict.email or ""))
 
     def _quarantine_doc(self, verdict: RowVerdict) -> dict[str, Any]:
         return {

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from leadpersona.adapters.field_map_csv import ensure_working_copy
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.documents import DOCUMENT_MODELS
+from leadpersona.adapters.mongo.leads import ensure_unique_email_index
 from leadpersona.config import Settings
 
 __all__ = ["CollectionInfo", "InitReport", "initialise"]
@@ -34,13 +35,15 @@ async def initialise(settings: Settings, database: MongoDatabase) -> InitReport:
     """Create every collection and index (idempotent) and the mapping CSV's working copy.
 
     Indexes are created by Beanie when the database is opened; this adds the collections
-    that have no document yet, so that a fresh database looks complete.
+    that have no document yet, so that a fresh database looks complete, and the unique index
+    on ``leads.email`` (kept out of Beanie's start-up, see ``ensure_unique_email_index``).
     """
     existing = set(await database.list_collection_names())
     names = sorted({model.get_collection_name() for model in DOCUMENT_MODELS})
     for name in names:
         if name not in existing:
             await database.create_collection(name)
+    await ensure_unique_email_index(database)
     collections = []
     for name in names:
         collection = database[name]

@@ -129,6 +129,8 @@ class QuarantineDocument(Document):
 #: Every document class ``init_beanie`` is given; extended as features are added.
 DOCUMENT_MODELS: list[type[Document]] = [
     LeadDocument,
+    ImportDocument,
+    QuarantineDocument,
     PersonaDocument,
     EnrichmentStateDocument,
     RunDocument,

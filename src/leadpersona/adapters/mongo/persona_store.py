@@ -11,7 +11,6 @@ from pymongo import ASCENDING, ReplaceOne
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.persona_documents import (
-    FEATURE_INDEX_NAME,
     EnrichmentStateDocument,
     PersonaDocument,
 )
@@ -34,22 +33,15 @@ class PersonaQuery(BaseModel):
     features: dict[str, FeatureValue] = {}
 
     def keys(self) -> list[str]:
+        """The ``feature_index`` entries a matching persona carries."""
         return sorted(feature_key(name, value) for name, value in self.features.items())
 
-    def filter(self, after: str | None = None) -> dict[str, Any]:
-        keys = self.keys()
-        query: dict[str, Any] = {}
-        if len(keys) == 1:
-            query["feature_index"] = keys[0]
-        elif keys:
-            query["feature_index"] = {"$all": keys}
-        if after is not None:
-            query["_id"] = {"$gt": after}
-        return query
 
-    def hint(self) -> str | None:
-        # Forced: the embedded server's planner would otherwise scan the collection for $all.
-        return FEATURE_INDEX_NAME if self.features else None
+def _page_filter(key: str | None, after: str | None) -> dict[str, Any]:
+    query: dict[str, Any] = {} if key is None else {"feature_index": key}
+    if after is not None:
+        query["_id"] = {"$gt": after}
+    return query
 
 
 def _stored(persona: Persona) -> dict[str, Any]:
@@ -163,48 +155,79 @@ class PersonaStore:
                 return updated
         raise DatabaseError(f"persona {lead_id} kept changing; update not applied")
 
+    async def _driver(self, query: PersonaQuery) -> tuple[str | None, set[str]]:
+        """The index key that drives a query (the rarest one) and the keys left to check.
+
+        A single equality on ``feature_index`` is answered from the index by mongod and by the
+        embedded server alike; ``$all`` or ``$and`` over the array make the embedded server
+        scan the collection, and hinting the index makes it walk the whole index. So a query
+        on several features scans the rarest key's entries and checks the others here.
+        """
+        keys = query.keys()
+        if len(keys) <= 1:
+            return (keys[0] if keys else None), set()
+        counts = [(await self.collection.count_documents({"feature_index": k}), k) for k in keys]
+        driver = min(counts)[1]
+        return driver, set(keys) - {driver}
+
+    async def _matching(
+        self, query: PersonaQuery, *, after: str | None = None, batch_size: int = 1000
+    ) -> AsyncIterator[str]:
+        driver, rest = await self._driver(query)
+        projection = {"_id": 1, "feature_index": 1} if rest else {"_id": 1}
+        cursor = self.collection.find(
+            _page_filter(driver, after),
+            projection,
+            sort=[("_id", ASCENDING)],
+            batch_size=batch_size,
+        )
+        try:
+            async for document in cursor:
+                if not rest or rest.issubset(document.get("feature_index", ())):
+                    yield document["_id"]
+        finally:
+            await cursor.close()
+
     async def find_ids(
         self, query: PersonaQuery, *, after: str | None = None, limit: int = 1000
     ) -> list[str]:
         """One page of lead ids (ascending) after the cursor ``after``."""
-        cursor = self.collection.find(
-            query.filter(after),
-            {"_id": 1},
-            sort=[("_id", ASCENDING)],
-            limit=limit,
-            hint=query.hint(),
-        )
-        return [document["_id"] async for document in cursor]
+        if len(query.features) <= 1:
+            driver = query.keys()[0] if query.features else None
+            cursor = self.collection.find(
+                _page_filter(driver, after), {"_id": 1}, sort=[("_id", ASCENDING)], limit=limit
+            )
+            return [document["_id"] async for document in cursor]
+        ids: list[str] = []
+        async for lead_id in self._matching(query, after=after, batch_size=limit):
+            ids.append(lead_id)
+            if len(ids) == limit:
+                break
+        return ids
 
-    async def iter_ids(self, query: PersonaQuery, *, batch_size: int = 1000) -> AsyncIterator[str]:
+    def iter_ids(self, query: PersonaQuery, *, batch_size: int = 1000) -> AsyncIterator[str]:
         """Every matching lead id, streamed from one cursor (constant memory)."""
-        cursor = self.collection.find(
-            query.filter(),
-            {"_id": 1},
-            sort=[("_id", ASCENDING)],
-            batch_size=batch_size,
-            hint=query.hint(),
-        )
-        async for document in cursor:
-            yield document["_id"]
+        return self._matching(query, batch_size=batch_size)
 
     async def count(self, query: PersonaQuery) -> int:
-        filter_ = query.filter()
-        hint = query.hint()
-        if hint is None:
-            return await self.collection.count_documents(filter_)
-        return await self.collection.count_documents(filter_, hint=hint)
+        if len(query.features) <= 1:
+            return await self.collection.count_documents(
+                _page_filter(query.keys()[0] if query.features else None, None)
+            )
+        total = 0
+        async for _ in self._matching(query):
+            total += 1
+        return total
 
     async def explain(self, query: PersonaQuery) -> dict[str, Any]:
-        """The server's plan for ``find_ids`` (to show which index a query uses)."""
+        """The server's plan for the index scan behind ``find_ids``."""
+        driver, _ = await self._driver(query)
         command: dict[str, Any] = {
             "find": self.collection.name,
-            "filter": query.filter(),
+            "filter": _page_filter(driver, None),
             "projection": {"_id": 1},
             "sort": {"_id": 1},
         }
-        if query.hint() is not None:
-            command["hint"] = query.hint()
         result: dict[str, Any] = await self.database.command({"explain": command})
         return result
 

@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
+import typer
+from rich.table import Table
+
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import JsonOption, console, emit_json, run_with_database
-from leadpersona.entrypoints.cli.main import app, print_init_report
-from leadpersona.services.setup import InitReport, initialise
-
-
-async def _demo(settings: Settings, database: MongoDatabase) -> InitReport:
-    return await initialise(settings, database)
+from leadpersona.entrypoints.cli.enrich import print_summary, progress_reporter
+from leadpersona.entrypoints.cli.main import app
+from leadpersona.entrypoints.cli.mapping import print_mapping_report
+from leadpersona.entrypoints.cli.persona import print_persona, print_stats
+from leadpersona.services.demo import DEMO_LEADS, DemoResult, run_demo
 
 
 @app.command()
-def demo(as_json: bool = JsonOption) -> None:
-    """Run the main job on embedded defaults and print where the report is."""
-    report = run_with_database(_demo)
+def demo(
+    leads: int = typer.Option(DEMO_LEADS, min=1, max=100_000, help="Synthetic leads to seed."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Run the main job on embedded defaults (init, seed, enrich, report); print where the
+    report is."""
+
+    async def work(settings: Settings, database: MongoDatabase) -> DemoResult:
+        with progress_reporter(not as_json) as on_progress:
+            return await run_demo(settings, database, leads=leads, on_progress=on_progress)
+
+    result = run_with_database(work)
     if as_json:
-        emit_json({"init": report.model_dump(mode="json")})
+        emit_json(result.model_dump(mode="json"))
         return
     console.rule("leadpersona demo")
-    print_init_report(report)
+    seeded = Table(show_header=False, box=None)
+    seeded.add_row("database", result.init.database)
+    seeded.add_row("leads added", f"{result.seed.inserted} (of {result.seed.requested} requested)")
+    console.print(seeded)
+    print_summary(result.run)
+    console.rule("mapping CSV")
+    print_mapping_report(result.mapping, full=False)
+    console.rule("personas")
+    print_stats(result.stats)
+    console.rule("example personas")
+    for example in result.examples:
+        print_persona(example)
+    console.rule()
+    console.print(f"summary written to {result.summary_path.resolve()}")

@@ -70,9 +70,12 @@ def init(as_json: bool = JsonOption) -> None:
 def _register_commands() -> None:
     # Each group lives in its own module; importing registers it on ``app``.
     from leadpersona.entrypoints.cli import (  # noqa: F401
+        archive,
         demo,
         enrich,
+        leads,
         mapping,
+        mock_api,
         persona,
         report,
         serve,

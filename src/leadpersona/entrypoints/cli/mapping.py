@@ -21,7 +21,7 @@ from leadpersona.mapping import DEFAULT_THRESHOLD, CleaningReport, FieldMapStore
 from leadpersona.mapping.evaluate import BLIND_NAME, Evaluation, evaluate, load_holdout
 from leadpersona.mapping.reporting import write_report_files
 
-__all__ = ["mapping_app"]
+__all__ = ["mapping_app", "print_mapping_report"]
 
 mapping_app = typer.Typer(
     help="The field-of-study → academic-field mapping CSV: report, lookup, add, suggest.",
@@ -37,7 +37,8 @@ def _store() -> FieldMapStore:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _print_report(report: CleaningReport) -> None:
+def print_mapping_report(report: CleaningReport, *, full: bool = True) -> None:
+    """Human view of the cleaning summary (``full=False``: the summary table only)."""
     summary = Table(title=f"mapping CSV {report.path} ({report.version})")
     summary.add_column("measure")
     summary.add_column("before cleaning", justify="right")
@@ -58,6 +59,8 @@ def _print_report(report: CleaningReport) -> None:
         "mapping ratio", f"{report.mapping_ratio_before:.4f}", f"{report.mapping_ratio_after:.4f}"
     )
     console.print(summary)
+    if not full:
+        return
     missing = Table(title="missing values")
     missing.add_column("column")
     missing.add_column("missing", justify="right")
@@ -97,7 +100,7 @@ def report_command(as_json: bool = JsonOption) -> None:
     if as_json:
         emit_json(report)
         return
-    _print_report(report)
+    print_mapping_report(report)
     console.print(f"written: {markdown}\nwritten: {document}", highlight=False)
 
 

@@ -52,8 +52,8 @@ def print_persona(persona: Persona) -> None:
         )
 
 
-def print_stats(stats: dict[str, Any]) -> None:
-    """Human view of the stats document."""
+def print_stats(stats: dict[str, Any], *, rows: int = 20) -> None:
+    """Human view of the stats document (the ``rows`` largest groups)."""
     coverage = stats["coverage"]
     console.print(
         f"{stats['personas']} personas for {stats['total_leads']} leads"
@@ -71,11 +71,14 @@ def print_stats(stats: dict[str, Any]) -> None:
     table.add_column("academic field")
     table.add_column("company type")
     table.add_column("leads", justify="right")
-    for row in stats["matrix"]:
-        table.add_row(
-            row["academic_field"] or "(unknown)",
-            row["company_type"] or "(unknown)",
-            str(row["count"]),
+    for row in stats["matrix"][:rows]:
+        academic = row["academic_field"] or "(unknown)"
+        table.add_row(academic, row["company_type"] or "(unknown)", str(row["count"]))
+    hidden = stats["matrix"][rows:]
+    if hidden:
+        table.caption = (
+            f"{len(hidden)} smaller groups ({sum(r['count'] for r in hidden)} leads) not shown;"
+            " `persona stats --json` has them all"
         )
     console.print(table)
 

@@ -1,0 +1,409 @@
+"""The raw-answer archive: every API answer, byte for byte, with its metadata.
+
+Two implementations behind :class:`RawArchive`, chosen by ``LEADPERSONA_ARCHIVE_BACKEND``
+(see docs/decisions/raw-archive.md):
+
+- :class:`GridFSArchive` (default): one GridFS file per answer in the product's MongoDB
+  (bucket ``linkedin_raw``); the metadata lives in the file document's ``metadata``.
+- :class:`S3Archive`: the bytes in S3 (boto3, blocking calls run in threads) under keys made of
+  a hash of the email, never the email itself; the metadata in a MongoDB index collection
+  (``linkedin_raw_s3``) whose documents have the same ``metadata`` shape as GridFS files, so
+  both are queried by the same code.
+
+Both index ``metadata.lead_ids`` and ``metadata.email`` with ``metadata.fetched_at``, so that
+"latest for a lead", "all versions for an email" and the freshness lookup of a batch
+(:meth:`RawArchive.latest_for_emails`, one query) never scan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from gridfs import AsyncGridFSBucket
+from pydantic import BaseModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import PyMongoError
+
+from leadpersona import __version__
+from leadpersona.adapters.enrichment_client import FetchResult, normalize_email
+from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.config import Settings
+from leadpersona.errors import ArchiveError, ArchiveNotFound, InvalidInput
+
+__all__ = [
+    "DEFAULT_GRIDFS_BUCKET",
+    "DEFAULT_S3_INDEX",
+    "ArchivedAnswer",
+    "GridFSArchive",
+    "RawArchive",
+    "S3Archive",
+    "build_archive",
+    "email_hash",
+]
+
+DEFAULT_GRIDFS_BUCKET = "linkedin_raw"
+DEFAULT_S3_INDEX = "linkedin_raw_s3"
+CONTENT_TYPE = "application/json"
+_LATEST = [("metadata.fetched_at", DESCENDING), ("_id", DESCENDING)]
+
+
+def email_hash(email: str) -> str:
+    """The SHA-256 of the normalised email: how object keys name a person."""
+    return hashlib.sha256(normalize_email(email).encode()).hexdigest()
+
+
+class ArchivedAnswer(BaseModel):
+    """The metadata of one archived answer."""
+
+    archive_id: str
+    email: str
+    lead_ids: list[str]
+    fetched_at: datetime
+    status_code: int
+    sha256: str
+    size: int
+    client_version: str
+
+    def to_result(self, raw: bytes) -> FetchResult:
+        """The answer as the client would have returned it (for a reused answer)."""
+        return FetchResult.from_answer(self.email, self.status_code, raw, self.fetched_at)
+
+
+class RawArchive(Protocol):
+    """Where raw API answers are kept."""
+
+    async def ensure_indexes(self) -> None:
+        """Create what queries rely on (idempotent)."""
+        ...
+
+    async def put(self, result: FetchResult, lead_ids: Sequence[str]) -> ArchivedAnswer:
+        """Store one answer for these leads."""
+        ...
+
+    async def link(self, archive_id: str, lead_ids: Sequence[str]) -> None:
+        """Add leads to an archived answer (a reused answer now serves them too)."""
+        ...
+
+    async def get(self, archive_id: str) -> tuple[ArchivedAnswer, bytes]:
+        """One archived answer by its id; ArchiveNotFound if none."""
+        ...
+
+    async def latest(
+        self, *, lead_id: str | None = None, email: str | None = None
+    ) -> tuple[ArchivedAnswer, bytes]:
+        """The newest answer for a lead or an email; ArchiveNotFound if none."""
+        ...
+
+    async def history(
+        self, *, lead_id: str | None = None, email: str | None = None
+    ) -> list[ArchivedAnswer]:
+        """Every answer for a lead or an email, newest first."""
+        ...
+
+    async def latest_for_emails(
+        self, emails: Sequence[str], newer_than: datetime
+    ) -> dict[str, tuple[ArchivedAnswer, bytes]]:
+        """Per normalised email, its newest answer fetched after ``newer_than`` (one query)."""
+        ...
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _millis(value: datetime) -> datetime:
+    # BSON dates keep milliseconds: store what will be read back.
+    value = _utc(value)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _metadata(result: FetchResult, lead_ids: Sequence[str]) -> dict[str, Any]:
+    email = normalize_email(result.email)
+    return {
+        "email": email,
+        "email_sha256": email_hash(email),
+        "lead_ids": list(dict.fromkeys(lead_ids)),
+        "fetched_at": _millis(result.fetched_at),
+        "status_code": result.status_code,
+        "sha256": hashlib.sha256(result.raw).hexdigest(),
+        "size": len(result.raw),
+        "client_version": __version__,
+        "content_type": CONTENT_TYPE,
+    }
+
+
+def _answer(document: Mapping[str, Any]) -> ArchivedAnswer:
+    meta = document["metadata"]
+    return ArchivedAnswer(
+        archive_id=str(document["_id"]),
+        email=meta["email"],
+        lead_ids=list(meta.get("lead_ids", [])),
+        fetched_at=_utc(meta["fetched_at"]),
+        status_code=meta["status_code"],
+        sha256=meta["sha256"],
+        size=meta["size"],
+        client_version=meta.get("client_version", ""),
+    )
+
+
+def _selector(lead_id: str | None, email: str | None) -> dict[str, Any]:
+    if (lead_id is None) == (email is None):
+        raise InvalidInput("give exactly one of a lead id or an email")
+    if lead_id is not None:
+        return {"metadata.lead_ids": lead_id}
+    return {"metadata.email": normalize_email(email or "")}
+
+
+def _describe(lead_id: str | None) -> str:
+    return f"lead {lead_id}" if lead_id is not None else "this email"
+
+
+def _object_id(archive_id: str) -> ObjectId:
+    try:
+        return ObjectId(archive_id)
+    except (InvalidId, TypeError):
+        raise ArchiveNotFound(f"no archived answer {archive_id}") from None
+
+
+def _checked(answer: ArchivedAnswer, raw: bytes) -> bytes:
+    if len(raw) != answer.size or hashlib.sha256(raw).hexdigest() != answer.sha256:
+        raise ArchiveError(f"archived answer {answer.archive_id} is corrupt (hash mismatch)")
+    return raw
+
+
+class _IndexedArchive(ABC):
+    """Metadata queries shared by both archives; subclasses store and read the bytes."""
+
+    def __init__(self, index: AsyncCollection[dict[str, Any]]) -> None:
+        self._index = index
+
+    @abstractmethod
+    async def put(self, result: FetchResult, lead_ids: Sequence[str]) -> ArchivedAnswer:
+        """Store one answer for these leads."""
+
+    @abstractmethod
+    async def _read(self, documents: Sequence[Mapping[str, Any]]) -> dict[Any, bytes]:
+        """The bytes of each document, by its ``_id``."""
+
+    async def ensure_indexes(self) -> None:
+        try:
+            await self._index.create_indexes(
+                [
+                    IndexModel(
+                        [("metadata.lead_ids", ASCENDING), ("metadata.fetched_at", DESCENDING)],
+                        name="lead_ids_fetched_at",
+                    ),
+                    IndexModel(
+                        [("metadata.email", ASCENDING), ("metadata.fetched_at", DESCENDING)],
+                        name="email_fetched_at",
+                    ),
+                ]
+            )
+        except PyMongoError as exc:
+            raise ArchiveError(f"cannot create the archive's indexes: {exc}") from exc
+
+    async def _find(self, query: Mapping[str, Any], limit: int = 0) -> list[dict[str, Any]]:
+        try:
+            cursor = self._index.find(query).sort(_LATEST)
+            if limit:
+                cursor = cursor.limit(limit)
+            return await cursor.to_list()
+        except PyMongoError as exc:
+            raise ArchiveError(f"cannot query the archive: {exc}") from exc
+
+    async def get(self, archive_id: str) -> tuple[ArchivedAnswer, bytes]:
+        documents = await self._find({"_id": _object_id(archive_id)}, limit=1)
+        if not documents:
+            raise ArchiveNotFound(f"no archived answer {archive_id}")
+        answer = _answer(documents[0])
+        raw = (await self._read(documents))[documents[0]["_id"]]
+        return answer, _checked(answer, raw)
+
+    async def link(self, archive_id: str, lead_ids: Sequence[str]) -> None:
+        try:
+            outcome = await self._index.update_one(
+                {"_id": _object_id(archive_id)},
+                {"$addToSet": {"metadata.lead_ids": {"$each": list(lead_ids)}}},
+            )
+        except PyMongoError as exc:
+            raise ArchiveError(f"cannot update the archive: {exc}") from exc
+        if outcome.matched_count == 0:
+            raise ArchiveNotFound(f"no archived answer {archive_id}")
+
+    async def latest(
+        self, *, lead_id: str | None = None, email: str | None = None
+    ) -> tuple[ArchivedAnswer, bytes]:
+        documents = await self._find(_selector(lead_id, email), limit=1)
+        if not documents:
+            raise ArchiveNotFound(f"no archived API answer for {_describe(lead_id)}")
+        answer = _answer(documents[0])
+        raw = (await self._read(documents))[documents[0]["_id"]]
+        return answer, _checked(answer, raw)
+
+    async def history(
+        self, *, lead_id: str | None = None, email: str | None = None
+    ) -> list[ArchivedAnswer]:
+        return [_answer(doc) for doc in await self._find(_selector(lead_id, email))]
+
+    async def latest_for_emails(
+        self, emails: Sequence[str], newer_than: datetime
+    ) -> dict[str, tuple[ArchivedAnswer, bytes]]:
+        keys = sorted({normalize_email(email) for email in emails})
+        if not keys:
+            return {}
+        query = {"metadata.email": {"$in": keys}, "metadata.fetched_at": {"$gt": _utc(newer_than)}}
+        newest: dict[str, Mapping[str, Any]] = {}
+        for document in await self._find(query):
+            newest.setdefault(document["metadata"]["email"], document)
+        if not newest:
+            return {}
+        raws = await self._read(list(newest.values()))
+        found: dict[str, tuple[ArchivedAnswer, bytes]] = {}
+        for email, entry in newest.items():
+            answer = _answer(entry)
+            found[email] = (answer, _checked(answer, raws[entry["_id"]]))
+        return found
+
+
+class GridFSArchive(_IndexedArchive):
+    """Answers as GridFS files in the product's MongoDB."""
+
+    def __init__(self, database: MongoDatabase, bucket: str = DEFAULT_GRIDFS_BUCKET) -> None:
+        super().__init__(database[f"{bucket}.files"])
+        self._chunks = database[f"{bucket}.chunks"]
+        self._bucket = AsyncGridFSBucket(database, bucket_name=bucket)
+
+    async def put(self, result: FetchResult, lead_ids: Sequence[str]) -> ArchivedAnswer:
+        metadata = _metadata(result, lead_ids)
+        filename = f"{metadata['email_sha256']}/{metadata['fetched_at']:%Y%m%dT%H%M%S.%f}Z.json"
+        try:
+            file_id = await self._bucket.upload_from_stream(filename, result.raw, metadata=metadata)
+        except PyMongoError as exc:
+            raise ArchiveError(f"cannot archive the API answer: {exc}") from exc
+        return _answer({"_id": file_id, "metadata": metadata})
+
+    async def _read(self, documents: Sequence[Mapping[str, Any]]) -> dict[Any, bytes]:
+        # All chunks of the batch in one query (an answer is far below one 255 kB chunk).
+        ids = [doc["_id"] for doc in documents]
+        parts: dict[Any, list[bytes]] = {file_id: [] for file_id in ids}
+        try:
+            cursor = self._chunks.find({"files_id": {"$in": ids}}).sort(
+                [("files_id", ASCENDING), ("n", ASCENDING)]
+            )
+            async for chunk in cursor:
+                parts[chunk["files_id"]].append(bytes(chunk["data"]))
+        except PyMongoError as exc:
+            raise ArchiveError(f"cannot read archived answers: {exc}") from exc
+        return {file_id: b"".join(chunks) for file_id, chunks in parts.items()}
+
+
+class S3Archive(_IndexedArchive):
+    """Answers as S3 objects; their metadata in a MongoDB index collection.
+
+    Object keys: ``{prefix}{h[:2]}/{h}/{fetched_at}-{sha256[:16]}.json`` with ``h`` the SHA-256
+    of the normalised email, so that no key carries personal data.
+    """
+
+    def __init__(
+        self,
+        database: MongoDatabase,
+        s3_client: Any,
+        bucket: str,
+        *,
+        prefix: str = "linkedin/",
+        index_collection: str = DEFAULT_S3_INDEX,
+        read_concurrency: int = 16,
+    ) -> None:
+        super().__init__(database[index_collection])
+        self._s3 = s3_client
+        self._bucket = bucket
+        self._prefix = prefix
+        self._reads = asyncio.Semaphore(read_concurrency)
+
+    def key_for(self, metadata: Mapping[str, Any]) -> str:
+        """The object key of an answer."""
+        digest = metadata["email_sha256"]
+        stamp = f"{metadata['fetched_at']:%Y%m%dT%H%M%S.%f}Z"
+        return f"{self._prefix}{digest[:2]}/{digest}/{stamp}-{metadata['sha256'][:16]}.json"
+
+    async def ensure_indexes(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        await super().ensure_indexes()
+        try:
+            await asyncio.to_thread(self._s3.head_bucket, Bucket=self._bucket)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+                raise ArchiveError(f"S3 bucket {self._bucket}: {exc}") from exc
+            try:
+                await asyncio.to_thread(self._s3.create_bucket, Bucket=self._bucket)
+            except (BotoCoreError, ClientError) as create_exc:
+                raise ArchiveError(f"cannot create S3 bucket {self._bucket}: {create_exc}") from (
+                    create_exc
+                )
+        except BotoCoreError as exc:
+            raise ArchiveError(f"S3 bucket {self._bucket}: {exc}") from exc
+
+    async def put(self, result: FetchResult, lead_ids: Sequence[str]) -> ArchivedAnswer:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        metadata = _metadata(result, lead_ids)
+        key = self.key_for(metadata)
+        try:
+            await asyncio.to_thread(
+                self._s3.put_object,
+                Bucket=self._bucket,
+                Key=key,
+                Body=result.raw,
+                ContentType=CONTENT_TYPE,
+                Metadata={"sha256": metadata["sha256"], "status-code": str(result.status_code)},
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise ArchiveError(f"cannot archive the API answer in S3: {exc}") from exc
+        # The object is written before its index entry: a failure leaves an unreferenced
+        # object, never an entry without bytes.
+        document = {"_id": ObjectId(), "key": key, "metadata": metadata}
+        try:
+            await self._index.insert_one(document)
+        except PyMongoError as exc:
+            raise ArchiveError(f"cannot index the archived answer: {exc}") from exc
+        return _answer(document)
+
+    async def _get(self, key: str) -> bytes:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        def get() -> bytes:
+            answer = self._s3.get_object(Bucket=self._bucket, Key=key)
+            body = answer["Body"]
+            try:
+                return bytes(body.read())
+            finally:
+                body.close()
+
+        async with self._reads:
+            try:
+                return await asyncio.to_thread(get)
+            except (BotoCoreError, ClientError) as exc:
+                raise ArchiveError(f"cannot read archived answer {key}: {exc}") from exc
+
+    async def _read(self, documents: Sequence[Mapping[str, Any]]) -> dict[Any, bytes]:
+        raws = await asyncio.gather(*(self._get(doc["key"]) for doc in documents))
+        return {doc["_id"]: raw for doc, raw in zip(documents, raws, strict=True)}
+
+
+def build_archive(settings: Settings, database: MongoDatabase) -> RawArchive:
+    """The archive the settings choose."""
+    if settings.archive_backend == "s3":
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
+        return S3Archive(database, client, settings.s3_bucket, prefix=settings.s3_prefix)
+    return GridFSArchive(database)

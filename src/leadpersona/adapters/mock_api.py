@@ -1,0 +1,501 @@
+"""The mock enrichment API: ``GET /get_linkedin_data?email=`` in Scrapin.io format.
+
+Two modes:
+
+- ``fixture``: the provided answer (``data/linkedin_example.json``) for every email, byte for
+  byte (the assignment's literal mock).
+- ``synthetic`` (default): a deterministic answer per email (a hash of the normalised email and
+  ``seed``), realistic and varied, from :func:`synthetic_answer`. The provided answer is served,
+  byte for byte, for :data:`~leadpersona.domain.samples.DEMO_EMAIL`.
+
+Shares of synthetic answers (each drawn independently per email; the unit tests check them
+over 4,000 emails):
+
+==============================  =====
+answer                          share
+==============================  =====
+404 ``{"success": false}``       4 %
+200 ``success: false``           4 %
+200, ``person: null``            6 % of the rest
+200, ``company: null``           8 % of the rest (never together with ``person: null``)
+200, person and company         the rest (about 81 %)
+==============================  =====
+
+Inside a person: 0-3 schools (10 % none, 35 % one, 35 % two, 20 % three), each with a field of
+study drawn from the packaged mapping CSV (about 45 % from labelled rows, 45 % unlabelled, 10 %
+from a short list of non-English strings absent from the CSV); 15 % of schools give only a
+``degreeName``, 30 % are undated, 15 % have only a start year. 1-5 positions and 0-12 skills.
+
+Inside a company: 70 % give ``employeeCount`` (a third of those exactly one of the boundaries
+49, 50, 1000 or 1001, the rest spread over all three company types), 10 % give
+``employeeCount: 0`` with an ``employeeCountRange``, 12 % only an ``employeeCountRange``, 8 %
+no size at all.
+
+Options for tests and benchmarks (:class:`MockConfig`): a required API key (401 without,
+403 with a wrong one), a rate limit (429 with ``Retry-After`` beyond it; a token bucket holding
+one second of requests), latency, and rates of injected 5xx, timeouts (the answer is held back
+for ``hang_s``) and truncated JSON. Faults are drawn from a hash of the email, the number of
+requests already made for it and ``seed``: deterministic whatever the order of requests, and a
+retry of the same email draws again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import json
+import math
+import random
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
+from typing import Any, Literal
+
+import uvicorn
+from fastapi import FastAPI, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from leadpersona.adapters.field_map_csv import packaged_csv_bytes
+from leadpersona.domain.samples import DEMO_EMAIL
+
+__all__ = [
+    "EXAMPLE_FILE",
+    "MockConfig",
+    "MockState",
+    "create_app",
+    "example_answer_bytes",
+    "serve_in_thread",
+    "synthetic_answer",
+]
+
+EXAMPLE_FILE = "linkedin_example.json"
+API_KEY_HEADER = "X-API-Key"
+INITIAL_CREDITS = 10_000
+
+# Shares documented in the module docstring.
+SHARE_404 = 0.04
+SHARE_UNSUCCESSFUL = 0.04
+SHARE_PERSON_NULL = 0.06
+SHARE_COMPANY_NULL = 0.08
+
+BOUNDARY_SIZES = (49, 50, 1000, 1001)
+SIZE_RANGES = (
+    (1, 10),
+    (11, 50),
+    (51, 200),
+    (201, 500),
+    (501, 1000),
+    (1001, 5000),
+    (5001, 10000),
+    (10001, None),
+)
+
+
+class MockConfig(BaseModel):
+    """How the mock behaves."""
+
+    mode: Literal["synthetic", "fixture"] = "synthetic"
+    api_key: str | None = Field(default=None, description="required X-API-Key, if set")
+    rate_limit: float | None = Field(
+        default=None, gt=0, description="requests per second; beyond it 429 + Retry-After"
+    )
+    retry_after_s: float | None = Field(
+        default=None, ge=0, description="Retry-After to send; default: seconds until a token"
+    )
+    latency_s: float = Field(default=0.0, ge=0)
+    error_rate: float = Field(default=0.0, ge=0, le=1, description="share of 5xx answers")
+    timeout_rate: float = Field(default=0.0, ge=0, le=1, description="share held for hang_s")
+    truncated_rate: float = Field(default=0.0, ge=0, le=1, description="share of cut JSON")
+    hang_s: float = Field(default=30.0, ge=0, description="how long a 'timeout' is held back")
+    seed: int = 0
+
+
+@dataclass
+class MockState:
+    """What the mock has seen: counters tests and benchmarks read."""
+
+    config: MockConfig
+    requests: int = 0
+    by_status: Counter[int] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    attempts: Counter[str] = field(default_factory=Counter)
+    #: (monotonic time, email, status) of every request, in arrival order.
+    log: list[tuple[float, str, int]] = field(default_factory=list)
+    credits_left: int = INITIAL_CREDITS
+    _tokens: float = 0.0
+    _refilled_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._tokens = self._capacity()
+        self._refilled_at = time.monotonic()
+
+    def _capacity(self) -> float:
+        rate = self.config.rate_limit
+        return max(1.0, rate) if rate is not None else 0.0
+
+    def take_token(self) -> float | None:
+        """None if the request may go on, else the seconds until a token is available."""
+        rate = self.config.rate_limit
+        if rate is None:
+            return None
+        now = time.monotonic()
+        self._tokens = min(self._capacity(), self._tokens + (now - self._refilled_at) * rate)
+        self._refilled_at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return None
+        return (1.0 - self._tokens) / rate
+
+    def tokens_left(self) -> int | None:
+        return int(self._tokens) if self.config.rate_limit is not None else None
+
+
+def _unit(*parts: object) -> float:
+    """A deterministic number in [0, 1) from ``parts``."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _normalise(email: str) -> str:
+    return email.strip().lower()
+
+
+@cache
+def example_answer_bytes() -> bytes:
+    """The provided answer, byte for byte."""
+    return files("leadpersona.data").joinpath(EXAMPLE_FILE).read_bytes()
+
+
+@cache
+def _fields_of_study() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(labelled, unlabelled) fields of study of the packaged CSV."""
+    labelled: list[str] = []
+    unlabelled: list[str] = []
+    reader = csv.reader(io.StringIO(packaged_csv_bytes().decode("utf-8-sig")))
+    next(reader, None)
+    for row in reader:
+        if len(row) < 3 or not row[2].strip():
+            continue
+        (labelled if len(row) > 3 and row[3].strip() else unlabelled).append(row[2])
+    return tuple(labelled), tuple(unlabelled)
+
+
+FOREIGN_FIELDS = (
+    "Informatique",
+    "Diplôme d'ingénieur, Génie logiciel",
+    "Betriebswirtschaftslehre",
+    "Wirtschaftsinformatik",
+    "Administración y Dirección de Empresas",
+    "Ingeniería Industrial",
+    "Economia e Commercio",
+    "Marketing e Comunicação",
+    "経営学",
+    "计算机科学与技术",
+    "Психология",
+)
+FIRST_NAMES = (
+    "Alice", "Bruno", "Chloé", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Inès", "Jonas",
+    "Karin", "Léa", "Mateo", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Søren", "Tariq",
+    "Uma", "Víctor", "Wen", "Yusuf", "Zoë",
+)  # fmt: skip
+LAST_NAMES = (
+    "Andersen", "Bianchi", "Çelik", "Dubois", "Eriksson", "Fernández", "García", "Haddad",
+    "Ivanova", "Jansen", "Kowalski", "Lefèvre", "Müller", "Nakamura", "O'Brien", "Popescu",
+    "Rossi", "Schmidt", "Tanaka", "Urbanek", "Van Dijk", "Wójcik", "Yilmaz", "Zhang",
+)  # fmt: skip
+LOCATIONS = (
+    "Paris, Île-de-France, France", "Lyon, Auvergne-Rhône-Alpes, France", "Berlin, Germany",
+    "London, England, United Kingdom", "Madrid, Community of Madrid, Spain",
+    "Milan, Lombardy, Italy", "Amsterdam, North Holland, Netherlands", "New York, United States",
+    "São Paulo, Brazil", "Tokyo, Japan", "Warsaw, Masovian District, Poland",
+)  # fmt: skip
+TITLES = (
+    "Software Engineer", "Data Scientist", "Head of Sales", "Marketing Manager", "CFO",
+    "Chief Executive Officer", "HR Business Partner", "Product Manager", "Account Executive",
+    "Directeur commercial", "Ingénieur d'études", "Responsable marketing", "Consultant",
+    "Operations Analyst", "Research Scientist", "Customer Success Manager",
+)  # fmt: skip
+INDUSTRIES = (
+    "Technology, Information and Internet", "Software Development", "Financial Services",
+    "Retail", "Hospital & Health Care", "Management Consulting", "Higher Education",
+    "Manufacturing", "Telecommunications", "Staffing and Recruiting", "Automotive",
+)  # fmt: skip
+COMPANY_WORDS = (
+    "Nova", "Atlas", "Blue", "Quantum", "Orbit", "Pixel", "Green", "Vertex", "Lumen", "Delta",
+    "Helix", "North", "Cobalt", "Summit", "Iris", "Solaris",
+)  # fmt: skip
+COMPANY_SUFFIXES = ("Labs", "Group", "Systems", "Analytics", "SAS", "GmbH", "Partners", "AI")
+SCHOOLS = (
+    "HEC Paris", "ESSEC Business School", "Université Paris-Saclay", "ESILV", "TU München",
+    "Universidad Complutense de Madrid", "Politecnico di Milano", "University of Oxford",
+    "London School of Economics", "Stanford University", "University of Tokyo",
+    "Uniwersytet Warszawski", "Open University",
+)  # fmt: skip
+DEGREES = (
+    "Bachelor of Science - BS", "Master of Science - MS", "Master's degree", "Bachelor's degree",
+    "MBA", "Licence", "Doctor of Philosophy - PhD", "Diplôme d'ingénieur",
+)  # fmt: skip
+SKILLS = (
+    "Python", "SQL", "Leadership", "Project Management", "Negotiation", "Salesforce",
+    "Machine Learning", "Excel", "Public Speaking", "Marketing numérique", "Gestion de projet",
+    "Java", "Recruiting", "Financial Analysis", "Docker", "Customer Service", "Scrum",
+)  # fmt: skip
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+
+
+def _date(rng: random.Random, year: int, month: bool) -> dict[str, int]:
+    value = {"year": year}
+    if month:
+        value = {"month": rng.randint(1, 12), "year": year}
+    return value
+
+
+def _field_of_study(rng: random.Random) -> str:
+    labelled, unlabelled = _fields_of_study()
+    roll = rng.random()
+    if roll < 0.45:
+        return rng.choice(labelled)
+    if roll < 0.90:
+        return rng.choice(unlabelled)
+    return rng.choice(FOREIGN_FIELDS)
+
+
+def _schools(rng: random.Random) -> dict[str, Any]:
+    count = rng.choices((0, 1, 2, 3), weights=(10, 35, 35, 20))[0]
+    history: list[dict[str, Any]] = []
+    year = rng.randint(2008, 2024)
+    for _ in range(count):
+        entry: dict[str, Any] = {}
+        dating = rng.random()
+        if dating >= 0.30:
+            dates: dict[str, Any] = {"start": _date(rng, year - rng.randint(1, 5), False)}
+            if dating >= 0.45:
+                dates["end"] = _date(rng, year, False)
+            entry["startEndDate"] = dates
+        field_of_study = _field_of_study(rng)
+        degree = rng.choice(DEGREES)
+        entry["schoolName"] = rng.choice(SCHOOLS)
+        if rng.random() < 0.15:
+            entry["degreeName"] = field_of_study
+        else:
+            entry["degreeName"] = degree
+            entry["fieldOfStudy"] = field_of_study
+        entry["schoolLogo"] = None
+        entry["linkedInUrl"] = None
+        history.append(entry)
+        year -= rng.randint(1, 6)
+    return {"educationsCount": count, "educationHistory": history}
+
+
+def _company_name(rng: random.Random) -> str:
+    return f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_SUFFIXES)}"
+
+
+def _positions(rng: random.Random, current_company: str | None) -> dict[str, Any]:
+    count = rng.randint(1, 5)
+    history = []
+    year = rng.randint(2015, 2025)
+    for index in range(count):
+        company = current_company if index == 0 and current_company else _company_name(rng)
+        dates: dict[str, Any] = {"start": _date(rng, year, True)}
+        if index > 0:
+            dates["end"] = _date(rng, year + rng.randint(1, 4), True)
+        history.append(
+            {
+                "startEndDate": dates,
+                "title": rng.choice(TITLES),
+                "companyName": company,
+                "companyLocation": rng.choice(LOCATIONS),
+                "linkedInUrl": f"https://www.linkedin.com/company/{rng.randint(1000, 99999999)}/",
+            }
+        )
+        year -= rng.randint(1, 5)
+    return {"positionsCount": count, "positionHistory": history}
+
+
+def _company_size(rng: random.Random) -> dict[str, Any]:
+    roll = rng.random()
+    if roll < 0.70:
+        if rng.random() < 1 / 3:
+            count = rng.choice(BOUNDARY_SIZES)
+        else:
+            kind = rng.randrange(3)
+            count = (rng.randint(1, 48), rng.randint(51, 999), rng.randint(1002, 250_000))[kind]
+        return {"employeeCount": count}
+    start, end = rng.choice(SIZE_RANGES)
+    size_range = {"start": start} if end is None else {"start": start, "end": end}
+    if roll < 0.80:
+        return {"employeeCount": 0, "employeeCountRange": size_range}
+    if roll < 0.92:
+        return {"employeeCountRange": size_range}
+    return {}
+
+
+def _company(rng: random.Random, name: str) -> dict[str, Any]:
+    slug = _slug(name)
+    company: dict[str, Any] = {
+        "websiteUrl": f"https://{slug}.example",
+        "name": name,
+        "industry": rng.choice(INDUSTRIES),
+        **_company_size(rng),
+        "headquarter": {"city": rng.choice(LOCATIONS).split(",")[0]},
+        "universalName": slug,
+        "linkedinUrl": f"https://www.linkedin.com/company/{slug}/",
+        "linkedinId": str(rng.randint(10_000, 99_999_999)),
+    }
+    return company
+
+
+def synthetic_answer(email: str, seed: int = 0) -> tuple[int, dict[str, Any]]:
+    """The synthetic answer for ``email``: (HTTP status, JSON body); deterministic per email.
+
+    ``credits_left`` and ``rate_limit_left`` are placeholders the server fills in.
+    """
+    key = _normalise(email)
+    rng = random.Random(hashlib.sha256(f"{seed}\x1f{key}".encode()).digest())
+    roll = rng.random()
+    if roll < SHARE_404:
+        return 404, {"success": False, "msg": "No profile found for this email"}
+    body: dict[str, Any] = {"success": True, "credits_left": 0, "rate_limit_left": 0}
+    if roll < SHARE_404 + SHARE_UNSUCCESSFUL:
+        return 200, {**body, "success": False, "msg": "Profile not found"}
+    shape = rng.random()
+    has_person = shape >= SHARE_PERSON_NULL
+    has_company = shape < SHARE_PERSON_NULL or shape >= SHARE_PERSON_NULL + SHARE_COMPANY_NULL
+    company_name = _company_name(rng) if has_company else None
+    if has_person:
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        skills = rng.sample(SKILLS, rng.randint(0, 12))
+        positions = _positions(rng, company_name)
+        title = positions["positionHistory"][0]["title"]
+        body["person"] = {
+            "publicIdentifier": f"{_slug(first)}-{_slug(last)}-{rng.randint(100, 999_999)}",
+            "firstName": first,
+            "lastName": last,
+            "headline": f"{title} @ {company_name or _company_name(rng)}",
+            "location": rng.choice(LOCATIONS),
+            "photoUrl": None,
+            "followerCount": rng.randint(0, 20_000),
+            "connectionCount": rng.randint(0, 500),
+            "positions": positions,
+            "schools": _schools(rng),
+            "skills": skills,
+            "languages": rng.sample(["English", "Français", "Deutsch", "Español"], 2),
+        }
+    else:
+        body["person"] = None
+    body["company"] = _company(rng, company_name) if company_name is not None else None
+    return 200, body
+
+
+def _retry_after_header(seconds: float) -> str:
+    # Retry-After is whole seconds in HTTP; a configured fraction is sent as given.
+    return str(max(1, math.ceil(seconds)))
+
+
+def create_app(config: MockConfig | None = None) -> FastAPI:
+    """The mock enrichment API; its :class:`MockState` is ``app.state.mock``."""
+    config = config or MockConfig()
+    state = MockState(config)
+    app = FastAPI(
+        title="leadpersona mock enrichment API",
+        description="Scrapin.io-format answers for testing (see leadpersona.adapters.mock_api).",
+    )
+    app.state.mock = state
+
+    def answer(email: str, status: int, content: bytes, **headers: str) -> Response:
+        state.by_status[status] += 1
+        state.log.append((time.monotonic(), email, status))
+        return Response(content, status_code=status, media_type="application/json", headers=headers)
+
+    def error(email: str, status: int, message: str, **headers: str) -> Response:
+        body = json.dumps({"success": False, "msg": message}).encode()
+        return answer(email, status, body, **headers)
+
+    @app.get("/get_linkedin_data")
+    async def get_linkedin_data(request: Request, email: str = Query(...)) -> Response:
+        key = _normalise(email)
+        state.requests += 1
+        if config.api_key is not None:
+            sent = request.headers.get(API_KEY_HEADER)
+            if not sent:
+                return error(key, 401, "missing API key")
+            if sent != config.api_key:
+                return error(key, 403, "invalid API key")
+        wait = state.take_token()
+        if wait is not None:
+            retry_after = config.retry_after_s
+            header = _retry_after_header(wait) if retry_after is None else f"{retry_after:g}"
+            return error(key, 429, "rate limit exceeded", **{"Retry-After": header})
+        attempt = state.attempts[key]
+        state.attempts[key] += 1
+        if config.latency_s:
+            await asyncio.sleep(config.latency_s)
+        roll = _unit(config.seed, key, attempt, "fault")
+        if roll < config.timeout_rate:
+            state.faults["timeout"] += 1
+            await asyncio.sleep(config.hang_s)
+        elif roll < config.timeout_rate + config.error_rate:
+            state.faults["5xx"] += 1
+            status = 503 if attempt % 2 else 500
+            return error(key, status, "upstream failure")
+        if config.mode == "fixture" or key == DEMO_EMAIL:
+            status, content = 200, example_answer_bytes()
+        else:
+            status, body = synthetic_answer(key, config.seed)
+            if status == 200 and "credits_left" in body:
+                if body["success"]:
+                    state.credits_left = max(0, state.credits_left - 1)
+                body["credits_left"] = state.credits_left
+                body["rate_limit_left"] = state.tokens_left()
+            content = json.dumps(body, ensure_ascii=False).encode()
+        if roll >= 1 - config.truncated_rate:
+            state.faults["truncated"] += 1
+            content = content[: len(content) // 2]
+        return answer(key, status, content)
+
+    return app
+
+
+@contextmanager
+def serve_in_thread(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
+    """Run ``app`` under uvicorn in a thread on a free port; yield its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        ws="none",
+        http="h11",
+        timeout_graceful_shutdown=1,
+        backlog=4096,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the mock API server did not start")
+            time.sleep(0.01)
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

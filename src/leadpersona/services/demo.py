@@ -1,0 +1,136 @@
+"""``leadpersona demo``: the main job on embedded defaults, summarised for a first-time reader."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.config import Settings
+from leadpersona.domain.persona import Persona
+from leadpersona.domain.samples import DEMO_EMAIL
+from leadpersona.mapping import CleaningReport, open_field_map
+from leadpersona.services.enrichment import ProgressCallback, RunSummary, run_enrichment
+from leadpersona.services.personas import PersonaService
+from leadpersona.services.seed import SeedReport, seed_leads
+from leadpersona.services.setup import InitReport, initialise
+
+__all__ = ["DEMO_LEADS", "DemoResult", "run_demo", "summary_markdown"]
+
+DEMO_LEADS = 300
+_EXAMPLES = 4
+
+
+class DemoResult(BaseModel):
+    """Everything the demo did and found."""
+
+    init: InitReport
+    seed: SeedReport
+    run: RunSummary
+    mapping: CleaningReport
+    stats: dict[str, Any]
+    examples: list[Persona]
+    summary_path: Path
+
+
+async def _examples(database: MongoDatabase, service: PersonaService) -> list[Persona]:
+    """The demo lead's persona, then personas showing each kind of provenance."""
+    examples: list[Persona] = []
+    demo = await database["leads"].find_one({"email": DEMO_EMAIL}, {"_id": 1})
+    if demo is not None:
+        examples.append(await service.get(demo["_id"]))
+    for filter_ in (
+        {"provenance.academic_field.source": "inferred"},
+        {"provenance.academic_field.source": "mapping", "features.company_type": {"$exists": 1}},
+        {"status": "no_data"},
+    ):
+        document = await service.store.collection.find_one(
+            {**filter_, "_id": {"$nin": [p.lead_id for p in examples]}}, {"_id": 1}
+        )
+        if document is not None and len(examples) < _EXAMPLES:
+            examples.append(await service.get(document["_id"]))
+    return examples
+
+
+def summary_markdown(result: DemoResult) -> str:
+    """The demo's findings as a Markdown page."""
+    stats, run, mapping = result.stats, result.run, result.mapping
+    lines = [
+        "# leadpersona demo",
+        "",
+        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on embedded defaults.",
+        "",
+        "## Run",
+        "",
+        f"- {result.seed.inserted} synthetic leads added ({result.seed.requested} requested,"
+        f" the demo lead `{DEMO_EMAIL}` included)",
+        f"- {run.processed} leads enriched in {run.duration_s:.1f} s: {run.enriched} with data,"
+        f" {run.no_data} without, {run.failed} failed, {run.skipped} skipped without email",
+        f"- {run.api_calls} API calls, {run.cache_hits} answers reused from the archive,"
+        f" {run.new_fields_of_study} new fields of study appended to the mapping CSV",
+        "",
+        "## Mapping CSV",
+        "",
+        f"- {mapping.rows_read} rows, {mapping.fields_of_study_after} distinct fields of study"
+        f" after cleaning, {mapping.academic_fields_after} academic fields",
+        f"- mapping ratio {mapping.mapping_ratio_before:.4f} before cleaning,"
+        f" {mapping.mapping_ratio_after:.4f} after",
+        "",
+        "## Personas",
+        "",
+        f"- {stats['personas']} personas for {stats['total_leads']} leads"
+        + (f" (coverage {stats['coverage']:.1%})" if stats["coverage"] is not None else ""),
+    ]
+    if stats["enriched"]:
+        lines.append(
+            f"- academic field unknown for {stats['academic_field']['unknown_rate']:.1%}"
+            f" of enriched leads; company type unknown for"
+            f" {stats['company_type']['unknown_rate']:.1%}; inferred academic fields:"
+            f" {stats['academic_field']['inferred']}"
+        )
+    lines += ["", "| academic field | company type | leads |", "|---|---|---|"]
+    for row in stats["matrix"]:
+        lines.append(
+            f"| {row['academic_field'] or '(unknown)'} | {row['company_type'] or '(unknown)'}"
+            f" | {row['count']} |"
+        )
+    lines += ["", "## Example personas", ""]
+    for example in result.examples:
+        features = ", ".join(f"{k}: {v}" for k, v in example.public()["features"].items())
+        sources = ", ".join(f"{k}: {v.source}" for k, v in example.provenance.items())
+        studied = example.field_of_study
+        lines.append(
+            f"- `{example.lead_id}` ({example.status}) — {features}"
+            + (f" — sources {sources}" if sources else "")
+            + (f" — field of study “{studied}”" if studied else "")
+        )
+    return "\n".join(lines) + "\n"
+
+
+async def run_demo(
+    settings: Settings,
+    database: MongoDatabase,
+    *,
+    leads: int = DEMO_LEADS,
+    on_progress: ProgressCallback | None = None,
+) -> DemoResult:
+    """init → seed → enrich → mapping report → stats → examples → Markdown summary."""
+    init = await initialise(settings, database)
+    seeded = await seed_leads(database, leads)
+    run = await run_enrichment(settings, database, on_progress=on_progress)
+    service = PersonaService(database)
+    result = DemoResult(
+        init=init,
+        seed=seeded,
+        run=run,
+        mapping=open_field_map(settings).report(),
+        stats=await service.stats(),
+        examples=await _examples(database, service),
+        summary_path=settings.data_dir / "demo-summary.md",
+    )
+    result.summary_path.parent.mkdir(parents=True, exist_ok=True)
+    result.summary_path.write_text(summary_markdown(result), encoding="utf-8")
+    return result

@@ -1,0 +1,37 @@
+"""``leadpersona demo``: the main job end to end, twice (the second run changes nothing)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from leadpersona.config import Settings
+from leadpersona.entrypoints.cli.main import app
+
+runner = CliRunner()
+
+
+def test_demo_enriches_seeded_leads_and_writes_a_summary(settings_env: Settings) -> None:
+    result = runner.invoke(app, ["demo", "--leads", "60", "--json"])
+    assert result.exit_code == 0, result.output
+    demo = json.loads(result.stdout)
+    assert demo["seed"]["inserted"] == 60
+    assert demo["run"]["processed"] == 60
+    assert demo["run"]["failed"] == 0
+    assert demo["stats"]["personas"] == 60
+    first = demo["examples"][0]
+    assert first["field_of_study"].startswith("Diplôme d'ingénieur, Informatique")
+    assert first["features"]["academic_field"] == "computer science"
+    assert first["provenance"]["academic_field"]["source"] == "inferred"
+    summary = Path(demo["summary_path"])
+    text = summary.read_text(encoding="utf-8")
+    assert "# leadpersona demo" in text
+    assert "60 personas for 60 leads" in text
+
+    again = runner.invoke(app, ["demo", "--leads", "60"])
+    assert again.exit_code == 0, again.output
+    assert "summary written to" in again.stdout
+    second = json.loads(runner.invoke(app, ["persona", "stats", "--json"]).stdout)
+    assert second["personas"] == 60
