@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -137,14 +137,15 @@ def report_markdown(data: DashboardData) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    # Written beside the target and renamed: a reader never sees half a report.
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # Written beside the target and renamed: a reader never sees half a report. (Not mkstemp:
+    # its 0600 mode would make the report unreadable to others, whatever the umask says.)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        with temporary.open("x", encoding="utf-8") as stream:
             stream.write(text)
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
