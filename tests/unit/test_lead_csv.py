@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from leadpersona.adapters import lead_csv
 from leadpersona.adapters.lead_csv import iter_records, scan_lead_file, sniff_delimiter
 from leadpersona.errors import InvalidInput, LeadFileError
 
@@ -63,13 +64,14 @@ def test_not_utf8_is_one_clear_error_with_the_position(tmp_path: Path) -> None:
 
 
 def test_not_utf8_across_a_chunk_boundary(tmp_path: Path) -> None:
-    # A valid two-byte character split by the 1 MiB read boundary is fine ...
-    head = (b"email\n" + b"aaaaaaaaa\n" * 110_000)[: (1 << 20) - 1]
+    boundary = lead_csv._CHUNK
+    head = (b"email\n" + b"aaaaaaaaa\n" * (boundary // 10 + 10))[: boundary - 1]
+    # A valid two-byte character split by the read boundary is fine ...
     ok = head + "é".encode() + b"\n"
-    assert scan_lead_file(write(tmp_path / "ok.csv", ok)).records == 104_857
+    assert scan_lead_file(write(tmp_path / "ok.csv", ok)).records == (boundary - 7) // 10 + 1
     # ... a broken one is reported at its absolute offset.
     bad = head + b"\xc3(" + b"\n"
-    with pytest.raises(LeadFileError, match=f"offset {(1 << 20) - 1},"):
+    with pytest.raises(LeadFileError, match=f"offset {boundary - 1},"):
         scan_lead_file(write(tmp_path / "bad.csv", bad))
 
 

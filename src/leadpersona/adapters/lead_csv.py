@@ -25,7 +25,7 @@ __all__ = ["DELIMITERS", "LeadFile", "iter_records", "scan_lead_file", "sniff_de
 
 #: Delimiters tried when sniffing, in order of preference on a tie.
 DELIMITERS = (",", ";", "\t", "|")
-_CHUNK = 1 << 20
+_CHUNK = 1 << 16  # bytes per read when hashing; its decoded text is dropped at once
 _SNIFF_CHARS = 1 << 16
 _ENCODING = "utf-8-sig"  # UTF-8, with or without a byte-order mark
 
