@@ -101,6 +101,7 @@ async def test_report_is_self_contained_and_carries_the_data(
     assert "| (unknown) | Multi National Company | 1 |" in markdown
     assert "| coverage (personas / leads) | 83.3 % |" in markdown
     assert "| invalid_email | 2 |" in markdown
+    assert "| leads.csv | complete | 10 | 6 | 1 | 3 |" in markdown
     assert "the enrichment API refused the key (401)" in markdown
     assert "| mapping ratio |" in markdown
 

@@ -112,6 +112,19 @@ def report_markdown(data: DashboardData) -> str:
         lines += ["| reason | rows |", "|---|---:|"]
         lines += [f"| {_cell(k)} | {v} |" for k, v in data.quarantine.by_reason.items()]
         lines.append("")
+    if data.quarantine.imports:
+        lines += [
+            "Recent imports:",
+            "",
+            "| file | status | read | inserted | duplicates | quarantined |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {_cell(item.file)} | {item.status} | {item.read} | {item.inserted} | "
+            f"{item.duplicates} | {item.quarantined} |"
+            for item in data.quarantine.imports
+        ]
+        lines.append("")
 
     lines += ["## Mapping CSV cleaning", ""]
     mapping = data.mapping
