@@ -29,9 +29,11 @@ def test_demo_enriches_seeded_leads_and_writes_a_summary(settings_env: Settings)
     text = summary.read_text(encoding="utf-8")
     assert "# leadpersona demo" in text
     assert "60 personas for 60 leads" in text
+    report = Path(demo["report"]["html"]).read_text(encoding="utf-8")
+    assert "<html" in report
 
     again = runner.invoke(app, ["demo", "--leads", "60"])
     assert again.exit_code == 0, again.output
-    assert "summary written to" in again.stdout
+    assert "report (open in a browser):" in again.stdout
     second = json.loads(runner.invoke(app, ["persona", "stats", "--json"]).stdout)
     assert second["personas"] == 60

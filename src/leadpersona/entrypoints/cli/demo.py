@@ -12,6 +12,7 @@ from leadpersona.entrypoints.cli.enrich import print_summary, progress_reporter
 from leadpersona.entrypoints.cli.main import app
 from leadpersona.entrypoints.cli.mapping import print_mapping_report
 from leadpersona.entrypoints.cli.persona import print_persona, print_stats
+from leadpersona.entrypoints.cli.report import ReportPaths, default_report_dir, write_report
 from leadpersona.services.demo import DEMO_LEADS, DemoResult, run_demo
 
 
@@ -23,13 +24,15 @@ def demo(
     """Run the main job on embedded defaults (init, seed, enrich, report); print where the
     report is."""
 
-    async def work(settings: Settings, database: MongoDatabase) -> DemoResult:
+    async def work(settings: Settings, database: MongoDatabase) -> tuple[DemoResult, ReportPaths]:
         with progress_reporter(not as_json) as on_progress:
-            return await run_demo(settings, database, leads=leads, on_progress=on_progress)
+            result = await run_demo(settings, database, leads=leads, on_progress=on_progress)
+        paths = await write_report(settings, database, default_report_dir(settings))
+        return result, paths
 
-    result = run_with_database(work)
+    result, paths = run_with_database(work)
     if as_json:
-        emit_json(result.model_dump(mode="json"))
+        emit_json({**result.model_dump(mode="json"), "report": paths.model_dump(mode="json")})
         return
     console.rule("leadpersona demo")
     seeded = Table(show_header=False, box=None)
@@ -45,4 +48,6 @@ def demo(
     for example in result.examples:
         print_persona(example)
     console.rule()
-    console.print(f"summary written to {result.summary_path.resolve()}")
+    console.print(f"summary: {result.summary_path.resolve()}", markup=False, highlight=False)
+    console.print(f"report (open in a browser): {paths.html}", markup=False, highlight=False)
+    console.print("dashboard: `leadpersona serve`, then http://127.0.0.1:8000/", markup=False)

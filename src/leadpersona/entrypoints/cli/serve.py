@@ -17,7 +17,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, min=0, max=65535, help="TCP port (0: any free port)."),
 ) -> None:
-    """Serve the persona HTTP API (OpenAPI documentation at /docs)."""
+    """Serve the persona HTTP API (OpenAPI at /docs) and the dashboard at /."""
     settings = settings_or_exit()
     with error_boundary():
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
