@@ -127,7 +127,9 @@ class MockState:
     by_status: Counter[int] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     attempts: Counter[str] = field(default_factory=Counter)
-    #: (monotonic time, email, status) of every request, in arrival order.
+    #: (monotonic time, email) of every request as it arrives.
+    arrivals: list[tuple[float, str]] = field(default_factory=list)
+    #: (monotonic time, email, status) of every answer as it is sent.
     log: list[tuple[float, str, int]] = field(default_factory=list)
     credits_left: int = INITIAL_CREDITS
     _tokens: float = 0.0
@@ -427,6 +429,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     async def get_linkedin_data(request: Request, email: str = Query(...)) -> Response:
         key = _normalise(email)
         state.requests += 1
+        state.arrivals.append((time.monotonic(), key))
         if config.api_key is not None:
             sent = request.headers.get(API_KEY_HEADER)
             if not sent:
