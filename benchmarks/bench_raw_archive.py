@@ -121,7 +121,10 @@ async def measure_all(uri: str, endpoint: str, raw: bytes) -> list[str]:
             rows = await measure_plain(database, raw)
             rows += await measure_archive("GridFS", GridFSArchive(database), raw)
             s3 = S3Archive(database, client, "bench-raw")
-            rows += await measure_archive("S3 (moto, loopback)", s3, raw)
+            try:
+                rows += await measure_archive("S3 (moto, loopback)", s3, raw)
+            finally:
+                await s3.aclose()
             return rows
         finally:
             await database.client.drop_database(database.name)

@@ -68,6 +68,8 @@ async def archive(
         store = S3Archive(database, s3_client(endpoint), f"raw-{db_name.replace('_', '-')}")
     await store.ensure_indexes()
     yield store
+    if isinstance(store, S3Archive):
+        await store.aclose()
 
 
 def result(email: str, raw: bytes, *, age_days: float = 0, status: int = 200) -> FetchResult:
@@ -179,6 +181,7 @@ async def test_s3_keys_carry_no_email(database: MongoDatabase, s3_endpoint: str)
     assert "private" not in keys[0].lower() and "@" not in keys[0]
     stored = client.get_object(Bucket="raw-keys", Key=keys[0])["Body"].read()
     assert stored == b'{"a": 1}'
+    await archive.aclose()
 
 
 async def test_build_archive_follows_settings(database: MongoDatabase, s3_endpoint: str) -> None:
@@ -191,3 +194,4 @@ async def test_build_archive_follows_settings(database: MongoDatabase, s3_endpoi
     await archive.ensure_indexes()
     await archive.put(result("b@example.com", b"[]"), ["lead-b"])
     assert (await archive.latest(lead_id="lead-b"))[1] == b"[]"
+    await archive.aclose()

@@ -328,6 +328,10 @@ class S3Archive(_IndexedArchive):
         self._prefix = prefix
         self._reads = asyncio.Semaphore(read_concurrency)
 
+    async def aclose(self) -> None:
+        """Close the S3 client's connections."""
+        await asyncio.to_thread(self._s3.close)
+
     def key_for(self, metadata: Mapping[str, Any]) -> str:
         """The object key of an answer."""
         digest = metadata["email_sha256"]
