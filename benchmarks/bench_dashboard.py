@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.support import serve_in_thread
 
+from leadpersona.adapters.local_server import serve_in_thread
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.embedded import EmbeddedMongo
 from leadpersona.adapters.mongo.persona_store import _stored

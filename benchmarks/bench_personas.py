@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.support import serve_in_thread
 
 from leadpersona.adapters.enrichment_client import EnrichmentClient
+from leadpersona.adapters.local_server import serve_in_thread
 from leadpersona.adapters.mock_api import MockConfig, create_app
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.embedded import EmbeddedMongo

@@ -27,9 +27,10 @@ from moto.server import ThreadedMotoServer
 
 from leadpersona.adapters.archive import GridFSArchive, RawArchive, S3Archive
 from leadpersona.adapters.enrichment_client import FetchResult
+from leadpersona.adapters.local_server import free_port
 from leadpersona.adapters.mock_api import example_answer_bytes, synthetic_answer
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
-from leadpersona.adapters.mongo.embedded import EmbeddedMongo, _free_port
+from leadpersona.adapters.mongo.embedded import EmbeddedMongo
 
 ROUNDS = 200
 BATCH = 100
@@ -136,7 +137,7 @@ def run() -> str:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     example = example_answer_bytes()
     sizes = synthetic_sizes()
-    port = _free_port("127.0.0.1")
+    port = free_port("127.0.0.1")
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
     try:

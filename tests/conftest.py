@@ -18,8 +18,9 @@ from pymongo import AsyncMongoClient, MongoClient
 from pymongo.errors import PyMongoError
 from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
 
+from leadpersona.adapters.local_server import free_port
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
-from leadpersona.adapters.mongo.embedded import _free_port, mongo_uri_for_port
+from leadpersona.adapters.mongo.embedded import mongo_uri_for_port
 from leadpersona.config import Settings, get_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ def mongo_uri() -> Iterator[str]:
         yield external
         return
     storage = Path(tempfile.mkdtemp(prefix="lp-secantus-"))
-    port = _free_port("127.0.0.1")
+    port = free_port("127.0.0.1")
     process = subprocess.Popen(
         [
             sys.executable,

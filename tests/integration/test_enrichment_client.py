@@ -13,6 +13,7 @@ from leadpersona.adapters.enrichment_client import (
     EnrichmentClient,
     build_enrichment_client,
 )
+from leadpersona.adapters.local_server import free_port
 from leadpersona.adapters.mock_api import (
     MockConfig,
     MockState,
@@ -21,7 +22,6 @@ from leadpersona.adapters.mock_api import (
     serve_in_thread,
     synthetic_answer,
 )
-from leadpersona.adapters.mongo.embedded import _free_port
 from leadpersona.config import Settings
 from leadpersona.domain.samples import DEMO_EMAIL
 from leadpersona.errors import (
@@ -143,7 +143,7 @@ async def test_transient_faults_are_retried_until_an_answer(
 
 
 async def test_connection_errors_are_retried_then_reported() -> None:
-    url = f"http://127.0.0.1:{_free_port('127.0.0.1')}"
+    url = f"http://127.0.0.1:{free_port('127.0.0.1')}"
     async with client(url, max_retries=2) as api:
         with pytest.raises(EnrichmentError, match="cannot reach"):
             await api.fetch_profile("someone@example.com")

@@ -16,7 +16,7 @@ from leadpersona.adapters.mock_api import MockConfig, create_app
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.config import Settings
 from leadpersona.domain.samples import DEMO_EMAIL
-from leadpersona.errors import AuthenticationError
+from leadpersona.errors import AuthenticationError, FatalEnrichmentError
 from leadpersona.mapping import open_field_map
 from leadpersona.services.enrichment import run_enrichment
 from leadpersona.services.personas import PersonaService
@@ -189,3 +189,45 @@ async def test_leads_are_read_with_a_projection_in_pages(
         assert command["projection"] == {"_id": 1, "email": 1}
         assert command["limit"] == 10
         assert command["sort"] == {"_id": 1}
+
+
+async def test_no_credits_left_stops_the_run_after_one_call(
+    settings_env: Settings, db: MongoDatabase
+) -> None:
+    await db["leads"].insert_many(leads(30))
+    calls: list[str] = []
+
+    def no_credits(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        return httpx.Response(402, json={"success": False, "message": "no credits"})
+
+    client = EnrichmentClient(
+        "http://api.invalid", transport=httpx.MockTransport(no_credits), concurrency=1
+    )
+    async with client:
+        with pytest.raises(FatalEnrichmentError, match="no credits"):
+            await run_enrichment(settings_env, db, client=client, batch_size=10)
+    assert len(calls) == 1
+    assert await db["personas"].count_documents({}) == 0
+    run = await db["runs"].find_one({})
+    assert run is not None
+    assert run["status"] == "aborted"
+
+
+async def test_a_reused_answer_is_linked_to_every_lead_it_serves(
+    settings_env: Settings, db: MongoDatabase
+) -> None:
+    await db["leads"].insert_one({"_id": "first", "email": DEMO_EMAIL})
+    async with mock_client() as client:
+        await run_enrichment(settings_env, db, client=client)
+    await db["leads"].insert_one({"_id": "second", "email": DEMO_EMAIL.upper()})
+    async with mock_client() as client:
+        summary = await run_enrichment(settings_env, db, client=client)
+    assert (summary.api_calls, summary.cache_hits) == (0, 1)
+    archive = build_archive(settings_env, db)
+    first, raw_first = await archive.latest(lead_id="first")
+    second, raw_second = await archive.latest(lead_id="second")
+    assert first.archive_id == second.archive_id
+    assert raw_first == raw_second
+    persona = await PersonaService(db).get("second")
+    assert persona.archive_id == first.archive_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from leadpersona.adapters.enrichment_client import (
@@ -67,3 +68,22 @@ def test_emails_are_normalised() -> None:
 def test_invalid_options(options: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         EnrichmentClient("http://127.0.0.1:1", **options)  # type: ignore[arg-type]
+
+
+async def test_the_in_memory_answer_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import leadpersona.adapters.enrichment_client as module
+
+    monkeypatch.setattr(module, "RECENT_ANSWERS", 2)
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.params["email"])
+        return httpx.Response(200, json={"success": True, "person": None, "company": None})
+
+    async with module.EnrichmentClient(
+        "http://api.invalid", transport=httpx.MockTransport(answer)
+    ) as client:
+        for email in ["a@x.io", "b@x.io", "a@x.io", "c@x.io", "b@x.io", "a@x.io"]:
+            await client.fetch_profile(email)
+    # a is kept (recently used), b is evicted by c and fetched again, then a is evicted by b.
+    assert seen == ["a@x.io", "b@x.io", "c@x.io", "b@x.io", "a@x.io"]

@@ -7,13 +7,15 @@ callers of the same email share one request, later callers get the same result.
 
 What an answer means:
 
+After any :class:`~leadpersona.errors.FatalEnrichmentError` every later call of the same client
+raises it again without calling the API.
+
 ======================  ==============================================================
 answer                  outcome
 ======================  ==============================================================
 200 (JSON object)       :class:`FetchResult`; ``found`` is ``success``
 404                     :class:`FetchResult` with ``found=False``
-401 / 403               :class:`~leadpersona.errors.AuthenticationError`; every later call
-                        of this client raises it too without calling the API
+401 / 403               :class:`~leadpersona.errors.AuthenticationError`
 402                     :class:`~leadpersona.errors.FatalEnrichmentError` (no credits left)
 400 / 422               :class:`~leadpersona.errors.EnrichmentError` for that email only
 other 4xx, 3xx          :class:`~leadpersona.errors.FatalEnrichmentError`
@@ -36,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -80,6 +83,9 @@ MOCK_BASE_URL = "http://mock-api.leadpersona.invalid"
 NOT_JSON = "the answer is not JSON"
 #: The rate limiter lets this many seconds' worth of requests out at once.
 BURST_SECONDS = 0.1
+
+#: Answers a client keeps in memory to serve repeated emails without a call.
+RECENT_ANSWERS = 4096
 
 
 def normalize_email(email: str) -> str:
@@ -207,8 +213,11 @@ class EnrichmentClient:
         self._backoff = wait_random_exponential(multiplier=backoff_base, max=backoff_max)
         self._max_retry_after = max_retry_after
         self._resume_at = 0.0
-        self._auth_error: AuthenticationError | None = None
-        self._done: dict[str, FetchResult] = {}
+        self._fatal_error: FatalEnrichmentError | None = None
+        # Recent answers, so an email asked again soon costs no call; bounded so that a run over
+        # millions of leads does not keep every answer in memory (the pipeline's archive lookup
+        # covers repeats further apart).
+        self._done: OrderedDict[str, FetchResult] = OrderedDict()
         self._inflight: dict[str, asyncio.Task[FetchResult]] = {}
         self.stats = ClientStats()
 
@@ -234,10 +243,11 @@ class EnrichmentClient:
     async def fetch_profile(self, email: str) -> FetchResult:
         """The API's answer for ``email``, fetched at most once per client."""
         key = normalize_email(email)
-        if self._auth_error is not None:
-            raise self._auth_error
+        if self._fatal_error is not None:
+            raise self._fatal_error
         done = self._done.get(key)
         if done is not None:
+            self._done.move_to_end(key)
             self.stats.deduplicated += 1
             return done
         task = self._inflight.get(key)
@@ -280,13 +290,15 @@ class EnrichmentClient:
                 f"enrichment API: gave up after {attempts} attempt(s): {exc}",
                 status_code=exc.status_code,
             ) from exc
-        except AuthenticationError as exc:
-            self._auth_error = exc
+        except FatalEnrichmentError as exc:
+            self._fatal_error = exc  # a bad key, no credits: no later call can succeed
             raise
         except EnrichmentError:
             self.stats.failures += 1
             raise
         self._done[email] = result
+        if len(self._done) > RECENT_ANSWERS:
+            self._done.popitem(last=False)
         return result
 
     async def _pause_if_rate_limited(self) -> None:
@@ -296,8 +308,8 @@ class EnrichmentClient:
     async def _attempt(self, email: str) -> FetchResult:
         await self._pause_if_rate_limited()
         async with self._semaphore:
-            if self._auth_error is not None:
-                raise self._auth_error
+            if self._fatal_error is not None:
+                raise self._fatal_error
             if self._limiter is not None:
                 await self._limiter.acquire()
             self.stats.api_calls += 1

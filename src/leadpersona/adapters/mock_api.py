@@ -48,22 +48,18 @@ import io
 import json
 import math
 import random
-import socket
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 from typing import Any, Literal
 
-import uvicorn
 from fastapi import FastAPI, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from leadpersona.adapters.field_map_csv import packaged_csv_bytes
+from leadpersona.adapters.local_server import serve_in_thread
 from leadpersona.domain.samples import DEMO_EMAIL
 
 __all__ = [
@@ -469,36 +465,3 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
         return answer(key, status, content)
 
     return app
-
-
-@contextmanager
-def serve_in_thread(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
-    """Run ``app`` under uvicorn in a thread on a free port; yield its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        ws="none",
-        http="h11",
-        timeout_graceful_shutdown=1,
-        backlog=4096,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the mock API server did not start")
-            time.sleep(0.01)
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo import UpdateOne
 
 from leadpersona.adapters.archive import RawArchive, build_archive
@@ -33,7 +33,7 @@ from leadpersona.config import Settings
 from leadpersona.domain.persona import Persona, derive_features
 from leadpersona.domain.profile import LinkedInResponse
 from leadpersona.domain.segmentation import CompanyTypeRules
-from leadpersona.errors import AuthenticationError, EnrichmentError
+from leadpersona.errors import EnrichmentError, FatalEnrichmentError
 from leadpersona.mapping import FieldMapStore, open_field_map
 
 __all__ = ["LeadRef", "ProgressCallback", "RunSummary", "run_enrichment"]
@@ -90,13 +90,6 @@ def _normalise_email(email: str | None) -> str | None:
     return email.lower() if email else None
 
 
-def _parse(raw: bytes) -> LinkedInResponse | None:
-    try:
-        return LinkedInResponse.model_validate_json(raw)
-    except ValidationError:
-        return None
-
-
 class _Run:
     def __init__(
         self,
@@ -150,16 +143,18 @@ class _Run:
             newer_than = datetime.now(UTC) - timedelta(days=self.settings.linkedin_freshness_days)
             cached = await self.archive.latest_for_emails(emails, newer_than)
             for email, (meta, raw) in cached.items():
-                response = _parse(raw) if meta.status_code == 200 else None
-                found = response is not None and response.success
-                answers[email] = _Answer(response, found, meta.archive_id)
+                reused = meta.to_result(raw)
+                answers[email] = _Answer(reused.response, reused.found, meta.archive_id)
+                new_leads = [i for i in leads_by_email[email] if i not in meta.lead_ids]
+                if new_leads:
+                    await self.archive.link(meta.archive_id, new_leads)
             self.summary.cache_hits += len(cached)
 
         async def fetch(email: str) -> None:
             try:
                 result = await self.client.fetch_profile(email)
-            except AuthenticationError:
-                raise
+            except FatalEnrichmentError:
+                raise  # a bad key, no credits left: every further call would fail too
             except EnrichmentError as exc:
                 answers[email] = _Answer(error=str(exc))
                 return
@@ -171,7 +166,7 @@ class _Run:
             async with asyncio.TaskGroup() as group:
                 for email in missing:
                     group.create_task(fetch(email))
-        except* AuthenticationError as errors:
+        except* FatalEnrichmentError as errors:
             raise errors.exceptions[0] from None
         return answers
 
@@ -318,7 +313,7 @@ class _Run:
                         self.on_progress(len(page), total)
                 if remaining == 0:
                     break
-        except AuthenticationError as exc:
+        except FatalEnrichmentError as exc:
             self.summary.status = "aborted"
             self.summary.error = str(exc)
             raise
@@ -354,8 +349,9 @@ async def run_enrichment(
 ) -> RunSummary:
     """Enrich leads without a persona (all of them with ``refresh``), at most ``limit``.
 
-    Raises ``AuthenticationError`` (the run is recorded as aborted; nothing of the page in
-    flight is written) when the API refuses the key.
+    Raises ``FatalEnrichmentError`` (``AuthenticationError`` for a refused key; the run is
+    recorded as aborted and nothing of the page in flight is written) when the API cannot be
+    used any more.
     """
     archive = archive or build_archive(settings, database)
     await archive.ensure_indexes()

@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from filelock import FileLock, Timeout
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from leadpersona.adapters.local_server import free_port
 from leadpersona.errors import EmbeddedServerError
 
 __all__ = ["EmbeddedMongo", "mongo_uri_for_port"]
@@ -47,12 +47,6 @@ _STOP_TIMEOUT_S = 20.0
 def mongo_uri_for_port(port: int, host: str = "127.0.0.1") -> str:
     """The URI a client uses to reach a single embedded server."""
     return f"mongodb://{host}:{port}/?directConnection=true"
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def _pid_alive(pid: int) -> bool:
@@ -230,7 +224,7 @@ class EmbeddedMongo:
             self.storage_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise EmbeddedServerError(f"cannot create {self.storage_dir}: {exc.strerror}") from None
-        port = _free_port(self.host)
+        port = free_port(self.host)
         command = [
             self.python,
             "-m",
