@@ -217,3 +217,12 @@ def test_a_killed_import_is_completed_by_running_it_again(
             process.kill()
             process.wait()
         client.close()
+
+
+def test_init_creates_the_import_collections_and_the_unique_email_index() -> None:
+    report = one_json(invoke("init", "--json"))
+    collections = {info["name"]: info for info in report["collections"]}
+    assert {"leads", "imports", "quarantine"} <= set(collections)
+    assert {"email", "email_unique"} <= set(collections["leads"]["indexes"])
+    assert "import_row" in collections["quarantine"]["indexes"]
+    assert one_json(invoke("init", "--json")) == report

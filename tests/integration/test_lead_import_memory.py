@@ -8,6 +8,8 @@ import sys
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.services.lead_import import ImportReport, import_leads
 
@@ -56,6 +58,7 @@ def blocks_to_hold_all_rows(path: Path) -> int:
     return held
 
 
+@pytest.mark.slow
 async def test_200k_rows_keep_a_fraction_of_the_memory_of_holding_them(
     database: MongoDatabase, tmp_path: Path
 ) -> None:
