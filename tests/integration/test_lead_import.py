@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
 
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
+from leadpersona.adapters.mongo.leads import ensure_unique_email_index
 from leadpersona.errors import DatabaseError, InvalidInput, LeadFileError
 from leadpersona.services.lead_import import ImportReport, import_leads, lead_id_for_row
 from tests.conftest import unique_db_name
@@ -384,3 +386,28 @@ async def test_an_interrupted_import_resumes_without_duplicates(
     assert record is not None
     assert record["status"] == "complete"
     assert (await import_leads(database, path)).already_imported
+
+
+async def test_unique_email_index_applies_only_where_an_email_is_a_string(
+    database: MongoDatabase,
+) -> None:
+    await ensure_unique_email_index(database)
+    await ensure_unique_email_index(database)  # idempotent
+    leads = database["leads"]
+    await leads.insert_many(
+        [
+            {"_id": "1" * 32, "email": None},
+            {"_id": "2" * 32, "email": None},
+            {"_id": "3" * 32},
+            {"_id": "4" * 32},
+            {"_id": "5" * 32, "email": "one@example.com"},
+        ]
+    )
+    with pytest.raises(DuplicateKeyError):
+        await leads.insert_one({"_id": "6" * 32, "email": "one@example.com"})
+    with pytest.raises(DuplicateKeyError):
+        await leads.update_one({"_id": "1" * 32}, {"$set": {"email": "one@example.com"}})
+    indexes = {index["name"]: index async for index in await leads.list_indexes()}
+    assert indexes["email_unique"]["unique"] is True
+    assert indexes["email_unique"]["partialFilterExpression"] == {"email": {"$type": "string"}}
+    assert "email" in indexes  # the plain index the planner uses for lookups

@@ -11,6 +11,8 @@ interrupted one resumes after the last checkpoint, and rows written after it are
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -102,18 +104,30 @@ class _Importer:
 
     # -- one batch -----------------------------------------------------------------------
 
-    def validate(self, batch: list[tuple[int, int, list[str]]]) -> list[RowVerdict]:
+    def next_batch(
+        self, batches: Iterator[list[tuple[int, int, list[str]]]]
+    ) -> tuple[int, list[RowVerdict], int] | None:
+        """Read and validate the next batch: (its last row, verdicts, blank rows), or None.
+
+        Pure CPU and file reading, touching no shared state: it runs in a worker thread while
+        the event loop waits for the server to write the previous batch.
+        """
+        batch = next(batches, None)
+        if batch is None:
+            return None
         verdicts = []
+        blank = 0
         for row, line, cells in batch:
             if not any(cell.strip() for cell in cells):
-                self.report.blank_rows += 1
+                blank += 1
                 continue
             verdicts.append(validate_row(cells, self.layout, row=row, line=line))
-        return verdicts
+        return batch[-1][0], verdicts, blank
 
-    async def write(self, verdicts: list[RowVerdict], last_row: int) -> None:
+    async def write(self, verdicts: list[RowVerdict], blank: int, last_row: int) -> None:
         report = self.report
         report.read += len(verdicts)
+        report.blank_rows += blank
         # Within the batch, the first valid row of an email stands for the others: they are
         # duplicates of whatever it turns out to duplicate, else of it.
         owners: dict[str, RowVerdict] = {}
@@ -337,11 +351,22 @@ async def import_leads(
         skip = await _start_or_resume(database, report, lead_file)
         report.resumed_from_row = skip
     importer = _Importer(database, lead_file, layout, report, dry_run=dry_run)
-    for batch in _batches(iter_records(lead_file, skip=skip), batch_size):
-        verdicts = importer.validate(batch)
-        await importer.write(verdicts, last_row=batch[-1][0])
-        if on_progress is not None:
-            on_progress(batch[-1][0], lead_file.records)
+    batches = _batches(iter_records(lead_file, skip=skip), batch_size)
+    # Batch n+1 is read and validated in a thread while batch n is written: two batches in
+    # memory at most, and validation overlaps the server's work.
+    upcoming = asyncio.ensure_future(asyncio.to_thread(importer.next_batch, batches))
+    try:
+        while (current := await upcoming) is not None:
+            last_row, verdicts, blank = current
+            upcoming = asyncio.ensure_future(asyncio.to_thread(importer.next_batch, batches))
+            await importer.write(verdicts, blank, last_row=last_row)
+            if on_progress is not None:
+                on_progress(last_row, lead_file.records)
+    finally:
+        if not upcoming.done():
+            upcoming.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await upcoming  # retrieve its outcome: nothing is left pending or unreported
     if not dry_run:
         await importer.finish()
     return report
