@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from leadpersona.adapters.archive import ArchivedAnswer, build_archive
 from leadpersona.adapters.enrichment_client import build_enrichment_client
+from leadpersona.adapters.local_server import free_port
 from leadpersona.adapters.mock_api import example_answer_bytes
 from leadpersona.adapters.mongo.connection import connect
-from leadpersona.adapters.mongo.embedded import _free_port
 from leadpersona.config import Settings
 from leadpersona.domain.samples import DEMO_EMAIL
 from leadpersona.entrypoints.cli.main import app
@@ -90,7 +90,7 @@ def test_archive_get_unknown_lead_is_one_line() -> None:
 
 
 def test_mock_api_command_serves_until_terminated() -> None:
-    port = _free_port("127.0.0.1")
+    port = free_port("127.0.0.1")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     process = subprocess.Popen(
         [

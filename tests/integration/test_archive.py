@@ -19,9 +19,9 @@ from leadpersona.adapters.archive import (
     email_hash,
 )
 from leadpersona.adapters.enrichment_client import FetchResult
+from leadpersona.adapters.local_server import free_port
 from leadpersona.adapters.mock_api import example_answer_bytes, synthetic_answer
 from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.mongo.embedded import _free_port
 from leadpersona.config import Settings
 from leadpersona.domain.samples import DEMO_EMAIL
 from leadpersona.errors import ArchiveError, ArchiveNotFound, InvalidInput
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.usefixtures("aws_env")
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """A real S3-compatible server (moto in server mode) on loopback."""
-    port = _free_port("127.0.0.1")
+    port = free_port("127.0.0.1")
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
