@@ -6,9 +6,7 @@ Baseline: ``PersonaService.stats()``, the document ``GET /personas/stats`` alrea
 
 from __future__ import annotations
 
-import asyncio
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -17,10 +15,10 @@ from typing import Any
 
 import httpx
 
+from benchmarks._server import on_embedded_server
 from leadpersona.adapters.local_server import serve_in_thread
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
-from leadpersona.adapters.mongo.embedded import EmbeddedMongo
-from leadpersona.adapters.mongo.persona_store import _stored
+from leadpersona.adapters.mongo.persona_store import to_document
 from leadpersona.config import Settings
 from leadpersona.domain.persona import FeatureProvenance, Persona
 from leadpersona.entrypoints.cli.report import write_report
@@ -57,7 +55,7 @@ async def _load(database: MongoDatabase) -> None:
             features["academic_field"] = FIELDS[(i * 7) % len(FIELDS)]
             provenance["academic_field"] = FeatureProvenance(source="mapping", confidence=1.0)
         persona = Persona(lead_id=f"p{i:06d}", features=features, provenance=provenance)
-        batch.append(_stored(persona))
+        batch.append(to_document(persona))
         if len(batch) == 5000:
             await database["personas"].insert_many(batch)
             batch = []
@@ -164,11 +162,7 @@ def _vendor() -> list[Path]:
 
 
 def run() -> str:
-    with (
-        tempfile.TemporaryDirectory(prefix="lp-bench-") as tmp,
-        EmbeddedMongo(Path(tmp) / "mongo") as uri,
-    ):
-        return asyncio.run(_main(uri, Path(tmp) / "data"))
+    return on_embedded_server(_main)
 
 
 if __name__ == "__main__":

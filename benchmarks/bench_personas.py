@@ -6,9 +6,7 @@ under uvicorn on loopback, as a user's machine would.
 
 from __future__ import annotations
 
-import asyncio
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -17,12 +15,12 @@ from typing import Any
 
 import httpx
 
+from benchmarks._server import on_embedded_server
 from leadpersona.adapters.enrichment_client import EnrichmentClient
 from leadpersona.adapters.local_server import serve_in_thread
 from leadpersona.adapters.mock_api import MockConfig, create_app
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
-from leadpersona.adapters.mongo.embedded import EmbeddedMongo
-from leadpersona.adapters.mongo.persona_store import _stored
+from leadpersona.adapters.mongo.persona_store import to_document
 from leadpersona.config import Settings
 from leadpersona.domain.persona import FeatureProvenance, Persona
 from leadpersona.entrypoints.http.app import create_app as create_api
@@ -90,7 +88,7 @@ async def _personas(database: MongoDatabase) -> None:
         if i % 1000 == 0:
             features["seniority"] = "c-level"
         batch.append(
-            _stored(
+            to_document(
                 Persona(
                     lead_id=f"{i:08d}",
                     features=features,
@@ -206,11 +204,7 @@ async def _main(uri: str, data_dir: Path) -> str:
 
 
 def run() -> str:
-    with (
-        tempfile.TemporaryDirectory(prefix="lp-bench-") as tmp,
-        EmbeddedMongo(Path(tmp) / "mongo") as uri,
-    ):
-        return asyncio.run(_main(uri, Path(tmp) / "data"))
+    return on_embedded_server(_main)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from leadpersona.adapters.local_server import free_port
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.embedded import mongo_uri_for_port
 from leadpersona.config import Settings, get_settings
+from tests.support import stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,12 +72,7 @@ def mongo_uri() -> Iterator[str]:
         _wait_for_ping(uri)
         yield uri
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         shutil.rmtree(storage, ignore_errors=True)
 
 

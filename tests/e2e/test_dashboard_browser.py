@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from leadpersona.config import Settings
 from leadpersona.domain.persona import FeatureProvenance, Persona
 from leadpersona.entrypoints.cli.report import write_report
 from tests.dashboard_fixtures import seed_dashboard
-from tests.support import free_port
+from tests.support import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -105,13 +104,7 @@ def served(settings_env: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[
             pytest.fail(f"leadpersona serve did not start: {err.decode()[-2000:]}")
         yield base_url
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
         if process.stderr is not None:
             process.stderr.close()
 

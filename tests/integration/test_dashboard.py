@@ -62,7 +62,7 @@ async def test_collects_stats_runs_quarantine_and_mapping(
     assert data.mapping.rows_read == report.rows_read
     assert data.mapping.mapping_ratio_before == report.mapping_ratio_before
     assert data.mapping.mapping_ratio_after == report.mapping_ratio_after
-    assert data.mapping.conflicts == len(report.conflicts)
+    assert data.mapping.conflicts == report.conflicts
     assert data.mapping.label_distribution == report.label_distribution
 
     # The document survives a JSON round trip unchanged (the page and report embed it).

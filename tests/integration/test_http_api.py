@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from leadpersona.adapters.mongo.persona_store import _stored
+from leadpersona.adapters.mongo.persona_store import to_document
 from leadpersona.config import Settings
 from leadpersona.domain.persona import FeatureProvenance, Persona
 from leadpersona.entrypoints.http.app import create_app
@@ -38,7 +38,7 @@ def api(settings_env: Settings, monkeypatch: pytest.MonkeyPatch, mongo_uri: str)
         )
         for i in range(25)
     ]
-    client[settings.mongodb_db]["personas"].insert_many([_stored(p) for p in personas])
+    client[settings.mongodb_db]["personas"].insert_many([to_document(p) for p in personas])
     client[settings.mongodb_db]["leads"].insert_many(
         [{"_id": f"lead{i:03d}", "email": f"l{i}@example.com"} for i in range(30)]
     )

@@ -184,27 +184,18 @@ class FieldMapStore:
         return _Snapshot(parsed, cleaned, data)
 
     def _read_accepted(self) -> dict[str, tuple[str, float]]:
-        try:
-            text = self.accepted_path.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            return {}
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FieldMapError(
-                f"cannot read accepted suggestions: {exc}", path=self.accepted_path
-            ) from None
         accepted: dict[str, tuple[str, float]] = {}
-        for row in csv.DictReader(io.StringIO(text)):
-            label = normalise_label(row.get("academic_field"))
-            field = row.get("field_of_study") or ""
-            if label is None or is_nan_like(field):
+        for key, row in self._read_accepted_rows().items():
+            label = normalise_label(row["academic_field"])
+            if label is None:
                 continue
             try:
-                confidence = float(row.get("confidence") or "nan")
+                confidence = float(row["confidence"] or "nan")
             except ValueError:
                 confidence = float("nan")
             if confidence != confidence:  # NaN: keep it marked inferred, confidence unknown
                 confidence = 0.0
-            accepted[normalise_key(field)] = (label, confidence)
+            accepted[key] = (label, confidence)
         return accepted
 
     def load(self) -> FieldMap:

@@ -27,7 +27,6 @@ __all__ = [
     "RUN_ERRORS_SHOWN",
     "DashboardData",
     "ImportSummary",
-    "MappingSummary",
     "QuarantineSummary",
     "RunSummary",
     "collect_dashboard",
@@ -83,34 +82,6 @@ class QuarantineSummary(BaseModel):
     imports: list[ImportSummary]
 
 
-class MappingSummary(BaseModel):
-    """The mapping CSV cleaning summary (from the mapping's cleaning report)."""
-
-    path: str
-    version: str
-    rows_read: int
-    blank_lines: int
-    rows_removed: dict[str, int]
-    conflicts: int
-    fields_of_study_before: int
-    fields_of_study_after: int
-    academic_fields_before: int
-    academic_fields_after: int
-    labelled_before: int
-    labelled_after: int
-    mapping_ratio_before: float
-    mapping_ratio_after: float
-    curated_labels: int
-    accepted_suggestions: int
-    missing_values: dict[str, int]
-    label_distribution: dict[str, int]
-
-    @classmethod
-    def from_report(cls, report: CleaningReport) -> MappingSummary:
-        data = report.model_dump(include=set(cls.model_fields) - {"conflicts"})
-        return cls(conflicts=len(report.conflicts), **data)
-
-
 class DashboardData(BaseModel):
     """Everything the dashboard page and the static report show."""
 
@@ -119,7 +90,7 @@ class DashboardData(BaseModel):
     stats: dict[str, Any] = Field(description="the document of GET /personas/stats")
     runs: list[RunSummary] = Field(description=f"the last {RECENT_RUNS} runs, newest first")
     quarantine: QuarantineSummary
-    mapping: MappingSummary | None
+    mapping: CleaningReport | None
     mapping_error: str | None = Field(
         default=None, description="why the mapping summary is missing, when it is"
     )
@@ -200,10 +171,9 @@ async def quarantine_summary(database: MongoDatabase) -> QuarantineSummary:
     return QuarantineSummary(total=total, by_reason=ordered, imports=imports)
 
 
-async def mapping_summary(settings: Settings) -> MappingSummary:
+async def mapping_summary(settings: Settings) -> CleaningReport:
     """The cleaning summary of the mapping CSV (read off the event loop: it is file work)."""
-    report = await asyncio.to_thread(lambda: open_field_map(settings).report())
-    return MappingSummary.from_report(report)
+    return await asyncio.to_thread(lambda: open_field_map(settings).report())
 
 
 async def collect_dashboard(settings: Settings, database: MongoDatabase) -> DashboardData:
@@ -212,7 +182,7 @@ async def collect_dashboard(settings: Settings, database: MongoDatabase) -> Dash
     stats = await PersonaService(database).stats()
     runs = await recent_runs(database)
     quarantine = await quarantine_summary(database)
-    mapping: MappingSummary | None = None
+    mapping: CleaningReport | None = None
     mapping_error: str | None = None
     try:
         mapping = await mapping_summary(settings)

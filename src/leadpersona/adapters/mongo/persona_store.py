@@ -44,7 +44,7 @@ def _page_filter(key: str | None, after: str | None) -> dict[str, Any]:
     return query
 
 
-def _stored(persona: Persona) -> dict[str, Any]:
+def to_document(persona: Persona) -> dict[str, Any]:
     document = persona.model_dump(mode="python", exclude={"lead_id"})
     document["_id"] = persona.lead_id
     document["provenance"] = {
@@ -113,7 +113,9 @@ class PersonaStore:
         operations = []
         for persona in personas:
             merged = apply_overrides(persona, overrides.get(persona.lead_id, {}))
-            operations.append(ReplaceOne({"_id": persona.lead_id}, _stored(merged), upsert=True))
+            operations.append(
+                ReplaceOne({"_id": persona.lead_id}, to_document(merged), upsert=True)
+            )
         await self.collection.bulk_write(operations, ordered=False)
 
     async def update(
@@ -149,7 +151,7 @@ class PersonaStore:
             )
             # Optimistic concurrency: replace only the version read above.
             result = await self.collection.replace_one(
-                {"_id": lead_id, "updated_at": document.get("updated_at")}, _stored(updated)
+                {"_id": lead_id, "updated_at": document.get("updated_at")}, to_document(updated)
             )
             if result.matched_count == 1:
                 return updated
