@@ -13,6 +13,14 @@ import typer
 from pydantic import BaseModel
 from pymongo.errors import PyMongoError
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.bootstrap import mongo_server, open_database
@@ -114,3 +122,23 @@ def emit_json(document: Any) -> None:
     """Print exactly one JSON document on stdout."""
     sys.stdout.write(json.dumps(document, default=_default, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A transient Rich progress bar on stderr; the callback sets (completed, total)."""
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(completed: int, total: int | None) -> None:
+            bar.update(task, completed=completed, total=total)
+
+        yield update

@@ -6,14 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.config import Settings
@@ -22,6 +14,7 @@ from leadpersona.entrypoints.cli.common import (
     console,
     emit_json,
     err_console,
+    progress_bar,
     run_with_database,
 )
 from leadpersona.entrypoints.cli.main import app
@@ -35,19 +28,12 @@ def progress_reporter(enabled: bool) -> Iterator[ProgressCallback]:
     """A Rich progress bar on a terminal, plain log lines on stderr otherwise."""
     done = 0
     if enabled and err_console.is_terminal:
-        with Progress(
-            TextColumn("enriching"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("enrich", total=None)
+        with progress_bar("enriching") as update:
 
             def advance(n: int, total: int | None) -> None:
-                bar.update(task, advance=n, total=total)
+                nonlocal done
+                done += n
+                update(done, total)
 
             yield advance
         return

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
@@ -16,6 +15,7 @@ from leadpersona.entrypoints.cli.common import (
     console,
     emit_json,
     err_console,
+    progress_bar,
     run_with_database,
 )
 from leadpersona.entrypoints.cli.main import app
@@ -91,19 +91,7 @@ def import_command(
     async def work(_settings: Settings, database: MongoDatabase) -> ImportReport:
         if as_json or not err_console.is_terminal:
             return await import_leads(database, file, dry_run=dry_run, batch_size=batch_size)
-        with Progress(
-            TextColumn("importing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("import", total=None)
-
-            def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
+        with progress_bar("importing") as advance:
             return await import_leads(
                 database, file, dry_run=dry_run, batch_size=batch_size, on_progress=advance
             )
