@@ -21,9 +21,9 @@ from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.persona_store import to_document
 from leadpersona.config import Settings
 from leadpersona.domain.persona import FeatureProvenance, Persona
-from leadpersona.entrypoints.cli.report import write_report
 from leadpersona.entrypoints.http.app import create_app
 from leadpersona.entrypoints.http.page import render_page
+from leadpersona.entrypoints.report import write_report
 from leadpersona.services.dashboard import collect_dashboard
 from leadpersona.services.personas import PersonaService
 

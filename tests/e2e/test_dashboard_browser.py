@@ -24,7 +24,7 @@ from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.persona_store import PersonaStore
 from leadpersona.config import Settings
 from leadpersona.domain.persona import FeatureProvenance, Persona
-from leadpersona.entrypoints.cli.report import write_report
+from leadpersona.entrypoints.report import write_report
 from tests.dashboard_fixtures import seed_dashboard
 from tests.support import free_port, stop_process
 

@@ -231,3 +231,46 @@ async def test_a_reused_answer_is_linked_to_every_lead_it_serves(
     assert raw_first == raw_second
     persona = await PersonaService(db).get("second")
     assert persona.archive_id == first.archive_id
+
+
+async def test_404_and_unsuccessful_answers_give_no_data_personas(
+    settings_env: Settings, db: MongoDatabase
+) -> None:
+    await db["leads"].insert_many(
+        [
+            {"_id": "missing", "email": "missing@example.com"},
+            {"_id": "unsuccessful", "email": "unsuccessful@example.com"},
+            {"_id": "company-only", "email": "company@example.com"},
+        ]
+    )
+    bodies: dict[str, tuple[int, dict[str, Any]]] = {
+        "missing@example.com": (404, {"success": False, "message": "not found"}),
+        "unsuccessful@example.com": (200, {"success": False, "person": None}),
+        "company@example.com": (
+            200,
+            {"success": True, "person": None, "company": {"employeeCountRange": {"start": 1001}}},
+        ),
+    }
+
+    def api(request: httpx.Request) -> httpx.Response:
+        status, body = bodies[request.url.params["email"]]
+        return httpx.Response(status, json=body)
+
+    async with EnrichmentClient("http://api.invalid", transport=httpx.MockTransport(api)) as client:
+        summary = await run_enrichment(settings_env, db, client=client)
+    assert (summary.enriched, summary.no_data, summary.failed) == (1, 2, 0)
+    service = PersonaService(db)
+    for lead_id in ("missing", "unsuccessful"):
+        persona = await service.get(lead_id)
+        assert persona.status == "no_data"
+        assert persona.public()["features"] == {"academic_field": None, "company_type": None}
+        assert persona.archive_id is not None  # the answer is archived all the same
+    company_only = await service.get("company-only")
+    assert company_only.status == "enriched"
+    assert company_only.public()["features"] == {
+        "academic_field": None,
+        "company_type": "Multi National Company",
+    }
+    state = await db["enrichment"].find_one({"_id": "missing"})
+    assert state is not None
+    assert state["state"] == "no_data"

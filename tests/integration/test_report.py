@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.main import app
-from leadpersona.entrypoints.cli.report import REPORT_HTML, REPORT_MARKDOWN, write_report
 from leadpersona.entrypoints.http.page import asset_bytes
+from leadpersona.entrypoints.report import REPORT_HTML, REPORT_MARKDOWN, write_report
 from tests.dashboard_fixtures import EXPECTED, seed_dashboard
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadpersona.adapters.mongo.persona_store import summarise
-from leadpersona.entrypoints.cli.report import report_markdown
 from leadpersona.entrypoints.http.page import render_page
+from leadpersona.entrypoints.report import report_markdown
 from leadpersona.services.dashboard import DashboardData, QuarantineSummary, RunSummary
 
 HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"

@@ -8,11 +8,15 @@ from rich.table import Table
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import JsonOption, console, emit_json, run_with_database
-from leadpersona.entrypoints.cli.enrich import print_summary, progress_reporter
 from leadpersona.entrypoints.cli.main import app
-from leadpersona.entrypoints.cli.mapping import print_mapping_report
-from leadpersona.entrypoints.cli.persona import print_persona, print_stats
-from leadpersona.entrypoints.cli.report import ReportPaths, default_report_dir, write_report
+from leadpersona.entrypoints.cli.views import (
+    print_mapping_report,
+    print_persona,
+    print_stats,
+    print_summary,
+    progress_reporter,
+)
+from leadpersona.entrypoints.report import ReportPaths, default_report_dir, write_report
 from leadpersona.services.demo import DEMO_LEADS, DemoResult, run_demo
 
 

@@ -17,11 +17,12 @@ from leadpersona.entrypoints.cli.common import (
     settings_or_exit,
 )
 from leadpersona.entrypoints.cli.main import app
-from leadpersona.mapping import DEFAULT_THRESHOLD, CleaningReport, FieldMapStore, open_field_map
+from leadpersona.entrypoints.cli.views import print_mapping_report
+from leadpersona.mapping import DEFAULT_THRESHOLD, FieldMapStore, open_field_map
 from leadpersona.mapping.evaluate import BLIND_NAME, Evaluation, evaluate, load_holdout
 from leadpersona.mapping.reporting import write_report_files
 
-__all__ = ["mapping_app", "print_mapping_report"]
+__all__ = ["mapping_app"]
 
 mapping_app = typer.Typer(
     help="The field-of-study → academic-field mapping CSV: report, lookup, add, suggest.",
@@ -35,59 +36,6 @@ def _store() -> FieldMapStore:
     with error_boundary():
         return open_field_map(settings)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def print_mapping_report(report: CleaningReport, *, full: bool = True) -> None:
-    """Human view of the cleaning summary (``full=False``: the summary table only)."""
-    summary = Table(title=f"mapping CSV {report.path} ({report.version})")
-    summary.add_column("measure")
-    summary.add_column("before cleaning", justify="right")
-    summary.add_column("after cleaning", justify="right")
-    summary.add_row("rows", str(report.rows_read), str(report.fields_of_study_after))
-    summary.add_row(
-        "distinct fields of study",
-        str(report.fields_of_study_before),
-        str(report.fields_of_study_after),
-    )
-    summary.add_row(
-        "distinct academic fields",
-        str(report.academic_fields_before),
-        str(report.academic_fields_after),
-    )
-    summary.add_row("labelled", str(report.labelled_before), str(report.labelled_after))
-    summary.add_row(
-        "mapping ratio", f"{report.mapping_ratio_before:.4f}", f"{report.mapping_ratio_after:.4f}"
-    )
-    console.print(summary)
-    if not full:
-        return
-    missing = Table(title="missing values")
-    missing.add_column("column")
-    missing.add_column("missing", justify="right")
-    for name, count in report.missing_values.items():
-        missing.add_row(name, str(count))
-    console.print(missing)
-    removed = Table(title="rows removed")
-    removed.add_column("line", justify="right")
-    removed.add_column("reason")
-    removed.add_column("field of study")
-    removed.add_column("detail")
-    for row in report.removed:
-        removed.add_row(str(row.line), row.reason, row.field_of_study, row.detail)
-    console.print(removed)
-    if report.conflicts:
-        conflicts = Table(title="conflicts (first label kept)")
-        for name in ("key", "kept", "other", "lines"):
-            conflicts.add_column(name)
-        for c in report.conflicts:
-            conflicts.add_row(c.key, c.kept, c.other, ", ".join(map(str, c.lines)))
-        console.print(conflicts)
-    labels = Table(title="label distribution")
-    labels.add_column("academic field")
-    labels.add_column("fields of study", justify="right")
-    for label, count in report.label_distribution.items():
-        labels.add_row(label, str(count))
-    console.print(labels)
 
 
 @mapping_app.command("report")

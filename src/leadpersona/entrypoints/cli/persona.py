@@ -7,80 +7,21 @@ import sys
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.config import Settings
-from leadpersona.domain.persona import CORE_FEATURES, Persona
-from leadpersona.entrypoints.cli.common import JsonOption, console, emit_json, run_with_database
+from leadpersona.domain.persona import Persona
+from leadpersona.entrypoints.cli.common import JsonOption, emit_json, run_with_database
 from leadpersona.entrypoints.cli.main import app
+from leadpersona.entrypoints.cli.views import print_persona, print_stats
 from leadpersona.services.personas import PersonaService, parse_assignment
 
-__all__ = ["persona_app", "print_persona", "print_stats"]
+__all__ = ["persona_app"]
 
 persona_app = typer.Typer(
     help="Read, update, find and count personas.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(persona_app, name="persona")
-
-
-def print_persona(persona: Persona) -> None:
-    """Human view of one persona."""
-    table = Table(title=f"persona of lead {persona.lead_id} ({persona.status})")
-    table.add_column("feature")
-    table.add_column("value")
-    table.add_column("source")
-    names = list(CORE_FEATURES) + sorted(set(persona.features) - set(CORE_FEATURES))
-    for name in names:
-        value = persona.features.get(name)
-        origin = persona.provenance.get(name)
-        source = ""
-        if origin is not None:
-            source = origin.source
-            if origin.confidence is not None and origin.source == "inferred":
-                source += f" ({origin.confidence:.2f})"
-            if origin.field_of_study:
-                source += f" from {origin.field_of_study!r}"
-            if origin.employee_count is not None:
-                source += f" from {origin.employee_count} employees"
-        table.add_row(name, "-" if value is None else str(value), source)
-    console.print(table)
-    if persona.computed_at is not None:
-        console.print(
-            f"computed {persona.computed_at:%Y-%m-%d %H:%M} UTC, mapping {persona.mapping_version},"
-            f" rules {persona.rules_version}, raw answer {persona.archive_id}"
-        )
-
-
-def print_stats(stats: dict[str, Any], *, rows: int = 20) -> None:
-    """Human view of the stats document (the ``rows`` largest groups)."""
-    coverage = stats["coverage"]
-    console.print(
-        f"{stats['personas']} personas for {stats['total_leads']} leads"
-        + (f" (coverage {coverage:.1%})" if coverage is not None else "")
-        + f"; {stats['enriched']} enriched, {stats['no_data']} without data"
-    )
-    academic, company = stats["academic_field"], stats["company_type"]
-    if stats["enriched"]:
-        console.print(
-            f"academic field unknown for {academic['unknown_rate']:.1%}, "
-            f"company type unknown for {company['unknown_rate']:.1%}; "
-            f"inferred academic fields: {academic['inferred']}"
-        )
-    table = Table(title="personas by academic field x company type")
-    table.add_column("academic field")
-    table.add_column("company type")
-    table.add_column("leads", justify="right")
-    for row in stats["matrix"][:rows]:
-        academic = row["academic_field"] or "(unknown)"
-        table.add_row(academic, row["company_type"] or "(unknown)", str(row["count"]))
-    hidden = stats["matrix"][rows:]
-    if hidden:
-        table.caption = (
-            f"{len(hidden)} smaller groups ({sum(r['count'] for r in hidden)} leads) not shown;"
-            " `persona stats --json` has them all"
-        )
-    console.print(table)
 
 
 @persona_app.command("get")
