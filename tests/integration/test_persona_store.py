@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -169,3 +170,27 @@ def test_summarise_of_nothing() -> None:
     stats = summarise([], {}, 0)
     assert stats["coverage"] is None
     assert stats["matrix"] == []
+
+
+class _EditedMeanwhile(PersonaStore):
+    """A store whose first read is followed by a real manual edit from another writer."""
+
+    edited = False
+
+    async def _current(self, lead_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        current = await super()._current(lead_ids)
+        if not self.edited:
+            self.edited = True
+            await PersonaStore(self.database).update("0001", {"tier": 7})
+        return current
+
+
+async def test_a_manual_edit_made_during_recomputation_is_kept(database: MongoDatabase) -> None:
+    await seed(PersonaStore(database), 3)
+    store = _EditedMeanwhile(database)
+    await store.save_computed([computed(f"{i:04d}", "law", "Startup") for i in range(3)])
+    assert store.edited
+    edited = await store.get("0001")
+    assert edited.features == {"academic_field": "law", "company_type": "Startup", "tier": 7}
+    assert edited.overrides == {"tier": 7}
+    assert (await store.get("0002")).features["academic_field"] == "law"

@@ -46,6 +46,7 @@ class PersonaDocument(Document):
     archive_id: str | None = None
     mapping_version: str | None = None
     rules_version: str | None = None
+    revision: str | None = Field(default=None, description="changes on every write")
 
     class Settings:
         name = "personas"
@@ -56,7 +57,7 @@ class PersonaDocument(Document):
 
     def to_domain(self) -> Persona:
         """The domain view."""
-        data = self.model_dump(exclude={"id", "feature_index", "revision_id"})
+        data = self.model_dump(exclude={"id", "feature_index", "revision", "revision_id"})
         return Persona(lead_id=self.id, **data)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
 from pymongo import ASCENDING, ReplaceOne
+from pymongo.errors import BulkWriteError
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.persona_documents import (
@@ -44,18 +46,20 @@ def _page_filter(key: str | None, after: str | None) -> dict[str, Any]:
     return query
 
 
-def to_document(persona: Persona) -> dict[str, Any]:
+def to_document(persona: Persona, revision: str | None = None) -> dict[str, Any]:
     document = persona.model_dump(mode="python", exclude={"lead_id"})
     document["_id"] = persona.lead_id
     document["provenance"] = {
         name: value.model_dump(exclude_none=True) for name, value in persona.provenance.items()
     }
     document["feature_index"] = sorted(feature_key(n, v) for n, v in persona.features.items())
+    # Changes on every write: writers replace only the revision they read (optimistic locking).
+    document["revision"] = revision or uuid.uuid4().hex
     return document
 
 
 def _persona(document: Mapping[str, Any]) -> Persona:
-    data = {k: v for k, v in document.items() if k not in ("_id", "feature_index")}
+    data = {k: v for k, v in document.items() if k not in ("_id", "feature_index", "revision")}
     return Persona(lead_id=document["_id"], **data)
 
 
@@ -101,22 +105,51 @@ class PersonaStore:
         cursor = self.collection.find({"_id": {"$in": list(lead_ids)}}, {"_id": 1})
         return {document["_id"] async for document in cursor}
 
-    async def save_computed(self, personas: Sequence[Persona]) -> None:
-        """Upsert freshly computed personas in one bulk write, keeping manual overrides."""
-        if not personas:
-            return
-        ids = [persona.lead_id for persona in personas]
+    async def _current(self, lead_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Overrides and revision of those of ``lead_ids`` that have a persona (one query)."""
         cursor = self.collection.find(
-            {"_id": {"$in": ids}, "overrides": {"$gt": {}}}, {"_id": 1, "overrides": 1}
+            {"_id": {"$in": list(lead_ids)}}, {"_id": 1, "overrides": 1, "revision": 1}
         )
-        overrides = {document["_id"]: document["overrides"] async for document in cursor}
-        operations = []
-        for persona in personas:
-            merged = apply_overrides(persona, overrides.get(persona.lead_id, {}))
-            operations.append(
-                ReplaceOne({"_id": persona.lead_id}, to_document(merged), upsert=True)
-            )
-        await self.collection.bulk_write(operations, ordered=False)
+        return {document["_id"]: document async for document in cursor}
+
+    async def save_computed(self, personas: Sequence[Persona]) -> None:
+        """Upsert freshly computed personas in one bulk write, keeping manual overrides.
+
+        Each persona is replaced only if it is still the revision read with its overrides, so a
+        manual edit made meanwhile is not lost: the personas it touched are merged again.
+        """
+        pending = {persona.lead_id: persona for persona in personas}
+        for _ in range(_UPDATE_ATTEMPTS):
+            if not pending:
+                return
+            current = await self._current(list(pending))
+            operations = []
+            written: dict[str, str] = {}
+            for lead_id, persona in pending.items():
+                document = current.get(lead_id)
+                merged = apply_overrides(persona, (document or {}).get("overrides") or {})
+                written[lead_id] = revision = uuid.uuid4().hex
+                if document is None:
+                    filter_: dict[str, Any] = {"_id": lead_id}
+                else:
+                    filter_ = {"_id": lead_id, "revision": document.get("revision")}
+                operations.append(
+                    ReplaceOne(filter_, to_document(merged, revision), upsert=document is None)
+                )
+            try:
+                result = await self.collection.bulk_write(operations, ordered=False)
+                if result.matched_count + result.upserted_count == len(operations):
+                    return
+            except BulkWriteError:
+                pass  # a persona created meanwhile (duplicate _id): merged again below
+            landed = await self._current(list(pending))
+            pending = {
+                lead_id: persona
+                for lead_id, persona in pending.items()
+                if landed.get(lead_id, {}).get("revision") != written[lead_id]
+            }
+        if pending:
+            raise DatabaseError(f"{len(pending)} personas kept changing; recomputation not saved")
 
     async def update(
         self, lead_id: str, changes: Mapping[str, FeatureValue | None], *, manual: bool = True
@@ -149,9 +182,9 @@ class PersonaStore:
                     "updated_at": now,
                 }
             )
-            # Optimistic concurrency: replace only the version read above.
+            # Optimistic concurrency: replace only the revision read above.
             result = await self.collection.replace_one(
-                {"_id": lead_id, "updated_at": document.get("updated_at")}, to_document(updated)
+                {"_id": lead_id, "revision": document.get("revision")}, to_document(updated)
             )
             if result.matched_count == 1:
                 return updated
