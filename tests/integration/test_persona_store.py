@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.mongo.persona_documents import FEATURE_INDEX_NAME
+from leadpersona.adapters.mongo.persona_documents import FEATURE_INDEX_NAME, PersonaDocument
 from leadpersona.adapters.mongo.persona_store import PersonaStore, summarise
 from leadpersona.domain.persona import FeatureProvenance, Persona
 from leadpersona.errors import InvalidFeature, InvalidInput, PersonaNotFound
@@ -194,3 +194,14 @@ async def test_a_manual_edit_made_during_recomputation_is_kept(database: MongoDa
     assert edited.features == {"academic_field": "law", "company_type": "Startup", "tier": 7}
     assert edited.overrides == {"tier": 7}
     assert (await store.get("0002")).features["academic_field"] == "law"
+
+
+async def test_the_beanie_document_reads_what_the_store_writes(database: MongoDatabase) -> None:
+    store = PersonaStore(database)
+    await seed(store, 2)
+    await store.update("0001", {"tier": 2})
+    document = await PersonaDocument.get("0001")
+    assert document is not None
+    assert document.to_domain() == await store.get("0001")
+    assert "tier=2" in document.feature_index
+    assert document.revision is not None

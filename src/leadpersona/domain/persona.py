@@ -34,6 +34,7 @@ __all__ = [
     "FeatureValue",
     "FieldLookup",
     "Persona",
+    "PersonaFields",
     "PersonaStatus",
     "derive_features",
     "feature_key",
@@ -61,10 +62,9 @@ class FeatureProvenance(BaseModel):
     employee_count: int | None = None
 
 
-class Persona(BaseModel):
-    """A lead's persona, as stored and as returned by the CLI and the HTTP API."""
+class PersonaFields(BaseModel):
+    """What a persona holds besides its lead id (shared with the stored document)."""
 
-    lead_id: str
     features: dict[str, FeatureValue] = Field(default_factory=dict)
     status: PersonaStatus = "enriched"
     provenance: dict[str, FeatureProvenance] = Field(default_factory=dict)
@@ -78,6 +78,12 @@ class Persona(BaseModel):
     archive_id: str | None = None
     mapping_version: str | None = None
     rules_version: str | None = None
+
+
+class Persona(PersonaFields):
+    """A lead's persona, as stored and as returned by the CLI and the HTTP API."""
+
+    lead_id: str
 
     def public(self) -> dict[str, Any]:
         """The JSON document: core features always present (null when unknown)."""

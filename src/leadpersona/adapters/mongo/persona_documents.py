@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from beanie import Document
-from pydantic import ConfigDict, Field
+from pydantic import Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from leadpersona.domain.persona import FeatureProvenance, FeatureValue, Persona, PersonaStatus
+from leadpersona.domain.persona import Persona, PersonaFields
 
 __all__ = [
     "FEATURE_INDEX_NAME",
@@ -25,27 +25,15 @@ FEATURE_INDEX_NAME = "feature_index_id"
 EnrichmentState = Literal["pending", "enriched", "no_data", "failed"]
 
 
-class PersonaDocument(Document):
+class PersonaDocument(Document, PersonaFields):
     """Collection ``personas``: ``_id`` is the lead id (one persona per lead).
 
     ``feature_index`` holds ``name=<canonical JSON value>`` for every feature: one multikey
     index serves equality on any feature, including features added after the data was written.
     """
 
-    model_config = ConfigDict(populate_by_name=True)
-
     id: str = Field(alias="_id")  # type: ignore[assignment]
-    features: dict[str, FeatureValue] = Field(default_factory=dict)
     feature_index: list[str] = Field(default_factory=list)
-    status: PersonaStatus = "enriched"
-    provenance: dict[str, FeatureProvenance] = Field(default_factory=dict)
-    overrides: dict[str, FeatureValue | None] = Field(default_factory=dict)
-    field_of_study: str | None = None
-    computed_at: datetime | None = None
-    updated_at: datetime | None = None
-    archive_id: str | None = None
-    mapping_version: str | None = None
-    rules_version: str | None = None
     revision: str | None = Field(default=None, description="changes on every write")
 
     class Settings:
