@@ -24,7 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from pymongo import UpdateOne
 
 from leadpersona.adapters.archive import RawArchive, build_archive
-from leadpersona.adapters.enrichment_client import EnrichmentClient, build_enrichment_client
+from leadpersona.adapters.enrichment_client import (
+    EnrichmentClient,
+    build_enrichment_client,
+    normalize_email,
+)
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.documents import LeadDocument
 from leadpersona.adapters.mongo.persona_documents import EnrichmentStateDocument, RunDocument
@@ -81,13 +85,6 @@ class _Answer:
     found: bool = False
     archive_id: str | None = None
     error: str | None = None
-
-
-def _normalise_email(email: str | None) -> str | None:
-    if email is None:
-        return None
-    email = email.strip()
-    return email.lower() if email else None
 
 
 class _Run:
@@ -174,8 +171,8 @@ class _Run:
         now = datetime.now(UTC)
         leads_by_email: dict[str, list[str]] = {}
         for lead in page:
-            email = _normalise_email(lead.email)
-            if email is None:
+            email = normalize_email(lead.email or "")
+            if not email:
                 self.summary.skipped += 1
                 continue
             leads_by_email.setdefault(email, []).append(lead.id)
@@ -325,7 +322,7 @@ class _Run:
                 {
                     "$set": {
                         "finished_at": datetime.now(UTC),
-                        "status": self.summary.status if self.summary.error is None else "aborted",
+                        "status": self.summary.status,
                         "counts": counts,
                         "errors": self.errors,
                         "error": self.summary.error,

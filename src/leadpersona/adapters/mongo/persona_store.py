@@ -75,15 +75,10 @@ def apply_overrides(persona: Persona, overrides: Mapping[str, FeatureValue | Non
             features.pop(name, None)
         else:
             features[name] = value
-            provenance[name] = provenance_manual()
+            provenance[name] = FeatureProvenance(source="manual")
     return persona.model_copy(
         update={"features": features, "provenance": provenance, "overrides": dict(overrides)}
     )
-
-
-def provenance_manual() -> FeatureProvenance:
-    """Provenance of a value set by hand."""
-    return FeatureProvenance(source="manual")
 
 
 class PersonaStore:
@@ -151,36 +146,16 @@ class PersonaStore:
         if pending:
             raise DatabaseError(f"{len(pending)} personas kept changing; recomputation not saved")
 
-    async def update(
-        self, lead_id: str, changes: Mapping[str, FeatureValue | None], *, manual: bool = True
-    ) -> Persona:
-        """Partial update (validated values; None removes). Manual changes survive --refresh."""
+    async def update(self, lead_id: str, changes: Mapping[str, FeatureValue | None]) -> Persona:
+        """Partial update by hand (validated values; None removes), recorded as overrides so
+        that it survives recomputation."""
         for _ in range(_UPDATE_ATTEMPTS):
             document = await self.collection.find_one({"_id": lead_id})
             if document is None:
                 raise PersonaNotFound(f"no persona for lead {lead_id}")
             current = _persona(document)
-            features = dict(current.features)
-            provenance = dict(current.provenance)
-            overrides = dict(current.overrides)
-            for name, value in changes.items():
-                provenance.pop(name, None)
-                if value is None:
-                    features.pop(name, None)
-                else:
-                    features[name] = value
-                    if manual:
-                        provenance[name] = provenance_manual()
-                if manual:
-                    overrides[name] = value
-            now = datetime.now(UTC)
-            updated = current.model_copy(
-                update={
-                    "features": features,
-                    "provenance": provenance,
-                    "overrides": overrides,
-                    "updated_at": now,
-                }
+            updated = apply_overrides(current, {**current.overrides, **changes}).model_copy(
+                update={"updated_at": datetime.now(UTC)}
             )
             # Optimistic concurrency: replace only the revision read above.
             result = await self.collection.replace_one(
