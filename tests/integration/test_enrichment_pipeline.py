@@ -274,3 +274,23 @@ async def test_404_and_unsuccessful_answers_give_no_data_personas(
     state = await db["enrichment"].find_one({"_id": "missing"})
     assert state is not None
     assert state["state"] == "no_data"
+
+
+async def test_an_interrupted_run_is_recorded_as_aborted(
+    settings_env: Settings, db: MongoDatabase
+) -> None:
+    await db["leads"].insert_many(leads(20))
+
+    def interrupt(done: int, total: int | None) -> None:
+        raise KeyboardInterrupt
+
+    async with mock_client() as client:
+        with pytest.raises(KeyboardInterrupt):
+            await run_enrichment(
+                settings_env, db, client=client, batch_size=5, on_progress=interrupt
+            )
+    run = await db["runs"].find_one({})
+    assert run is not None
+    assert run["status"] == "aborted"
+    assert run["error"] == "interrupted: KeyboardInterrupt"
+    assert run["counts"]["processed"] == 5

@@ -311,10 +311,14 @@ class _Run:
                 if remaining == 0:
                     break
         except FatalEnrichmentError as exc:
-            self.summary.status = "aborted"
             self.summary.error = str(exc)
             raise
+        except BaseException as exc:  # a database error, Ctrl-C: the run did not complete
+            self.summary.error = self.summary.error or f"interrupted: {type(exc).__name__}"
+            raise
         finally:
+            if self.summary.error is not None:
+                self.summary.status = "aborted"
             self.summary.duration_s = round(time.perf_counter() - started, 3)
             counts = self._counts()
             await self.runs.update_one(
