@@ -79,6 +79,7 @@ def _register_commands() -> None:
         persona,
         report,
         serve,
+        warehouse,
     )
 
 
