@@ -30,9 +30,10 @@ from leadpersona.adapters.field_map_csv import ensure_working_copy
 from leadpersona.config import Settings
 from leadpersona.domain.normalise import is_nan_like, normalise_key, normalise_label
 from leadpersona.errors import FieldMapError, InvalidInput
-from leadpersona.mapping.classifier import DEFAULT_THRESHOLD, FieldClassifier
+from leadpersona.mapping.classifier import DEFAULT_THRESHOLD, FieldClassifier, Inference
 from leadpersona.mapping.cleaning import Cleaned, Entry, clean
 from leadpersona.mapping.csvfile import CsvFile, parse_csv
+from leadpersona.mapping.embedding import Encoder, default_encoder
 from leadpersona.mapping.models import CleaningReport, MappingResult, Suggestion
 
 __all__ = ["FieldMap", "FieldMapStore", "open_field_map"]
@@ -51,7 +52,14 @@ class FieldMap:
 
     __slots__ = ("_classifier", "_entries", "_known", "_memo", "_report", "labels", "version")
 
-    def __init__(self, cleaned: Cleaned, version: str, *, threshold: float = DEFAULT_THRESHOLD):
+    def __init__(
+        self,
+        cleaned: Cleaned,
+        version: str,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        encoder: Encoder | None = None,
+    ):
         self.version: str = version
         self._entries: Mapping[str, Entry] = cleaned.entries
         self._known = frozenset(cleaned.entries) | cleaned.malformed_keys
@@ -60,7 +68,11 @@ class FieldMap:
         self.labels: frozenset[str] = frozenset(
             e.label for e in cleaned.entries.values() if e.label is not None
         )
-        self._classifier = FieldClassifier(curated, threshold=threshold)
+        # The model also learns from accepted suggestions; the rules' fuzzy step does not.
+        examples = {k: e.label for k, e in cleaned.entries.items() if e.label}
+        self._classifier = FieldClassifier(
+            curated, threshold=threshold, encoder=encoder, model_examples=examples
+        )
         self._memo: dict[str, MappingResult] = {}
 
     @property
@@ -89,7 +101,30 @@ class FieldMap:
             self._memo[text] = result
         return result
 
-    def _lookup(self, text: str) -> MappingResult:
+    def lookup_many(self, texts: Iterable[str]) -> list[MappingResult]:
+        """:meth:`lookup` for many strings: what needs inference is classified in one batch."""
+        wanted = list(texts)
+        fresh = [
+            t
+            for t in dict.fromkeys(wanted)
+            if t not in self._memo and self._known_result(t) is None
+        ]
+        if fresh:
+            if len(self._memo) + len(fresh) >= _MEMO_LIMIT:
+                self._memo.clear()
+            for text, inference in zip(fresh, self._classifier.classify_many(fresh), strict=True):
+                self._memo[text] = _inferred(text, inference.label, inference.confidence)
+        return [self.lookup(t) for t in wanted]
+
+    def explain(self, text: str) -> tuple[MappingResult, Inference | None]:
+        """The answer for ``text`` and, when it was inferred, the inference behind it."""
+        result = self.lookup(text)
+        if self._known_result(text) is not None:
+            return result, None
+        return result, self._classifier.classify(text)
+
+    def _known_result(self, text: str) -> MappingResult | None:
+        """The answer without inference: nan-like, curated or accepted; None if inference needed."""
         if is_nan_like(text):
             return MappingResult(
                 field_of_study=text, academic_field=None, source=None, confidence=None
@@ -106,25 +141,21 @@ class FieldMap:
             return MappingResult(
                 field_of_study=text, academic_field=entry.label, source="mapping", confidence=1.0
             )
+        return None
+
+    def _lookup(self, text: str) -> MappingResult:
+        known = self._known_result(text)
+        if known is not None:
+            return known
         inference = self._classifier.classify(text)
-        if inference.label is None:
-            return MappingResult(
-                field_of_study=text, academic_field=None, source=None, confidence=None
-            )
-        return MappingResult(
-            field_of_study=text,
-            academic_field=inference.label,
-            source="inferred",
-            confidence=round(inference.confidence, 4),
-        )
+        return _inferred(text, inference.label, inference.confidence)
 
     def suggestions(self) -> list[Suggestion]:
         """Inferred labels for the CSV's unlabelled rows, most confident first."""
         found = []
-        for entry in self._entries.values():
-            if entry.label is not None:
-                continue
-            inference = self._classifier.classify(entry.field_of_study)
+        unlabelled = [entry for entry in self._entries.values() if entry.label is None]
+        inferences = self._classifier.classify_many([e.field_of_study for e in unlabelled])
+        for entry, inference in zip(unlabelled, inferences, strict=True):
             if inference.label is not None:
                 found.append(
                     Suggestion(
@@ -145,11 +176,30 @@ class _Snapshot:
     data: bytes
 
 
-class FieldMapStore:
-    """The mapping CSV at ``path``: cached snapshots, and locked, atomic writes."""
+def _inferred(text: str, label: str | None, confidence: float) -> MappingResult:
+    if label is None:
+        return MappingResult(field_of_study=text, academic_field=None, source=None, confidence=None)
+    return MappingResult(
+        field_of_study=text,
+        academic_field=label,
+        source="inferred",
+        confidence=round(confidence, 4),
+    )
 
-    def __init__(self, path: Path) -> None:
+
+_DEFAULT_ENCODER = object()
+
+
+class FieldMapStore:
+    """The mapping CSV at ``path``: cached snapshots, and locked, atomic writes.
+
+    ``encoder`` backs inference with the multilingual model; by default the process-wide one
+    (None when the model is not installed); pass None for the rules alone.
+    """
+
+    def __init__(self, path: Path, *, encoder: Encoder | object | None = _DEFAULT_ENCODER) -> None:
         self.path = Path(path)
+        self._encoder_choice = encoder
         self.accepted_path = self.path.with_name(self.path.stem + ".accepted.csv")
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._cache: tuple[tuple[object, ...], FieldMap] | None = None
@@ -205,9 +255,18 @@ class FieldMapStore:
             if self._cache is not None and self._cache[0] == stamp:
                 return self._cache[1]
             snapshot = self._read()
-            field_map = FieldMap(snapshot.cleaned, snapshot.cleaned.report.version)
+            field_map = FieldMap(
+                snapshot.cleaned, snapshot.cleaned.report.version, encoder=self.encoder
+            )
             self._cache = (stamp, field_map)
             return field_map
+
+    @property
+    def encoder(self) -> Encoder | None:
+        """The encoder inference uses (None: rules alone)."""
+        if self._encoder_choice is _DEFAULT_ENCODER:
+            self._encoder_choice = default_encoder()
+        return self._encoder_choice  # type: ignore[return-value]
 
     def report(self) -> CleaningReport:
         """The cleaning report of the current file."""
@@ -307,7 +366,9 @@ class FieldMapStore:
         lock = self._with_lock()
         try:
             current = self._read()
-            field_map = FieldMap(current.cleaned, current.cleaned.report.version)
+            field_map = FieldMap(
+                current.cleaned, current.cleaned.report.version, encoder=self.encoder
+            )
             chosen = [s for s in field_map.suggestions() if s.confidence >= min_confidence]
             if not chosen:
                 return []

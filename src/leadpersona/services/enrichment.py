@@ -37,7 +37,7 @@ from leadpersona.adapters.mongo.persona_store import PersonaStore
 from leadpersona.config import Settings
 from leadpersona.domain.persona import Persona, derive_features
 from leadpersona.domain.profile import LinkedInResponse
-from leadpersona.domain.segmentation import CompanyTypeRules
+from leadpersona.domain.segmentation import CompanyTypeRules, person_field_of_study
 from leadpersona.errors import EnrichmentError, FatalEnrichmentError
 from leadpersona.mapping import FieldMapStore, open_field_map
 
@@ -190,6 +190,16 @@ class _Run:
         answers = await self.fetch_all(list(leads_by_email), leads_by_email)
 
         field_map = self.field_maps.load()
+        # Fields of study the map must infer are classified once per page, off the event loop.
+        studied = [
+            study
+            for answer in answers.values()
+            if answer.found and answer.response is not None and answer.response.success
+            for study in [person_field_of_study(answer.response.person)]
+            if study is not None
+        ]
+        if studied:
+            await asyncio.to_thread(field_map.lookup_many, studied)
         personas: list[Persona] = []
         state_ops: list[UpdateOne] = []
         discovered: list[str] = []

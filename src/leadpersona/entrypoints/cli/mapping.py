@@ -19,7 +19,9 @@ from leadpersona.entrypoints.cli.common import (
 from leadpersona.entrypoints.cli.main import app
 from leadpersona.entrypoints.cli.views import print_mapping_report
 from leadpersona.mapping import DEFAULT_THRESHOLD, FieldMapStore, open_field_map
-from leadpersona.mapping.evaluate import BLIND_NAME, Evaluation, evaluate, load_holdout
+from leadpersona.mapping.classifier import Inference
+from leadpersona.mapping.evaluate import Evaluation, evaluate, evaluation_sets
+from leadpersona.mapping.models import MappingResult
 from leadpersona.mapping.reporting import write_report_files
 
 __all__ = ["mapping_app"]
@@ -55,13 +57,21 @@ def report_command(as_json: bool = JsonOption) -> None:
 @mapping_app.command("lookup")
 def lookup_command(
     texts: list[str] = typer.Argument(..., help="Fields of study, as written on LinkedIn."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Show why: the reason and the nearest labelled examples."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """The academic field of each text: curated, inferred (marked) or none."""
     store = _store()
     with error_boundary():
         field_map = store.load()
-        results = [field_map.lookup(text) for text in texts]
+        field_map.lookup_many(texts)
+        explained = [field_map.explain(text) for text in texts]
+        results = [result for result, _ in explained]
+    if explain:
+        _print_explanations(explained, as_json=as_json)
+        return
     if as_json:
         emit_json({"results": results})
         return
@@ -76,6 +86,50 @@ def lookup_command(
             f"{result.confidence:.2f}" if result.confidence is not None else "-",
         )
     console.print(table)
+
+
+def _print_explanations(
+    explained: list[tuple[MappingResult, Inference | None]], *, as_json: bool
+) -> None:
+    documents = []
+    for result, inference in explained:
+        document: dict[str, object] = result.model_dump()
+        if inference is None:
+            document["reason"] = (
+                "curated row"
+                if result.source == "mapping"
+                else ("accepted suggestion" if result.source == "inferred" else "no value")
+            )
+            document["neighbours"] = []
+        else:
+            document["reason"] = inference.reason
+            document["neighbours"] = [
+                {
+                    "example": n.example,
+                    "academic_field": n.label or None,
+                    "similarity": n.similarity,
+                }
+                for n in inference.neighbours
+            ]
+        documents.append(document)
+    if as_json:
+        emit_json({"results": documents})
+        return
+    for document in documents:
+        label = document["academic_field"] or "-"
+        console.print(
+            f"{document['field_of_study']} → {label} ({document['source'] or 'no answer'}): "
+            f"{document['reason']}",
+            highlight=False,
+            markup=False,
+        )
+        for neighbour in document["neighbours"]:  # type: ignore[attr-defined]
+            console.print(
+                f"    {neighbour['similarity']:.3f}  {neighbour['example']}"
+                f"  [{neighbour['academic_field'] or 'outside the labels'}]",
+                highlight=False,
+                markup=False,
+            )
 
 
 @mapping_app.command("add")
@@ -189,9 +243,7 @@ def evaluate_command(
         if not curated:
             fail("the mapping CSV has no curated label to learn from")
         evaluation = evaluate(
-            curated,
-            {"holdout": load_holdout(), "blind": load_holdout(name=BLIND_NAME)},
-            threshold=threshold,
+            curated, evaluation_sets(), threshold=threshold, encoder=store.encoder
         )
     if as_json:
         emit_json(evaluation)
