@@ -37,7 +37,7 @@ EMAIL_UNIQUE_INDEX = "email_unique"
 #: The product's own collection of email keys: ``{_id: normalised email, lead_id, email}``.
 LEAD_EMAILS = "lead_emails"
 _DUPLICATE_KEY = 11000
-_BATCH = 1000
+_BATCH = 250
 _EXAMPLES = 5
 
 Collection = AsyncCollection[dict[str, Any]]
@@ -62,33 +62,52 @@ async def register_emails(database: MongoDatabase) -> SharedEmails:
     """
     leads = database["leads"]
     owners = database[LEAD_EMAILS]
+    shared: dict[str, set[str]] = {}  # only keys held by several leads: memory stays small
+
+    async def flush(batch: list[dict[str, Any]]) -> None:
+        # Look before writing: a re-run finds every claim in place and writes nothing (a bulk
+        # insert that fails on each document would carry every failure back in memory).
+        held = {
+            doc["_id"]: doc["lead_id"]
+            async for doc in owners.find({"_id": {"$in": [c["_id"] for c in batch]}})
+        }
+        fresh: dict[str, dict[str, Any]] = {}
+        for claim in batch:
+            holder = held.get(claim["_id"]) or fresh.get(claim["_id"], {}).get("lead_id")
+            if holder is None:
+                fresh[claim["_id"]] = claim
+            elif holder != claim["lead_id"]:
+                shared.setdefault(claim["_id"], {holder}).add(claim["lead_id"])
+        # A claim another process made meanwhile is skipped (its sharing is counted next time).
+        await insert_ignoring_duplicates(owners, list(fresh.values()))
+
     try:
         names = [index["name"] async for index in await leads.list_indexes()]
         if EMAIL_UNIQUE_INDEX in names:
             await leads.drop_index(EMAIL_UNIQUE_INDEX)
-        seen: dict[str, list[str]] = {}
         batch: list[dict[str, Any]] = []
-        cursor = leads.find({"email": {"$type": "string"}}, {"email": 1}).sort("_id", ASCENDING)
+        cursor = (
+            leads.find({"email": {"$type": "string"}}, {"email": 1})
+            .sort("_id", ASCENDING)
+            .batch_size(_BATCH)  # what the server sends at once: bounded memory
+        )
         async for document in cursor:
             key = normalize_email(document["email"])
-            if not key:
-                continue
-            holders = seen.setdefault(key, [])
-            holders.append(str(document["_id"]))
-            if len(holders) == 1:
-                batch.append({"_id": key, "lead_id": holders[0], "email": document["email"]})
+            if key:
+                batch.append(
+                    {"_id": key, "lead_id": str(document["_id"]), "email": document["email"]}
+                )
             if len(batch) >= _BATCH:
-                await insert_ignoring_duplicates(owners, batch)
+                await flush(batch)
                 batch = []
-        await insert_ignoring_duplicates(owners, batch)
+        await flush(batch)
     except PyMongoError as exc:
         raise DatabaseError(f"cannot register lead emails: {exc}") from None
-    shared = {key: ids for key, ids in seen.items() if len(ids) > 1}
     return SharedEmails(
         emails=len(shared),
         leads=sum(len(ids) for ids in shared.values()),
         examples=[
-            {"email": key, "lead_ids": ids[:_EXAMPLES]}
+            {"email": key, "lead_ids": sorted(ids)[:_EXAMPLES]}
             for key, ids in sorted(shared.items())[:_EXAMPLES]
         ],
     )
