@@ -219,10 +219,11 @@ def test_a_killed_import_is_completed_by_running_it_again(
         client.close()
 
 
-def test_init_creates_the_import_collections_and_the_unique_email_index() -> None:
+def test_init_creates_the_import_collections_and_the_email_keys() -> None:
     report = one_json(invoke("init", "--json"))
     collections = {info["name"]: info for info in report["collections"]}
-    assert {"leads", "imports", "quarantine"} <= set(collections)
-    assert {"email", "email_unique"} <= set(collections["leads"]["indexes"])
+    assert {"leads", "imports", "quarantine", "lead_emails"} <= set(collections)
+    assert "email" in collections["leads"]["indexes"]
+    assert report["shared_emails"] == {"emails": 0, "leads": 0, "examples": []}
     assert "import_row" in collections["quarantine"]["indexes"]
     assert one_json(invoke("init", "--json")) == report

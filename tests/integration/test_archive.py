@@ -9,6 +9,8 @@ from typing import Any
 
 import boto3
 import pytest
+from bson import ObjectId
+from gridfs import AsyncGridFSBucket
 from moto.server import ThreadedMotoServer
 
 from leadpersona.adapters.archive import (
@@ -195,3 +197,42 @@ async def test_build_archive_follows_settings(database: MongoDatabase, s3_endpoi
     await archive.put(result("b@example.com", b"[]"), ["lead-b"])
     assert (await archive.latest(lead_id="lead-b"))[1] == b"[]"
     await archive.aclose()
+
+
+async def test_a_page_is_archived_in_order_and_linked_in_bulk(archive: RawArchive) -> None:
+    emails = [f"bulk{i}@example.com" for i in range(5)]
+    stored = await archive.put_many(
+        [(result(email, synthetic_raw(email)), [f"lead-{i}"]) for i, email in enumerate(emails)]
+    )
+    assert [s.email for s in stored] == emails
+    assert await archive.put_many([]) == []
+    await archive.link_many({stored[0].archive_id: ["lead-x"], stored[1].archive_id: ["lead-y"]})
+    await archive.link_many({})
+    answer, raw = await archive.latest(lead_id="lead-x")
+    assert answer.archive_id == stored[0].archive_id and raw == synthetic_raw(emails[0])
+    assert answer.lead_ids == ["lead-0", "lead-x"]
+    with pytest.raises(ArchiveNotFound):
+        await archive.link_many({"0123456789abcdef01234567": ["lead-z"]})
+
+
+async def test_bulk_gridfs_files_open_with_any_gridfs_reader(database: MongoDatabase) -> None:
+    archive = GridFSArchive(database)
+    await archive.ensure_indexes()
+    big = json.dumps({"success": True, "blob": "é" * 300_000}, ensure_ascii=False).encode()
+    small, empty = synthetic_raw("s@example.com"), b""
+    stored = await archive.put_many(
+        [
+            (result("big@example.com", big), ["b"]),
+            (result("s@example.com", small), ["s"]),
+            (result("e@example.com", empty, status=404), ["e"]),
+        ]
+    )
+    bucket = AsyncGridFSBucket(database, bucket_name="linkedin_raw")
+    for entry, raw in zip(stored, (big, small, empty), strict=True):
+        stream = await bucket.open_download_stream(ObjectId(entry.archive_id))
+        assert await stream.read() == raw
+        assert stream.metadata is not None and stream.metadata["sha256"] == entry.sha256
+    assert len(big) > 2 * 255 * 1024  # three chunks, the last one partial
+    assert await database["linkedin_raw.chunks"].count_documents({}) == 3 + 1
+    names = {index["name"] async for index in await database["linkedin_raw.chunks"].list_indexes()}
+    assert "files_id_1_n_1" in names

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
-from pymongo.errors import DuplicateKeyError
 
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
-from leadpersona.adapters.mongo.leads import ensure_unique_email_index
-from leadpersona.errors import DatabaseError, InvalidInput, LeadFileError
+from leadpersona.adapters.mongo.leads import EMAIL_UNIQUE_INDEX, register_emails
+from leadpersona.errors import InvalidInput, LeadFileError
 from leadpersona.services.lead_import import ImportReport, import_leads, lead_id_for_row
 from tests.conftest import unique_db_name
 
@@ -316,21 +315,56 @@ async def test_batch_size_must_be_positive(database: MongoDatabase, tmp_path: Pa
         await import_leads(database, write_csv(tmp_path / "a.csv", ROWS), batch_size=0)
 
 
-async def test_leads_sharing_an_email_already_make_a_clear_error(
+async def test_leads_sharing_an_email_are_kept_and_still_block_a_new_copy(
     database: MongoDatabase,
     raw_client: AsyncMongoClient[dict[str, Any]],
     tmp_path: Path,
 ) -> None:
+    # Leads written by another system may repeat an email, in any letter case.
     await raw_client[database.name]["leads"].insert_many(
         [
             {"_id": "1" * 32, "email": "twin@example.com"},
-            {"_id": "2" * 32, "email": "twin@example.com"},
+            {"_id": "2" * 32, "email": "Twin@Example.com"},
         ]
     )
-    with pytest.raises(DatabaseError, match=r"some leads share an email \(e.g. twin@example.com\)"):
-        await import_leads(database, write_csv(tmp_path / "a.csv", ROWS))
-    assert await database["leads"].count_documents({}) == 2
-    assert await database["imports"].count_documents({}) == 0
+    rows = [["Ada", "", "TWIN@example.COM", "", "0", ""], *ROWS]
+    report = await import_leads(database, write_csv(tmp_path / "a.csv", rows))
+    assert report.duplicates_existing == 1
+    assert await database["leads"].count_documents({"email": {"$regex": "(?i)^twin@"}}) == 2
+    owner = await database["lead_emails"].find_one({"_id": "twin@example.com"})
+    assert owner is not None and owner["lead_id"] == "1" * 32
+
+
+async def test_mixed_case_duplicates_in_a_file_and_against_stored_leads(
+    database: MongoDatabase, tmp_path: Path
+) -> None:
+    first = [
+        ["Ada", "", "Ada.L@Example.com", "", "0", ""],
+        ["Ada", "", "ada.l@example.com", "", "0", ""],
+        ["Ada", "", " ADA.L@EXAMPLE.COM ", "", "0", ""],
+    ]
+    report = await import_leads(database, write_csv(tmp_path / "a.csv", first))
+    assert (report.inserted, report.duplicates_in_file) == (1, 2)
+    stored = await database["leads"].find_one({})
+    assert stored is not None and stored["email"] == "Ada.L@example.com"  # as written
+    again = await import_leads(
+        database, write_csv(tmp_path / "b.csv", [["A", "", "ada.l@EXAMPLE.com", "", "0", ""]])
+    )
+    assert (again.inserted, again.duplicates_existing) == (0, 1)
+    assert await database["leads"].count_documents({}) == 1
+
+
+async def test_a_claim_whose_lead_was_deleted_is_taken_over(
+    database: MongoDatabase, tmp_path: Path
+) -> None:
+    row = [["Ada", "", "gone@example.com", "", "0", ""]]
+    await import_leads(database, write_csv(tmp_path / "a.csv", row))
+    await database["leads"].delete_many({})
+    report = await import_leads(database, write_csv(tmp_path / "b.csv", [*row, ["B", *row[0][1:]]]))
+    assert report.inserted == 1
+    lead = await database["leads"].find_one({})
+    owner = await database["lead_emails"].find_one({"_id": "gone@example.com"})
+    assert lead is not None and owner is not None and owner["lead_id"] == lead["_id"]
 
 
 class Interrupted(Exception):
@@ -388,26 +422,30 @@ async def test_an_interrupted_import_resumes_without_duplicates(
     assert (await import_leads(database, path)).already_imported
 
 
-async def test_unique_email_index_applies_only_where_an_email_is_a_string(
+async def test_register_emails_reports_shared_keys_and_drops_the_old_unique_index(
     database: MongoDatabase,
 ) -> None:
-    await ensure_unique_email_index(database)
-    await ensure_unique_email_index(database)  # idempotent
     leads = database["leads"]
+    await leads.create_index(
+        "email",
+        name=EMAIL_UNIQUE_INDEX,
+        unique=True,
+        partialFilterExpression={"email": {"$type": "string"}},
+    )
     await leads.insert_many(
         [
             {"_id": "1" * 32, "email": None},
-            {"_id": "2" * 32, "email": None},
             {"_id": "3" * 32},
-            {"_id": "4" * 32},
             {"_id": "5" * 32, "email": "one@example.com"},
         ]
     )
-    with pytest.raises(DuplicateKeyError):
-        await leads.insert_one({"_id": "6" * 32, "email": "one@example.com"})
-    with pytest.raises(DuplicateKeyError):
-        await leads.update_one({"_id": "1" * 32}, {"$set": {"email": "one@example.com"}})
-    indexes = {index["name"]: index async for index in await leads.list_indexes()}
-    assert indexes["email_unique"]["unique"] is True
-    assert indexes["email_unique"]["partialFilterExpression"] == {"email": {"$type": "string"}}
-    assert "email" in indexes  # the plain index the planner uses for lookups
+    shared = await register_emails(database)
+    assert shared.emails == 0
+    await leads.insert_one({"_id": "6" * 32, "email": "ONE@example.com "})  # no index refuses it
+    shared = await register_emails(database)
+    assert (shared.emails, shared.leads) == (1, 2)
+    assert shared.examples == [{"email": "one@example.com", "lead_ids": ["5" * 32, "6" * 32]}]
+    assert await register_emails(database) == shared  # idempotent
+    indexes = {index["name"] async for index in await leads.list_indexes()}
+    assert EMAIL_UNIQUE_INDEX not in indexes
+    assert await database["lead_emails"].count_documents({}) == 1

@@ -24,11 +24,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bson import ObjectId
+from bson import Binary, ObjectId
 from bson.errors import InvalidId
-from gridfs import AsyncGridFSBucket
 from pydantic import BaseModel
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
@@ -53,6 +52,8 @@ DEFAULT_GRIDFS_BUCKET = "linkedin_raw"
 DEFAULT_S3_INDEX = "linkedin_raw_s3"
 CONTENT_TYPE = "application/json"
 _LATEST = [("metadata.fetched_at", DESCENDING), ("_id", DESCENDING)]
+#: GridFS's default chunk size (255 KiB): an answer is nearly always one chunk.
+_CHUNK_SIZE = 255 * 1024
 
 
 def email_hash(email: str) -> str:
@@ -88,8 +89,19 @@ class RawArchive(Protocol):
         """Store one answer for these leads."""
         ...
 
+    async def put_many(
+        self, items: Sequence[tuple[FetchResult, Sequence[str]]]
+    ) -> list[ArchivedAnswer]:
+        """Store a page of answers, in order, in a number of round trips that does not grow
+        with the page (GridFS: one insert of chunks, one of files)."""
+        ...
+
     async def link(self, archive_id: str, lead_ids: Sequence[str]) -> None:
         """Add leads to an archived answer (a reused answer now serves them too)."""
+        ...
+
+    async def link_many(self, links: Mapping[str, Sequence[str]]) -> None:
+        """:meth:`link` for many answers (archive id → new lead ids) in one round trip."""
         ...
 
     async def get(self, archive_id: str) -> tuple[ArchivedAnswer, bytes]:
@@ -193,6 +205,29 @@ class _IndexedArchive(ABC):
     async def _read(self, documents: Sequence[Mapping[str, Any]]) -> dict[Any, bytes]:
         """The bytes of each document, by its ``_id``."""
 
+    async def put_many(
+        self, items: Sequence[tuple[FetchResult, Sequence[str]]]
+    ) -> list[ArchivedAnswer]:
+        """One :meth:`put` per answer, concurrently (GridFS overrides this with two inserts)."""
+        return list(await asyncio.gather(*(self.put(result, ids) for result, ids in items)))
+
+    async def link_many(self, links: Mapping[str, Sequence[str]]) -> None:
+        if not links:
+            return
+        operations = [
+            UpdateOne(
+                {"_id": _object_id(archive_id)},
+                {"$addToSet": {"metadata.lead_ids": {"$each": list(lead_ids)}}},
+            )
+            for archive_id, lead_ids in links.items()
+        ]
+        try:
+            outcome = await self._index.bulk_write(operations, ordered=False)
+        except PyMongoError as exc:
+            raise ArchiveError(f"cannot update the archive: {exc}") from exc
+        if outcome.matched_count != len(operations):
+            raise ArchiveNotFound("an archived answer to link is missing")
+
     async def ensure_indexes(self) -> None:
         try:
             await self._index.create_indexes(
@@ -279,16 +314,63 @@ class GridFSArchive(_IndexedArchive):
     def __init__(self, database: MongoDatabase, bucket: str = DEFAULT_GRIDFS_BUCKET) -> None:
         super().__init__(database[f"{bucket}.files"])
         self._chunks = database[f"{bucket}.chunks"]
-        self._bucket = AsyncGridFSBucket(database, bucket_name=bucket)
+
+    async def ensure_indexes(self) -> None:
+        await super().ensure_indexes()
+        # The indexes every GridFS driver expects (and would otherwise check before each
+        # upload, with an unfiltered find_one on both collections: a scan per file on some
+        # servers). Created once here, so bulk writes below never look for them.
+        try:
+            await self._index.create_index(
+                [("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1"
+            )
+            await self._chunks.create_index(
+                [("files_id", ASCENDING), ("n", ASCENDING)], name="files_id_1_n_1", unique=True
+            )
+        except PyMongoError as exc:
+            raise ArchiveError(f"cannot create the archive's indexes: {exc}") from exc
 
     async def put(self, result: FetchResult, lead_ids: Sequence[str]) -> ArchivedAnswer:
-        metadata = _metadata(result, lead_ids)
-        filename = f"{metadata['email_sha256']}/{metadata['fetched_at']:%Y%m%dT%H%M%S.%f}Z.json"
+        return (await self.put_many([(result, lead_ids)]))[0]
+
+    async def put_many(
+        self, items: Sequence[tuple[FetchResult, Sequence[str]]]
+    ) -> list[ArchivedAnswer]:
+        """Write standard GridFS files (any GridFS reader opens them) for a whole page.
+
+        Chunks are inserted before their files documents: a failure in between leaves
+        unreferenced chunks, never a file without its bytes (the order GridFS uploads use).
+        """
+        if not items:
+            return []
+        files: list[dict[str, Any]] = []
+        chunks: list[dict[str, Any]] = []
+        now = _millis(datetime.now(UTC))
+        for result, lead_ids in items:
+            metadata = _metadata(result, lead_ids)
+            file_id = ObjectId()
+            raw = result.raw
+            for n, start in enumerate(range(0, len(raw), _CHUNK_SIZE)):
+                piece = raw[start : start + _CHUNK_SIZE]
+                chunks.append({"files_id": file_id, "n": n, "data": Binary(piece)})
+            stamp = f"{metadata['fetched_at']:%Y%m%dT%H%M%S.%f}Z"
+            files.append(
+                {
+                    "_id": file_id,
+                    "length": len(raw),
+                    "chunkSize": _CHUNK_SIZE,
+                    "uploadDate": now,
+                    "filename": f"{metadata['email_sha256']}/{stamp}.json",
+                    "metadata": metadata,
+                }
+            )
         try:
-            file_id = await self._bucket.upload_from_stream(filename, result.raw, metadata=metadata)
+            if chunks:
+                await self._chunks.insert_many(chunks, ordered=False)
+            await self._index.insert_many(files, ordered=False)
         except PyMongoError as exc:
-            raise ArchiveError(f"cannot archive the API answer: {exc}") from exc
-        return _answer({"_id": file_id, "metadata": metadata})
+            raise ArchiveError(f"cannot archive the API answers: {exc}") from exc
+        return [_answer(document) for document in files]
 
     async def _read(self, documents: Sequence[Mapping[str, Any]]) -> dict[Any, bytes]:
         # All chunks of the batch in one query (an answer is far below one 255 kB chunk).

@@ -25,7 +25,13 @@ from pymongo.errors import DuplicateKeyError
 
 from leadpersona.adapters.lead_csv import LeadFile, iter_records, scan_lead_file
 from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.mongo.leads import ensure_unique_email_index, insert_ignoring_duplicates
+from leadpersona.adapters.mongo.leads import (
+    claim_emails,
+    email_owners,
+    insert_ignoring_duplicates,
+    register_emails,
+)
+from leadpersona.domain.email import normalize_email
 from leadpersona.domain.lead_rows import (
     DUPLICATE_EXISTING,
     DUPLICATE_IN_FILE,
@@ -82,6 +88,10 @@ def _batches(
         yield batch
 
 
+def _key(verdict: RowVerdict) -> str:
+    return normalize_email(verdict.email or "")
+
+
 class _Importer:
     def __init__(
         self,
@@ -92,6 +102,7 @@ class _Importer:
         *,
         dry_run: bool,
     ) -> None:
+        self.database = database
         self.leads = database["leads"]
         self.quarantine = database["quarantine"]
         self.imports = database["imports"]
@@ -133,9 +144,9 @@ class _Importer:
         owners: dict[str, RowVerdict] = {}
         followers: list[tuple[RowVerdict, RowVerdict]] = []
         for verdict in verdicts:
-            email = verdict.email
-            if email is None or not verdict.accepted:
+            if verdict.email is None or not verdict.accepted:
                 continue
+            email = normalize_email(verdict.email)
             owner = owners.get(email)
             if owner is None:
                 owners[email] = verdict
@@ -198,23 +209,28 @@ class _Importer:
         )
         return False
 
-    async def _existing(self, emails: list[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        if emails:
-            cursor = self.leads.find({"email": {"$in": emails}}, {"email": 1, "imported": 1})
-            async for document in cursor:
-                found[document["email"]] = document
-        return found
+    async def _existing(self, verdicts: list[RowVerdict]) -> dict[str, dict[str, Any]]:
+        """The stored lead owning each verdict's email key, by key."""
+        return await email_owners(self.database, [_key(v) for v in verdicts])
 
     async def _insert(self, candidates: list[RowVerdict]) -> None:
-        outcome = await insert_ignoring_duplicates(
-            self.leads, [self._lead_doc(v) for v in candidates]
+        # Claim each email key first, then write the leads that won their claim: a crash in
+        # between leaves claims naming this import's own lead ids, which the re-run writes.
+        sha = self.report.sha256
+        losers = set(
+            await claim_emails(
+                self.database,
+                [(_key(v), lead_id_for_row(sha, v.row), v.email or "") for v in candidates],
+            )
         )
-        self.report.inserted += outcome.inserted
-        clashes = [candidates[index] for index in outcome.duplicates]
-        existing = await self._existing([v.email for v in clashes if v.email])
+        winners = [v for i, v in enumerate(candidates) if i not in losers]
+        # A lead already there under its own id was written by an interrupted run: it counts.
+        await insert_ignoring_duplicates(self.leads, [self._lead_doc(v) for v in winners])
+        self.report.inserted += len(winners)
+        clashes = [candidates[index] for index in sorted(losers)]
+        existing = await self._existing(clashes)
         for verdict in clashes:
-            if self._classify(verdict, existing.get(verdict.email or "")):
+            if self._classify(verdict, existing.get(_key(verdict))):
                 self.report.inserted += 1
 
     async def _forecast(self, candidates: list[RowVerdict]) -> None:
@@ -222,7 +238,7 @@ class _Importer:
         # that belongs to an existing lead duplicates that lead, as in a real import.
         fresh = []
         for verdict in candidates:
-            if email_digest(verdict.email or "") in self.seen:
+            if email_digest(_key(verdict)) in self.seen:
                 verdict.reasons.append(
                     duplicate_reason(
                         DUPLICATE_IN_FILE, verdict.email or "", "already earlier in the file"
@@ -230,13 +246,13 @@ class _Importer:
                 )
             else:
                 fresh.append(verdict)
-        existing = await self._existing([v.email for v in fresh if v.email])
+        existing = await self._existing(fresh)
         for verdict in fresh:
-            document = existing.get(verdict.email or "")
+            document = existing.get(_key(verdict))
             if document is None or self._classify(verdict, document):
                 self.report.inserted += 1
             if not any(r.code == DUPLICATE_EXISTING for r in verdict.reasons):
-                self.seen.add(email_digest(verdict.email or ""))
+                self.seen.add(email_digest(_key(verdict)))
 
     def _quarantine_doc(self, verdict: RowVerdict) -> dict[str, Any]:
         return {
@@ -347,7 +363,7 @@ async def import_leads(
 
     skip = 0
     if not dry_run:
-        await ensure_unique_email_index(database)
+        await register_emails(database)
         skip = await _start_or_resume(database, report, lead_file)
         report.resumed_from_row = skip
     importer = _Importer(database, lead_file, layout, report, dry_run=dry_run)

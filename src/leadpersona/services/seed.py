@@ -15,7 +15,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.mongo.leads import ensure_unique_email_index, insert_ignoring_duplicates
+from leadpersona.adapters.mongo.leads import (
+    claim_emails,
+    insert_ignoring_duplicates,
+    register_emails,
+)
+from leadpersona.domain.email import normalize_email
 from leadpersona.domain.lead_rows import derived_uuid4_hex
 from leadpersona.domain.samples import DEMO_EMAIL, DEMO_FIRST_NAME, DEMO_LAST_NAME
 from leadpersona.errors import InvalidInput
@@ -97,11 +102,17 @@ async def seed_leads(database: MongoDatabase, count: int, *, seed: int = 0) -> S
     """
     if not 1 <= count <= MAX_COUNT:
         raise InvalidInput(f"count must be between 1 and {MAX_COUNT}, not {count}")
-    await ensure_unique_email_index(database)
+    await register_emails(database)
     leads = database["leads"]
     inserted = 0
     for start in range(0, count, _CHUNK):
         documents = [synthetic_lead(i, seed=seed) for i in range(start, min(count, start + _CHUNK))]
+        losers = set(
+            await claim_emails(
+                database, [(normalize_email(d["email"]), d["_id"], d["email"]) for d in documents]
+            )
+        )
+        documents = [d for i, d in enumerate(documents) if i not in losers]
         outcome = await insert_ignoring_duplicates(leads, documents)
         inserted += outcome.inserted
     return SeedReport(requested=count, inserted=inserted, existing=count - inserted, seed=seed)

@@ -1,74 +1,175 @@
-"""Bulk writes to ``leads`` and ``quarantine``, and the unique email index they rely on."""
+"""Bulk writes to ``leads`` and ``quarantine``, and the product's index of lead email keys.
+
+Leads may come from another system and repeat an email in any letter case, so the product puts
+no unique index on ``leads``. Import dedup relies instead on ``lead_emails``, a collection the
+product owns: one document per normalised email (``domain.email.normalize_email``) naming the
+lead that owns it. A new lead claims its key before it is written (a crash in between leaves a
+claim whose lead the next run writes).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import BaseModel, Field
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, OperationFailure
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.domain.email import normalize_email
 from leadpersona.errors import DatabaseError
 
 __all__ = [
     "EMAIL_UNIQUE_INDEX",
+    "LEAD_EMAILS",
     "InsertOutcome",
-    "ensure_unique_email_index",
+    "SharedEmails",
+    "claim_emails",
+    "email_owners",
     "insert_ignoring_duplicates",
+    "register_emails",
 ]
 
-#: Unique where the email is a string: leads without an email (null or absent) may repeat.
+#: The index earlier versions built on ``leads.email``; dropped: leads are not ours to constrain.
 EMAIL_UNIQUE_INDEX = "email_unique"
+#: The product's own collection of email keys: ``{_id: normalised email, lead_id, email}``.
+LEAD_EMAILS = "lead_emails"
 _DUPLICATE_KEY = 11000
-# Codes mongod uses when an index with the same name or key exists with other options.
-_INDEX_CONFLICT = {85, 86}
+_BATCH = 250
+_EXAMPLES = 5
 
 Collection = AsyncCollection[dict[str, Any]]
 
 
-async def ensure_unique_email_index(database: MongoDatabase) -> None:
-    """Create the partial unique index on ``leads.email`` (idempotent).
+class SharedEmails(BaseModel):
+    """Leads that share an email key: how many keys, how many leads, a few examples."""
 
-    Not declared on the Beanie document on purpose: leads written by another system may
-    already repeat an email, and building the index then fails; that failure belongs to the
-    commands that need the index (import, seed, init), with a clear message, not to every
-    command that opens the database.
+    emails: int = 0
+    leads: int = 0
+    examples: list[dict[str, Any]] = Field(default_factory=list)
+
+
+async def register_emails(database: MongoDatabase) -> SharedEmails:
+    """Give every lead's email key an owner in ``lead_emails``; report keys shared by leads.
+
+    Idempotent and safe on any ``leads`` collection, including one written by another system
+    that repeats emails (in any letter case): the first lead by ``_id`` owns a key, the
+    others are reported and still enriched (they share one API call). One pass over the
+    leads (projected to ``_id`` and ``email``) in batches; the unique index earlier versions
+    put on ``leads.email`` is dropped.
     """
     leads = database["leads"]
+    owners = database[LEAD_EMAILS]
+    shared: dict[str, set[str]] = {}  # only keys held by several leads: memory stays small
+
+    async def flush(batch: list[dict[str, Any]]) -> None:
+        # Look before writing: a re-run finds every claim in place and writes nothing (a bulk
+        # insert that fails on each document would carry every failure back in memory).
+        held = {
+            doc["_id"]: doc["lead_id"]
+            async for doc in owners.find({"_id": {"$in": [c["_id"] for c in batch]}})
+        }
+        fresh: dict[str, dict[str, Any]] = {}
+        for claim in batch:
+            holder = held.get(claim["_id"]) or fresh.get(claim["_id"], {}).get("lead_id")
+            if holder is None:
+                fresh[claim["_id"]] = claim
+            elif holder != claim["lead_id"]:
+                shared.setdefault(claim["_id"], {holder}).add(claim["lead_id"])
+        # A claim another process made meanwhile is skipped (its sharing is counted next time).
+        await insert_ignoring_duplicates(owners, list(fresh.values()))
+
     try:
-        await leads.create_index(
-            [("email", ASCENDING)],
-            name=EMAIL_UNIQUE_INDEX,
-            unique=True,
-            partialFilterExpression={"email": {"$type": "string"}},
+        names = [index["name"] async for index in await leads.list_indexes()]
+        if EMAIL_UNIQUE_INDEX in names:
+            await leads.drop_index(EMAIL_UNIQUE_INDEX)
+        batch: list[dict[str, Any]] = []
+        cursor = (
+            leads.find({"email": {"$type": "string"}}, {"email": 1})
+            .sort("_id", ASCENDING)
+            .batch_size(_BATCH)  # what the server sends at once: bounded memory
         )
-    except OperationFailure as exc:
-        if exc.code == _DUPLICATE_KEY:
-            example = await _a_repeated_email(leads)
-            raise DatabaseError(
-                "cannot create the unique index on leads.email: some leads share an email"
-                f"{f' (e.g. {example})' if example else ''}; merge or remove them first"
-            ) from None
-        if exc.code in _INDEX_CONFLICT:
-            raise DatabaseError(
-                f"cannot create the unique index on leads.email: {exc.details or exc}"
-                " (an index with this name or key exists with other options)"
-            ) from None
-        raise
+        async for document in cursor:
+            key = normalize_email(document["email"])
+            if key:
+                batch.append(
+                    {"_id": key, "lead_id": str(document["_id"]), "email": document["email"]}
+                )
+            if len(batch) >= _BATCH:
+                await flush(batch)
+                batch = []
+        await flush(batch)
+    except PyMongoError as exc:
+        raise DatabaseError(f"cannot register lead emails: {exc}") from None
+    return SharedEmails(
+        emails=len(shared),
+        leads=sum(len(ids) for ids in shared.values()),
+        examples=[
+            {"email": key, "lead_ids": sorted(ids)[:_EXAMPLES]}
+            for key, ids in sorted(shared.items())[:_EXAMPLES]
+        ],
+    )
 
 
-async def _a_repeated_email(leads: Collection) -> str | None:
-    pipeline: list[dict[str, Any]] = [
-        {"$match": {"email": {"$type": "string"}}},
-        {"$group": {"_id": "$email", "n": {"$sum": 1}}},
-        {"$match": {"n": {"$gt": 1}}},
-        {"$limit": 1},
-    ]
-    async for group in await leads.aggregate(pipeline):
-        return str(group["_id"])
-    return None
+async def email_owners(database: MongoDatabase, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The stored lead owning each email key (``_id``, ``email``, ``imported``), by key."""
+    if not keys:
+        return {}
+    claims = {
+        doc["_id"]: doc["lead_id"]
+        async for doc in database[LEAD_EMAILS].find({"_id": {"$in": list(set(keys))}})
+    }
+    if not claims:
+        return {}
+    leads = {
+        doc["_id"]: doc
+        async for doc in database["leads"].find(
+            {"_id": {"$in": list(set(claims.values()))}}, {"email": 1, "imported": 1}
+        )
+    }
+    return {key: leads[lead_id] for key, lead_id in claims.items() if lead_id in leads}
+
+
+async def claim_emails(
+    database: MongoDatabase, claims: Sequence[tuple[str, str, str]]
+) -> list[int]:
+    """Claim email keys for new leads (key, lead id, email as written), before the leads are
+    written; the indexes of claims that lost to an existing owner. A claim whose owner lead
+    no longer exists is taken over.
+    """
+    owners = database[LEAD_EMAILS]
+    outcome = await insert_ignoring_duplicates(
+        owners, [{"_id": key, "lead_id": lead_id, "email": email} for key, lead_id, email in claims]
+    )
+    if not outcome.duplicates:
+        return []
+    lost = [claims[i] for i in outcome.duplicates]
+    held = {
+        doc["_id"]: doc["lead_id"]
+        async for doc in owners.find({"_id": {"$in": [key for key, _, _ in lost]}})
+    }
+    alive = {
+        doc["_id"]
+        async for doc in database["leads"].find(
+            {"_id": {"$in": list(set(held.values()))}}, {"_id": 1}
+        )
+    }
+    losers = []
+    for index in outcome.duplicates:
+        key, lead_id, email = claims[index]
+        owner = held.get(key)
+        if owner == lead_id:
+            continue  # claimed by an interrupted run of this very row
+        if owner is not None and owner not in alive:
+            taken = await owners.update_one(
+                {"_id": key, "lead_id": owner}, {"$set": {"lead_id": lead_id, "email": email}}
+            )
+            if taken.modified_count == 1:
+                continue
+        losers.append(index)
+    return losers
 
 
 class InsertOutcome:

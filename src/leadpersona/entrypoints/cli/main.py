@@ -54,7 +54,18 @@ def print_init_report(report: InitReport) -> None:
     for info in report.collections:
         table.add_row(info.name, str(info.documents), ", ".join(info.indexes))
     console.print(table)
-    console.print(f"mapping CSV: {report.mapping_csv}")
+    console.print(f"mapping CSV: {report.mapping_csv}", highlight=False, markup=False)
+    shared = report.shared_emails
+    if shared.emails:
+        examples = "; ".join(
+            f"{example['email']} ({len(example['lead_ids'])} leads)" for example in shared.examples
+        )
+        console.print(
+            f"{shared.leads} leads share {shared.emails} emails (any letter case); each keeps its"
+            f" own persona and they share one API call. e.g. {examples}",
+            highlight=False,
+            markup=False,
+        )
 
 
 @app.command()
