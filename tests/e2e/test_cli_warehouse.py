@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from pymongo import MongoClient
 from typer.testing import CliRunner
 
+from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.main import app
-from tests.warehouse_support import warehouse_url
+from tests.warehouse_support import warehouse_factory, warehouse_url
 
-__all__ = ["warehouse_url"]
+__all__ = ["warehouse_factory", "warehouse_url"]
 
 runner = CliRunner()
 
@@ -51,3 +55,31 @@ def test_unreachable_server_is_one_line_without_the_password(
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "hunter2" not in lines[0] and "u:***@127.0.0.1:1" in lines[0]
+
+
+@pytest.fixture
+def enriched(settings_env: Settings, mongo_uri: str) -> Iterator[None]:
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    db = client[settings_env.mongodb_db]
+    db["leads"].insert_many(
+        [{"_id": f"w{i:04d}", "email": f"wh.person{i}@example.org", "status": 0} for i in range(12)]
+    )
+    try:
+        assert runner.invoke(app, ["enrich"]).exit_code == 0
+        yield
+    finally:
+        client.drop_database(settings_env.mongodb_db)
+        client.close()
+
+
+@pytest.mark.usefixtures("enriched")
+def test_sync_then_nothing_to_do(warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADPERSONA_WAREHOUSE_URL", warehouse_url)
+    first = runner.invoke(app, ["warehouse", "sync", "--json"])
+    assert first.exit_code == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert report["inserted"]["leads"] == 12 and report["inserted"]["personas"] == 12
+    again = runner.invoke(app, ["warehouse", "sync"])
+    assert again.exit_code == 0 and "incremental" in again.stdout
+    full = json.loads(runner.invoke(app, ["warehouse", "sync", "--full", "--json"]).stdout)
+    assert full["full"] is True and full["inserted"]["leads"] == 0

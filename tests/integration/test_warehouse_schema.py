@@ -28,9 +28,9 @@ from leadpersona.adapters.warehouse.tables import (
     Skill,
 )
 from leadpersona.errors import WarehouseError
-from tests.warehouse_support import warehouse_url
+from tests.warehouse_support import warehouse_factory, warehouse_url
 
-__all__ = ["warehouse_url"]
+__all__ = ["warehouse_factory", "warehouse_url"]
 
 TABLES = {
     "leads",

@@ -19,4 +19,6 @@ class SyncState(Base):
 
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
     watermark: Mapped[datetime | None]
+    #: The id of the last row at ``watermark``: rows sharing a timestamp are never skipped.
+    watermark_id: Mapped[str | None] = mapped_column(String(64))
     synced_at: Mapped[datetime | None]

@@ -58,6 +58,7 @@ def upgrade() -> None:
         "sync_state",
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("watermark", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("watermark_id", sa.String(length=64), nullable=True),
         sa.Column("synced_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("source", name=op.f("pk_sync_state")),
     )
