@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -96,6 +101,52 @@ async def test_incremental_sync_converges_to_a_full_sync(
                 c[0] for c in rebuilt.pop("companies")
             ]
             assert incremental == rebuilt
+        finally:
+            twin.dispose()
+    finally:
+        engine.dispose()
+
+
+async def test_a_sync_killed_midway_is_finished_by_the_next(
+    settings_env: Settings, mongo: MongoDatabase, warehouse_factory: Callable[[], str]
+) -> None:
+    await mongo["leads"].insert_many(leads(120))
+    async with mock_client() as client:
+        await run_enrichment(settings_env, mongo, client=client, batch_size=40)
+    url = warehouse_factory()
+    engine = make_engine(url)
+    env = {**os.environ, "LEADPERSONA_WAREHOUSE_URL": url}
+    command = [sys.executable, "-m", "leadpersona", "warehouse", "sync", "--batch-size", "5"]
+    try:
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        # Kill it once some batches are committed and before it is done.
+        deadline = time.monotonic() + 60
+        committed = 0
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with engine.connect() as connection:
+                    committed = connection.execute(
+                        text("SELECT COUNT(*) FROM personas")
+                    ).scalar_one()
+            except Exception:  # the schema is not there yet
+                committed = 0
+            if committed >= 10:
+                break
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert 10 <= committed < 120, committed  # killed midway
+        with engine.connect() as connection:
+            mark = connection.execute(text("SELECT watermark_id FROM sync_state")).scalar_one()
+            assert mark is not None
+        finished = await sync_warehouse(settings_env, mongo, engine=engine)
+        assert finished.inserted["personas"] + committed >= 120
+        twin = make_engine(warehouse_factory())
+        try:
+            await sync_warehouse(settings_env, mongo, engine=twin, full=True)
+            assert dump(twin) == dump(engine)
         finally:
             twin.dispose()
     finally:

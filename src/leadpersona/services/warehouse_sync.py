@@ -40,7 +40,7 @@ from leadpersona.config import Settings
 from leadpersona.domain.segmentation import CompanyTypeRules
 from leadpersona.domain.warehouse_rows import LeadRows, lead_rows
 
-__all__ = ["SyncReport", "sync_warehouse"]
+__all__ = ["DEFAULT_BATCH", "SyncReport", "sync_warehouse"]
 
 SOURCE = "personas"
 DEFAULT_BATCH = 500

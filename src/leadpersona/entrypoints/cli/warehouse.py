@@ -18,7 +18,7 @@ from leadpersona.entrypoints.cli.common import (
     settings_or_exit,
 )
 from leadpersona.entrypoints.cli.main import app
-from leadpersona.services.warehouse_sync import SyncReport, sync_warehouse
+from leadpersona.services.warehouse_sync import DEFAULT_BATCH, SyncReport, sync_warehouse
 
 __all__ = ["warehouse_app"]
 
@@ -59,6 +59,9 @@ def migrate_command(
 @warehouse_app.command("sync")
 def sync_command(
     full: bool = typer.Option(False, "--full", help="Re-read everything, not only what changed."),
+    batch_size: int = typer.Option(
+        DEFAULT_BATCH, "--batch-size", min=1, help="Personas per transaction."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """MongoDB → SQL: what changed since the last sync (everything with --full)."""
@@ -66,7 +69,9 @@ def sync_command(
 
     async def work(settings: Settings, database: MongoDatabase) -> SyncReport:
         with progress_bar("warehouse sync") as progress:
-            return await sync_warehouse(settings, database, full=full, on_progress=progress)
+            return await sync_warehouse(
+                settings, database, full=full, batch_size=batch_size, on_progress=progress
+            )
 
     report = run_with_database(work, settings=settings)
     if as_json:
