@@ -37,7 +37,7 @@ from leadpersona.adapters.mongo.persona_store import PersonaStore
 from leadpersona.config import Settings
 from leadpersona.domain.persona import Persona, derive_features
 from leadpersona.domain.profile import LinkedInResponse
-from leadpersona.domain.segmentation import CompanyTypeRules, person_field_of_study
+from leadpersona.domain.segmentation import person_field_of_study
 from leadpersona.errors import EnrichmentError, FatalEnrichmentError
 from leadpersona.mapping import FieldMapStore, open_field_map
 
@@ -110,9 +110,7 @@ class _Run:
         self.store = PersonaStore(database)
         self.states = database[EnrichmentStateDocument.get_collection_name()]
         self.runs = database[RunDocument.get_collection_name()]
-        self.rules = CompanyTypeRules(
-            startup_below=settings.startup_below, multinational_above=settings.multinational_above
-        )
+        self.rules = settings.company_type_rules
         self.summary = RunSummary(run_id=uuid.uuid4().hex)
         self.errors: list[dict[str, str]] = []
 
