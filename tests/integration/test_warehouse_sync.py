@@ -49,12 +49,17 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
+async def enriched(settings: Settings, database: MongoDatabase, count: int) -> None:
+    """``count`` leads in MongoDB, each with a persona and an archived answer."""
+    await database["leads"].insert_many(leads(count))
+    async with mock_client() as client:
+        await run_enrichment(settings, database, client=client, batch_size=40)
+
+
 async def test_incremental_sync_converges_to_a_full_sync(
     settings_env: Settings, database: MongoDatabase, warehouse_factory: Callable[[], str]
 ) -> None:
-    await database["leads"].insert_many(leads(30))
-    async with mock_client() as client:
-        await run_enrichment(settings_env, database, client=client, batch_size=10)
+    await enriched(settings_env, database, 30)
     engine = make_engine(warehouse_factory())
     try:
         first = await sync_warehouse(settings_env, database, engine=engine, batch_size=7)
@@ -100,9 +105,7 @@ async def test_incremental_sync_converges_to_a_full_sync(
 async def test_a_sync_killed_midway_is_finished_by_the_next(
     settings_env: Settings, database: MongoDatabase, warehouse_factory: Callable[[], str]
 ) -> None:
-    await database["leads"].insert_many(leads(120))
-    async with mock_client() as client:
-        await run_enrichment(settings_env, database, client=client, batch_size=40)
+    await enriched(settings_env, database, 120)
     url = warehouse_factory()
     engine = make_engine(url)
     env = {**os.environ, "LEADPERSONA_WAREHOUSE_URL": url}
