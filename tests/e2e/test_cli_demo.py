@@ -31,9 +31,16 @@ def test_demo_enriches_seeded_leads_and_writes_a_summary(settings_env: Settings)
     assert "60 personas for 60 leads" in text
     report = Path(demo["report"]["html"]).read_text(encoding="utf-8")
     assert "<html" in report
+    # The demo ends with a warehouse sync and two example queries on it.
+    assert demo["warehouse"]["inserted"]["leads"] == 60
+    assert demo["warehouse"]["inserted"]["personas"] == 60
+    assert [len(q["rows"]) > 0 for q in demo["queries"]] == [True, True]
+    assert sum(row[1] for row in demo["queries"][1]["rows"]) == 60  # leads per company type
+    assert "## Warehouse" in text and "```sql" in text
 
     again = runner.invoke(app, ["demo", "--leads", "60"])
     assert again.exit_code == 0, again.output
     assert "report (open in a browser):" in again.stdout
+    assert "Leads per company type" in again.stdout
     second = json.loads(runner.invoke(app, ["persona", "stats", "--json"]).stdout)
     assert second["personas"] == 60

@@ -108,6 +108,10 @@ class RawArchive(Protocol):
         """One archived answer by its id; ArchiveNotFound if none."""
         ...
 
+    async def get_many(self, archive_ids: Sequence[str]) -> dict[str, tuple[ArchivedAnswer, bytes]]:
+        """The archived answers of these ids that exist, by id (one query for the metadata)."""
+        ...
+
     async def latest(
         self, *, lead_id: str | None = None, email: str | None = None
     ) -> tuple[ArchivedAnswer, bytes]:
@@ -261,6 +265,18 @@ class _IndexedArchive(ABC):
         answer = _answer(documents[0])
         raw = (await self._read(documents))[documents[0]["_id"]]
         return answer, _checked(answer, raw)
+
+    async def get_many(self, archive_ids: Sequence[str]) -> dict[str, tuple[ArchivedAnswer, bytes]]:
+        ids = [_object_id(archive_id) for archive_id in sorted(set(archive_ids))]
+        if not ids:
+            return {}
+        documents = await self._find({"_id": {"$in": ids}})
+        raws = await self._read(documents)
+        found: dict[str, tuple[ArchivedAnswer, bytes]] = {}
+        for document in documents:
+            answer = _answer(document)
+            found[answer.archive_id] = (answer, _checked(answer, raws[document["_id"]]))
+        return found
 
     async def link(self, archive_id: str, lead_ids: Sequence[str]) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.warehouse.engine import make_engine, warehouse_errors
+from leadpersona.adapters.warehouse.queries import QueryResult, run_examples
 from leadpersona.config import Settings
 from leadpersona.domain.persona import Persona
 from leadpersona.domain.samples import DEMO_EMAIL
@@ -17,6 +20,7 @@ from leadpersona.services.enrichment import ProgressCallback, RunSummary, run_en
 from leadpersona.services.personas import PersonaService
 from leadpersona.services.seed import SeedReport, seed_leads
 from leadpersona.services.setup import InitReport, initialise
+from leadpersona.services.warehouse_sync import SyncReport, sync_warehouse
 
 __all__ = ["DEMO_LEADS", "DemoResult", "run_demo", "summary_markdown"]
 
@@ -33,6 +37,8 @@ class DemoResult(BaseModel):
     mapping: CleaningReport
     stats: dict[str, Any]
     examples: list[Persona]
+    warehouse: SyncReport
+    queries: list[QueryResult]
     summary_path: Path
 
 
@@ -97,6 +103,20 @@ def summary_markdown(result: DemoResult) -> str:
             f"| {row['academic_field'] or '(unknown)'} | {row['company_type'] or '(unknown)'}"
             f" | {row['count']} |"
         )
+    synced = result.warehouse
+    lines += [
+        "",
+        "## Warehouse",
+        "",
+        f"- synced in {synced.seconds:.1f} s: "
+        + ", ".join(f"{n} {t}" for t, n in synced.inserted.items() if n)
+        + " rows inserted",
+    ]
+    for query in result.queries:
+        lines += ["", f"### {query.title}", "", "```sql", query.sql, "```", ""]
+        lines.append("| " + " | ".join(query.columns) + " |")
+        lines.append("|" + "---|" * len(query.columns))
+        lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in query.rows]
     lines += ["", "## Example personas", ""]
     for example in result.examples:
         features = ", ".join(f"{k}: {v}" for k, v in example.public()["features"].items())
@@ -117,10 +137,17 @@ async def run_demo(
     leads: int = DEMO_LEADS,
     on_progress: ProgressCallback | None = None,
 ) -> DemoResult:
-    """init → seed → enrich → mapping report → stats → examples → Markdown summary."""
+    """init → seed → enrich → warehouse sync → mapping report → stats → examples → summary."""
     init = await initialise(settings, database)
     seeded = await seed_leads(database, leads)
     run = await run_enrichment(settings, database, on_progress=on_progress)
+    engine = make_engine(settings.effective_warehouse_url)
+    try:
+        warehouse = await sync_warehouse(settings, database, engine=engine)
+        with warehouse_errors(settings.effective_warehouse_url):
+            queries = await asyncio.to_thread(run_examples, engine)
+    finally:
+        engine.dispose()
     service = PersonaService(database)
     result = DemoResult(
         init=init,
@@ -129,6 +156,8 @@ async def run_demo(
         mapping=open_field_map(settings).report(),
         stats=await service.stats(),
         examples=await _examples(database, service),
+        warehouse=warehouse,
+        queries=queries,
         summary_path=settings.data_dir / "demo-summary.md",
     )
     result.summary_path.parent.mkdir(parents=True, exist_ok=True)

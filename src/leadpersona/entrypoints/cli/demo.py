@@ -48,6 +48,23 @@ def demo(
     print_mapping_report(result.mapping, full=False)
     console.rule("personas")
     print_stats(result.stats)
+    console.rule("warehouse")
+    synced = result.warehouse
+    console.print(
+        f"synced in {synced.seconds:.1f} s: "
+        + ", ".join(f"{n} {t}" for t, n in synced.inserted.items() if n)
+        + " rows inserted",
+        markup=False,
+        highlight=False,
+    )
+    for query in result.queries:
+        console.print(query.sql, markup=False, highlight=False)
+        answer = Table(title=query.title)
+        for column in query.columns:
+            answer.add_column(column)
+        for row in query.rows:
+            answer.add_row(*(str(value) for value in row))
+        console.print(answer)
     console.rule("example personas")
     for example in result.examples:
         print_persona(example)

@@ -90,6 +90,7 @@ def _register_commands() -> None:
         persona,
         report,
         serve,
+        warehouse,
     )
 
 

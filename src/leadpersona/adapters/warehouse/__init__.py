@@ -1,0 +1,1 @@
+"""The SQL warehouse: SQLAlchemy 2 models, the engine, and the Alembic migrations that own them."""

@@ -1,0 +1,243 @@
+"""Set-based writes to the warehouse with SQLAlchemy Core: upserts on both dialects.
+
+``INSERT ... ON CONFLICT`` (SQLite and PostgreSQL) in executemany batches; the ORM models
+define the tables but are not used to load them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, case, delete, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from leadpersona.adapters.warehouse.tables import (
+    Company,
+    Education,
+    Lead,
+    Persona,
+    Position,
+    Skill,
+    SyncState,
+    lead_skills,
+)
+from leadpersona.domain.warehouse_rows import LeadRows
+
+__all__ = ["TABLES", "WarehouseWriter", "chunks", "lead_ids_after", "read_watermark"]
+
+LEADS: Table = Lead.__table__  # type: ignore[assignment]
+PERSONAS: Table = Persona.__table__  # type: ignore[assignment]
+COMPANIES: Table = Company.__table__  # type: ignore[assignment]
+POSITIONS: Table = Position.__table__  # type: ignore[assignment]
+SKILLS: Table = Skill.__table__  # type: ignore[assignment]
+EDUCATIONS: Table = Education.__table__  # type: ignore[assignment]
+SYNC_STATE: Table = SyncState.__table__  # type: ignore[assignment]
+TABLES = ("leads", "personas", "companies", "positions", "skills", "lead_skills", "educations")
+_CHILDREN = (POSITIONS, EDUCATIONS, lead_skills)
+
+
+def _insert(connection: Connection, table: Table) -> Any:
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+class WarehouseWriter:
+    """Writes inside one transaction (the caller's connection); counts rows per table."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.inserted: Counter[str] = Counter()
+        self.updated: Counter[str] = Counter()
+        self.deleted: Counter[str] = Counter()
+
+    def _upsert(self, table: Table, rows: Sequence[dict[str, Any]], *, replace: bool) -> None:
+        if not rows:
+            return
+        keys = [column.name for column in table.primary_key.columns]
+        key = keys[0]
+        existing = set(
+            self.connection.scalars(
+                select(table.c[key]).where(table.c[key].in_([row[key] for row in rows]))
+            )
+        )
+        fresh = [row for row in rows if row[key] not in existing]
+        self.inserted[table.name] += len(fresh)
+        statement = _insert(self.connection, table)
+        if replace:
+            columns = {name: statement.excluded[name] for name in rows[0] if name not in keys}
+            statement = statement.on_conflict_do_update(index_elements=keys, set_=columns)
+            self.updated[table.name] += len(rows) - len(fresh)
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=keys)
+        self.connection.execute(statement, list(rows))
+
+    def write_leads(self, batch: Sequence[LeadRows]) -> None:
+        """Upsert these leads and replace each one's persona and child rows as a set."""
+        if not batch:
+            return
+        ids = [rows.lead["lead_id"] for rows in batch]
+        companies = {c["company_id"]: c for rows in batch for c in rows.companies}
+        skills: dict[str, dict[str, Any]] = {}
+        for rows in batch:
+            for skill in rows.skills:
+                skills.setdefault(skill["skill_id"], skill)
+        self._upsert(LEADS, [rows.lead for rows in batch], replace=True)
+        self._merge_companies(list(companies.values()))
+        self._upsert(SKILLS, list(skills.values()), replace=False)
+        personas = [rows.persona for rows in batch if rows.persona is not None]
+        self._upsert(PERSONAS, personas, replace=True)
+        without = [rows.lead["lead_id"] for rows in batch if rows.persona is None]
+        if without:
+            gone = self.connection.execute(delete(PERSONAS).where(PERSONAS.c.lead_id.in_(without)))
+            self.deleted["personas"] += gone.rowcount
+        for table in _CHILDREN:
+            gone = self.connection.execute(delete(table).where(table.c.lead_id.in_(ids)))
+            self.deleted[table.name] += gone.rowcount
+        for table, name in ((POSITIONS, "positions"), (EDUCATIONS, "educations")):
+            children = [row for rows in batch for row in getattr(rows, name)]
+            if children:
+                self.connection.execute(_insert(self.connection, table), children)
+                self.inserted[name] += len(children)
+        pairs = [pair for rows in batch for pair in rows.lead_skills]
+        if pairs:
+            self.connection.execute(_insert(self.connection, lead_skills), pairs)
+            self.inserted["lead_skills"] += len(pairs)
+        # A replaced set counts as changed rows, not as new ones: net of what was deleted.
+        for name in ("positions", "educations", "lead_skills"):
+            same = min(self.inserted[name], self.deleted[name])
+            self.inserted[name] -= same
+            self.deleted[name] -= same
+            self.updated[name] += same
+
+    def _merge_companies(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Upsert companies so that the result does not depend on the order leads arrive in:
+        the largest employee count and the smallest non-empty text among the answers seen."""
+        if not rows:
+            return
+        ids = [row["company_id"] for row in rows]
+        existing = set(
+            self.connection.scalars(
+                select(COMPANIES.c.company_id).where(COMPANIES.c.company_id.in_(ids))
+            )
+        )
+        self.inserted["companies"] += sum(1 for i in set(ids) if i not in existing)
+        self.updated["companies"] += sum(1 for i in set(ids) if i in existing)
+        statement = _insert(self.connection, COMPANIES)
+        pick = func.max if self.connection.dialect.name == "sqlite" else func.greatest
+        least = func.min if self.connection.dialect.name == "sqlite" else func.least
+        merged = {
+            "employee_count": func.coalesce(
+                pick(COMPANIES.c.employee_count, statement.excluded.employee_count),
+                COMPANIES.c.employee_count,
+                statement.excluded.employee_count,
+            ),
+            "company_type": func.coalesce(
+                case(
+                    (
+                        func.coalesce(statement.excluded.employee_count, -1)
+                        > func.coalesce(COMPANIES.c.employee_count, -1),
+                        statement.excluded.company_type,
+                    ),
+                    else_=COMPANIES.c.company_type,
+                ),
+                COMPANIES.c.company_type,
+                statement.excluded.company_type,
+            ),
+        }
+        for name in ("name", "linkedin_url", "industry"):
+            merged[name] = func.coalesce(
+                least(COMPANIES.c[name], statement.excluded[name]),
+                COMPANIES.c[name],
+                statement.excluded[name],
+            )
+        statement = statement.on_conflict_do_update(index_elements=["company_id"], set_=merged)
+        self.connection.execute(statement, list(rows))
+
+    def drop_orphans(self) -> None:
+        """Remove companies no position names and skills no lead has (a full sync has none)."""
+        gone = self.connection.execute(
+            delete(COMPANIES).where(
+                ~select(POSITIONS.c.company_id)
+                .where(POSITIONS.c.company_id == COMPANIES.c.company_id)
+                .exists()
+            )
+        )
+        self.deleted["companies"] += gone.rowcount
+        gone = self.connection.execute(
+            delete(SKILLS).where(
+                ~select(lead_skills.c.skill_id)
+                .where(lead_skills.c.skill_id == SKILLS.c.skill_id)
+                .exists()
+            )
+        )
+        self.deleted["skills"] += gone.rowcount
+
+    def write_lead_rows(self, batch: Sequence[LeadRows]) -> None:
+        """Upsert only the ``leads`` rows (leads without a persona, or a full rewrite)."""
+        self._upsert(LEADS, [rows.lead for rows in batch], replace=True)
+
+    def delete_leads(self, lead_ids: Sequence[str]) -> None:
+        """Remove leads; their persona and child rows go with them (ON DELETE CASCADE)."""
+        if not lead_ids:
+            return
+        for table in (PERSONAS, *_CHILDREN):
+            gone = self.connection.execute(delete(table).where(table.c.lead_id.in_(lead_ids)))
+            self.deleted[table.name] += gone.rowcount
+        gone = self.connection.execute(delete(LEADS).where(LEADS.c.lead_id.in_(lead_ids)))
+        self.deleted["leads"] += gone.rowcount
+
+    def save_watermark(
+        self, source: str, watermark: tuple[datetime, str] | None, synced_at: datetime
+    ) -> None:
+        """Record how far ``source`` is synced, in the transaction of the rows it covers."""
+        statement = _insert(self.connection, SYNC_STATE)
+        statement = statement.on_conflict_do_update(
+            index_elements=["source"],
+            set_={
+                "watermark": statement.excluded.watermark,
+                "watermark_id": statement.excluded.watermark_id,
+                "synced_at": statement.excluded.synced_at,
+            },
+        )
+        moment, last_id = watermark if watermark is not None else (None, None)
+        row = {"source": source, "watermark": moment, "watermark_id": last_id}
+        self.connection.execute(statement, [{**row, "synced_at": synced_at}])
+
+
+def read_watermark(connection: Connection, source: str) -> tuple[datetime, str] | None:
+    """The (timestamp, id) ``source`` is synced up to, in UTC (None: never synced)."""
+    row = connection.execute(
+        select(SYNC_STATE.c.watermark, SYNC_STATE.c.watermark_id).where(
+            SYNC_STATE.c.source == source
+        )
+    ).first()
+    if row is None or row[0] is None or row[1] is None:
+        return None
+    moment: datetime = row[0]
+    if moment.tzinfo is None:  # SQLite keeps no offset: written in UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC), str(row[1])
+
+
+def lead_ids_after(connection: Connection, after: str | None, limit: int) -> list[str]:
+    """Up to ``limit`` warehouse lead ids after ``after``, in byte order (MongoDB's order)."""
+    collate = ' COLLATE "C"' if connection.dialect.name == "postgresql" else ""
+    where = "" if after is None else f"WHERE lead_id{collate} > :after"
+    statement = text(f"SELECT lead_id FROM leads {where} ORDER BY lead_id{collate} LIMIT :n")
+    return list(connection.execute(statement, {"after": after, "n": limit}).scalars())
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of at most ``size``."""
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,272 @@
+"""``leadpersona warehouse sync``: MongoDB → SQL, incremental by watermark, convergent.
+
+Two passes, each in batches, each batch one transaction:
+
+1. **Personas changed since the watermark** (``updated_at``, then ``_id``, so rows sharing a
+   timestamp are never skipped), with their leads and their latest archived API answers: the
+   lead, persona and child rows are replaced as a set; the watermark of the batch is committed
+   with its rows. ``--full`` starts from the beginning.
+2. **Leads added or deleted**: MongoDB's lead ids and the warehouse's, both in byte order,
+   merged like two sorted files: a lead only MongoDB has is written (without a persona until
+   it has one); a lead only the warehouse has leaves with its rows. ``--full`` rewrites every
+   lead row too, so edits made to leads outside the product are picked up.
+
+A sync killed at any point loses nothing: committed batches carry their watermark, and both
+passes are idempotent. A second sync with nothing changed writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Engine
+
+from leadpersona.adapters.archive import RawArchive, build_archive
+from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.warehouse.engine import make_engine, upgrade, warehouse_errors
+from leadpersona.adapters.warehouse.load import (
+    TABLES,
+    WarehouseWriter,
+    lead_ids_after,
+    read_watermark,
+)
+from leadpersona.config import Settings
+from leadpersona.domain.segmentation import CompanyTypeRules
+from leadpersona.domain.warehouse_rows import LeadRows, lead_rows
+
+__all__ = ["DEFAULT_BATCH", "SyncReport", "sync_warehouse"]
+
+SOURCE = "personas"
+DEFAULT_BATCH = 500
+_IDS = 5000
+
+Progress = Callable[[int, int | None], None]
+
+
+class SyncReport(BaseModel):
+    """What one sync did, per table."""
+
+    full: bool
+    personas_read: int = 0
+    leads_checked: int = 0
+    inserted: dict[str, int]
+    updated: dict[str, int]
+    deleted: dict[str, int]
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> int:
+        return sum(self.inserted.values()) + sum(self.updated.values()) + sum(self.deleted.values())
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class _Sync:
+    def __init__(
+        self,
+        settings: Settings,
+        database: MongoDatabase,
+        engine: Engine,
+        archive: RawArchive,
+        *,
+        full: bool,
+        batch_size: int,
+        on_progress: Progress | None,
+    ) -> None:
+        self.database = database
+        self.engine = engine
+        self.archive = archive
+        self.full = full
+        self.batch_size = batch_size
+        self.on_progress = on_progress
+        self.rules = CompanyTypeRules(
+            startup_below=settings.startup_below,
+            multinational_above=settings.multinational_above,
+        )
+        self.inserted: Counter[str] = Counter()
+        self.updated: Counter[str] = Counter()
+        self.deleted: Counter[str] = Counter()
+
+    def _commit(
+        self,
+        write: Callable[[WarehouseWriter], None],
+        watermark: tuple[datetime, str] | None = None,
+    ) -> None:
+        with self.engine.begin() as connection:
+            writer = WarehouseWriter(connection)
+            write(writer)
+            if watermark is not None:
+                writer.save_watermark(SOURCE, watermark, datetime.now(UTC))
+        self.inserted.update(writer.inserted)
+        self.updated.update(writer.updated)
+        self.deleted.update(writer.deleted)
+
+    async def _rows(self, personas: Sequence[Mapping[str, Any]]) -> list[LeadRows]:
+        ids = [persona["_id"] for persona in personas]
+        leads = {
+            doc["_id"]: doc async for doc in self.database["leads"].find({"_id": {"$in": ids}})
+        }
+        archive_ids = [str(p["archive_id"]) for p in personas if p.get("archive_id")]
+        answers = await self.archive.get_many(archive_ids)
+        rows = []
+        for persona in personas:
+            lead = leads.get(persona["_id"])
+            if lead is None:
+                continue  # the lead was deleted: the lead pass removes it
+            found = answers.get(str(persona.get("archive_id")))
+            response = found[0].to_result(found[1]).response if found is not None else None
+            rows.append(lead_rows(lead, persona, response, self.rules))
+        return rows
+
+    async def personas_pass(self) -> int:
+        with warehouse_errors(str(self.engine.url)), self.engine.connect() as connection:
+            mark = None if self.full else read_watermark(connection, SOURCE)
+        query: dict[str, Any] = {}
+        if mark is not None:
+            query = {
+                "$or": [
+                    {"updated_at": {"$gt": mark[0]}},
+                    {"updated_at": mark[0], "_id": {"$gt": mark[1]}},
+                ]
+            }
+        cursor = (
+            self.database["personas"]
+            .find(query, {"feature_index": 0, "revision": 0})
+            .sort([("updated_at", 1), ("_id", 1)])
+            .batch_size(self.batch_size)
+        )
+        total = await self.database["personas"].count_documents(query)
+        read = 0
+        batch: list[Mapping[str, Any]] = []
+
+        async def flush() -> None:
+            rows = await self._rows(batch)
+            last = batch[-1]
+            watermark = (_utc(last["updated_at"]), str(last["_id"]))
+            await asyncio.to_thread(
+                self._commit, lambda writer: writer.write_leads(rows), watermark
+            )
+            if self.on_progress is not None:
+                self.on_progress(read, total)
+
+        async for persona in cursor:
+            if persona.get("updated_at") is None:
+                continue
+            batch.append(persona)
+            read += 1
+            if len(batch) >= self.batch_size:
+                await flush()
+                batch = []
+        if batch:
+            await flush()
+        return read
+
+    async def leads_pass(self) -> int:
+        """Merge MongoDB's and the warehouse's lead ids: add the new, remove the deleted."""
+        checked = 0
+        sql_ids: list[str] = []
+        sql_pos = 0
+        sql_done = False
+        last_sql: str | None = None
+        new: list[str] = []
+        gone: list[str] = []
+
+        def next_sql() -> str | None:
+            nonlocal sql_ids, sql_pos, sql_done, last_sql
+            if sql_pos >= len(sql_ids) and not sql_done:
+                with self.engine.connect() as connection:
+                    sql_ids = lead_ids_after(connection, last_sql, _IDS)
+                sql_pos = 0
+                sql_done = len(sql_ids) < _IDS
+                if sql_ids:
+                    last_sql = sql_ids[-1]
+            if sql_pos < len(sql_ids):
+                return sql_ids[sql_pos]
+            return None
+
+        async def flush(final: bool = False) -> None:
+            nonlocal new, gone
+            if len(new) >= self.batch_size or (final and new):
+                ids = new
+                new = []
+                docs = [d async for d in self.database["leads"].find({"_id": {"$in": ids}})]
+                rows = [lead_rows(doc, None, None, self.rules) for doc in docs]
+                await asyncio.to_thread(self._commit, lambda w: w.write_lead_rows(rows))
+            if len(gone) >= self.batch_size or (final and gone):
+                ids = gone
+                gone = []
+                await asyncio.to_thread(self._commit, lambda w: w.delete_leads(ids))
+
+        cursor = self.database["leads"].find({}, {"_id": 1}).sort("_id", 1).batch_size(_IDS)
+        with warehouse_errors(str(self.engine.url)):
+            async for document in cursor:
+                mongo_id = str(document["_id"])
+                checked += 1
+                while (current := await asyncio.to_thread(next_sql)) is not None and (
+                    current < mongo_id
+                ):
+                    gone.append(current)
+                    sql_pos += 1
+                if current == mongo_id:
+                    sql_pos += 1
+                    if self.full:
+                        new.append(mongo_id)
+                else:
+                    new.append(mongo_id)
+                await flush()
+            while (current := await asyncio.to_thread(next_sql)) is not None:
+                gone.append(current)
+                sql_pos += 1
+            await flush(final=True)
+        return checked
+
+
+async def sync_warehouse(
+    settings: Settings,
+    database: MongoDatabase,
+    *,
+    full: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+    engine: Engine | None = None,
+    archive: RawArchive | None = None,
+    on_progress: Progress | None = None,
+) -> SyncReport:
+    """Bring the warehouse up to date with MongoDB (everything again with ``full``)."""
+    started = time.perf_counter()
+    own = engine is None
+    engine = engine or make_engine(settings.effective_warehouse_url)
+    try:
+        await asyncio.to_thread(upgrade, engine)
+        sync = _Sync(
+            settings,
+            database,
+            engine,
+            archive or build_archive(settings, database),
+            full=full,
+            batch_size=batch_size,
+            on_progress=on_progress,
+        )
+        with warehouse_errors(str(engine.url)):
+            personas = await sync.personas_pass()
+            leads = await sync.leads_pass()
+            await asyncio.to_thread(sync._commit, lambda writer: writer.drop_orphans())
+    finally:
+        if own:
+            engine.dispose()
+    return SyncReport(
+        full=full,
+        personas_read=personas,
+        leads_checked=leads,
+        inserted={name: sync.inserted[name] for name in TABLES},
+        updated={name: sync.updated[name] for name in TABLES},
+        deleted={name: sync.deleted[name] for name in TABLES},
+        seconds=round(time.perf_counter() - started, 3),
+    )

@@ -1,0 +1,153 @@
+"""``warehouse sync`` on a real MongoDB-wire server into SQLite and PostgreSQL: convergence."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, text
+
+from leadpersona.adapters.mongo.connection import MongoDatabase, connect
+from leadpersona.adapters.warehouse.engine import make_engine
+from leadpersona.adapters.warehouse.load import TABLES
+from leadpersona.adapters.warehouse.tables import Lead
+from leadpersona.config import Settings
+from leadpersona.services.enrichment import run_enrichment
+from leadpersona.services.personas import PersonaService
+from leadpersona.services.warehouse_sync import sync_warehouse
+from tests.integration.test_enrichment_pipeline import leads, mock_client
+from tests.warehouse_support import warehouse_factory
+
+__all__ = ["warehouse_factory"]
+
+ORDER = {
+    "leads": "lead_id",
+    "personas": "lead_id",
+    "companies": "company_id",
+    "positions": "lead_id, ordinal",
+    "skills": "skill_id",
+    "lead_skills": "lead_id, skill_id",
+    "educations": "lead_id, ordinal",
+}
+
+
+@pytest.fixture
+async def mongo(settings_env: Settings, mongo_uri: str) -> AsyncIterator[MongoDatabase]:
+    async with connect(mongo_uri, settings_env.mongodb_db) as database:
+        try:
+            yield database
+        finally:
+            await database.client.drop_database(settings_env.mongodb_db)
+
+
+def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    with engine.connect() as connection:
+        return {
+            table: [
+                tuple(row)
+                for row in connection.execute(
+                    text(f"SELECT * FROM {table} ORDER BY {ORDER[table]}")
+                )
+            ]
+            for table in TABLES
+        }
+
+
+async def test_incremental_sync_converges_to_a_full_sync(
+    settings_env: Settings, mongo: MongoDatabase, warehouse_factory: Callable[[], str]
+) -> None:
+    await mongo["leads"].insert_many(leads(30))
+    async with mock_client() as client:
+        await run_enrichment(settings_env, mongo, client=client, batch_size=10)
+    engine = make_engine(warehouse_factory())
+    try:
+        first = await sync_warehouse(settings_env, mongo, engine=engine, batch_size=7)
+        assert first.inserted["leads"] == 30 and first.inserted["personas"] == 30
+        assert first.inserted["positions"] > 0 and first.inserted["skills"] > 0
+        nothing = await sync_warehouse(settings_env, mongo, engine=engine, batch_size=7)
+        assert nothing.changed == 0, nothing
+
+        # Changes on the MongoDB side: a persona edited by hand, a lead deleted, a new lead
+        # without a persona yet, a lead re-enriched with another answer.
+        await PersonaService(mongo).update("p00003", {"academic_field": "law", "seniority": 2})
+        await mongo["leads"].delete_one({"_id": "p00004"})
+        await mongo["leads"].insert_one({"_id": "p99999", "email": "new@example.com"})
+        second = await sync_warehouse(settings_env, mongo, engine=engine, batch_size=7)
+        assert second.updated["personas"] == 1
+        assert second.deleted["leads"] == 1 and second.inserted["leads"] == 1
+        with engine.connect() as connection:
+            lead = connection.execute(select(Lead).where(Lead.lead_id == "p00004")).first()
+            assert lead is None
+            row = connection.execute(
+                text("SELECT academic_field, features FROM personas WHERE lead_id = 'p00003'")
+            ).one()
+            assert row[0] == "law"
+        assert (await sync_warehouse(settings_env, mongo, engine=engine)).changed == 0
+
+        twin = make_engine(warehouse_factory())
+        try:
+            full = await sync_warehouse(settings_env, mongo, engine=twin, full=True)
+            assert full.inserted["leads"] == 30
+            incremental, rebuilt = dump(engine), dump(twin)
+            # A company's attributes merge every answer that named it (largest employee count);
+            # one named only by the deleted lead's answer may keep its count until --full.
+            assert [c[0] for c in incremental.pop("companies")] == [
+                c[0] for c in rebuilt.pop("companies")
+            ]
+            assert incremental == rebuilt
+        finally:
+            twin.dispose()
+    finally:
+        engine.dispose()
+
+
+async def test_a_sync_killed_midway_is_finished_by_the_next(
+    settings_env: Settings, mongo: MongoDatabase, warehouse_factory: Callable[[], str]
+) -> None:
+    await mongo["leads"].insert_many(leads(120))
+    async with mock_client() as client:
+        await run_enrichment(settings_env, mongo, client=client, batch_size=40)
+    url = warehouse_factory()
+    engine = make_engine(url)
+    env = {**os.environ, "LEADPERSONA_WAREHOUSE_URL": url}
+    command = [sys.executable, "-m", "leadpersona", "warehouse", "sync", "--batch-size", "5"]
+    try:
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        # Kill it once some batches are committed and before it is done.
+        deadline = time.monotonic() + 60
+        committed = 0
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with engine.connect() as connection:
+                    committed = connection.execute(
+                        text("SELECT COUNT(*) FROM personas")
+                    ).scalar_one()
+            except Exception:  # the schema is not there yet
+                committed = 0
+            if committed >= 10:
+                break
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert 10 <= committed < 120, committed  # killed midway
+        with engine.connect() as connection:
+            mark = connection.execute(text("SELECT watermark_id FROM sync_state")).scalar_one()
+            assert mark is not None
+        finished = await sync_warehouse(settings_env, mongo, engine=engine)
+        assert finished.inserted["personas"] + committed >= 120
+        twin = make_engine(warehouse_factory())
+        try:
+            await sync_warehouse(settings_env, mongo, engine=twin, full=True)
+            assert dump(twin) == dump(engine)
+        finally:
+            twin.dispose()
+    finally:
+        engine.dispose()
