@@ -115,20 +115,25 @@ class _Run:
         self.errors: list[dict[str, str]] = []
 
     async def pages(self, batch_size: int) -> Any:
-        """Pages of leads in ``_id`` order, projected to id and email."""
-        after: str | None = None
-        while True:
-            filter_: dict[str, Any] = {} if after is None else {"_id": {"$gt": after}}
-            page = (
-                await LeadDocument.find(filter_)
-                .sort("_id")
-                .limit(batch_size)
-                .project(LeadRef)
-                .to_list()
-            )
-            if not page:
-                return
-            after = page[-1].id
+        """Pages of leads in ``_id`` order, projected to id and email.
+
+        One cursor for the whole run, read a page per round trip: a new ``find`` per page
+        (``_id > last``, sorted, limited) made some servers sort the collection again for
+        every page, a cost per page that grew with the number of leads.
+        """
+        cursor = (
+            self.database[LeadDocument.get_collection_name()]
+            .find({}, {"email": 1})
+            .sort("_id", 1)
+            .batch_size(batch_size)
+        )
+        page: list[LeadRef] = []
+        async for document in cursor:
+            page.append(LeadRef.model_validate(document))
+            if len(page) >= batch_size:
+                yield page
+                page = []
+        if page:
             yield page
 
     async def fetch_all(
