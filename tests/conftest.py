@@ -23,6 +23,8 @@ from leadpersona.adapters.mongo.embedded import mongo_uri_for_port
 from leadpersona.config import Settings, get_settings
 from tests.support import stop_process
 
+pytest_plugins = ["tests.network_guard"]
+
 REPO = Path(__file__).resolve().parents[1]
 
 
