@@ -18,6 +18,7 @@ from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.adapters.warehouse.load import TABLES
 from leadpersona.adapters.warehouse.tables import Lead
 from leadpersona.config import Settings
+from leadpersona.errors import WarehouseError
 from leadpersona.services.enrichment import run_enrichment
 from leadpersona.services.personas import PersonaService
 from leadpersona.services.warehouse_sync import sync_warehouse
@@ -149,5 +150,36 @@ async def test_a_sync_killed_midway_is_finished_by_the_next(
             assert dump(twin) == dump(engine)
         finally:
             twin.dispose()
+    finally:
+        engine.dispose()
+
+
+async def test_a_sync_is_recorded_in_the_run_ledger_as_a_step_of_its_parent(
+    settings_env: Settings, mongo: MongoDatabase, warehouse_factory: Callable[[], str]
+) -> None:
+    await mongo["leads"].insert_many(leads(6))
+    async with mock_client() as client:
+        await run_enrichment(settings_env, mongo, client=client, batch_size=10)
+    engine = make_engine(warehouse_factory())
+    try:
+        report = await sync_warehouse(settings_env, mongo, engine=engine, parent_run_id="daily-1")
+        run = await mongo["runs"].find_one({"_id": report.run_id})
+        assert run is not None
+        assert (run["kind"], run["status"], run["parent_id"]) == (
+            "warehouse_sync",
+            "completed",
+            "daily-1",
+        )
+        assert run["counts"]["inserted"]["leads"] == 6
+        assert run["counts"]["personas_read"] == 6
+
+        # A warehouse that goes away midway: the run ends failed, with one line saying why.
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE lead_skills"))
+        await PersonaService(mongo).update("p00001", {"seniority": 3})
+        with pytest.raises(WarehouseError):
+            await sync_warehouse(settings_env, mongo, engine=engine)
+        failed = await mongo["runs"].find_one({"kind": "warehouse_sync", "status": "failed"})
+        assert failed is not None and failed["error"]
     finally:
         engine.dispose()
