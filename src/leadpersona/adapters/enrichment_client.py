@@ -57,6 +57,7 @@ from tenacity import (
 
 from leadpersona import __version__
 from leadpersona.config import Settings
+from leadpersona.domain.email import normalize_email
 from leadpersona.domain.profile import LinkedInResponse
 from leadpersona.errors import (
     AuthenticationError,
@@ -86,11 +87,6 @@ BURST_SECONDS = 0.1
 
 #: Answers a client keeps in memory to serve repeated emails without a call.
 RECENT_ANSWERS = 4096
-
-
-def normalize_email(email: str) -> str:
-    """The form an email is fetched, deduplicated and archived under."""
-    return email.strip().lower()
 
 
 class FetchResult(BaseModel):
