@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
+from sqlalchemy import Engine
+
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.embedded import EmbeddedMongo
+from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.config import Settings
 
-__all__ = ["mongo_server", "open_database"]
+__all__ = ["mongo_server", "open_database", "warehouse_engine"]
 
 
 @contextmanager
@@ -29,3 +32,13 @@ async def open_database(
     """Connect to ``uri`` and the configured database, with Beanie initialised."""
     async with connect(uri, settings.mongodb_db, ensure_indexes=ensure_indexes) as database:
         yield database
+
+
+@contextmanager
+def warehouse_engine(settings: Settings) -> Iterator[Engine]:
+    """The warehouse engine (``LEADPERSONA_WAREHOUSE_URL``, SQLite by default), then disposed."""
+    engine = make_engine(settings.effective_warehouse_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -6,10 +6,13 @@ The tree::
     ├── ConfigError                    invalid settings; raised at start-up
     ├── DatabaseError                  MongoDB unreachable or failing
     │   └── EmbeddedServerError        the embedded server could not start
-    ├── EnrichmentError                talking to the enrichment API failed
-    │   ├── RetriableEnrichmentError   429, 5xx, timeouts, bodies that are not JSON
-    │   └── FatalEnrichmentError       other 4xx: the run cannot go on
-    │       └── AuthenticationError    401 / 403: bad or missing API key
+    ├── ApiError                       a call to a third-party API failed (that call only)
+    │   ├── RetriableApiError          429, 5xx, timeouts: worth trying again
+    │   ├── FatalApiError              no later call can succeed: the run stops
+    │   └── EnrichmentError            talking to the enrichment API failed
+    │       ├── RetriableEnrichmentError   (also a RetriableApiError) + bodies not JSON
+    │       └── FatalEnrichmentError       (also a FatalApiError) other 4xx
+    │           └── AuthenticationError    401 / 403: bad or missing API key
     ├── ProfileNotFound                the API has no profile for an email
     ├── FieldMapError                  the field-of-study CSV cannot be read or written
     ├── NotFoundError                  a lead, persona or archived answer does not exist
@@ -33,6 +36,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ApiError",
     "ArchiveError",
     "ArchiveNotFound",
     "AuthenticationError",
@@ -40,6 +44,7 @@ __all__ = [
     "DatabaseError",
     "EmbeddedServerError",
     "EnrichmentError",
+    "FatalApiError",
     "FatalEnrichmentError",
     "FieldMapError",
     "InvalidFeature",
@@ -51,6 +56,7 @@ __all__ = [
     "PersonaNotFound",
     "ProfileNotFound",
     "ReportError",
+    "RetriableApiError",
     "RetriableEnrichmentError",
     "WarehouseError",
 ]
@@ -72,16 +78,16 @@ class EmbeddedServerError(DatabaseError):
     """The embedded MongoDB-wire server could not be started or reached."""
 
 
-class EnrichmentError(LeadPersonaError):
-    """A call to the enrichment API failed."""
+class ApiError(LeadPersonaError):
+    """A call to a third-party API failed; other calls may still succeed."""
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
 
 
-class RetriableEnrichmentError(EnrichmentError):
-    """A transient failure (429, 5xx, timeout, connection error, body that is not JSON).
+class RetriableApiError(ApiError):
+    """A transient failure (429, 408, 5xx, timeout, connection error): try again later.
 
     ``retry_after`` holds the server's ``Retry-After`` in seconds when it sent one.
     """
@@ -97,8 +103,20 @@ class RetriableEnrichmentError(EnrichmentError):
         self.retry_after = retry_after
 
 
-class FatalEnrichmentError(EnrichmentError):
-    """A failure that retrying cannot fix; the run stops."""
+class FatalApiError(ApiError):
+    """A failure that retrying cannot fix (refused key, no credits); the run stops."""
+
+
+class EnrichmentError(ApiError):
+    """A call to the enrichment API failed."""
+
+
+class RetriableEnrichmentError(EnrichmentError, RetriableApiError):
+    """A transient failure of the enrichment API (also a body that is not JSON)."""
+
+
+class FatalEnrichmentError(EnrichmentError, FatalApiError):
+    """A failure of the enrichment API that retrying cannot fix; the run stops."""
 
 
 class AuthenticationError(FatalEnrichmentError):

@@ -14,12 +14,14 @@ from leadpersona.adapters.archive import build_archive
 from leadpersona.adapters.enrichment_client import EnrichmentClient
 from leadpersona.adapters.mock_api import MockConfig, create_app
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
+from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.config import Settings
 from leadpersona.domain.samples import DEMO_EMAIL
 from leadpersona.errors import AuthenticationError, FatalEnrichmentError
 from leadpersona.mapping import open_field_map
 from leadpersona.services.enrichment import run_enrichment
 from leadpersona.services.personas import PersonaService
+from leadpersona.services.runs import recorded_run
 
 
 def leads(count: int, *, prefix: str = "p") -> list[dict[str, Any]]:
@@ -294,3 +296,51 @@ async def test_an_interrupted_run_is_recorded_as_aborted(
     assert run["status"] == "aborted"
     assert run["error"] == "interrupted: KeyboardInterrupt"
     assert run["counts"]["processed"] == 5
+
+
+class _BrokenClient(EnrichmentClient):
+    """A client whose calls fail with something that is not an API error."""
+
+    async def fetch_profile(self, email: str) -> Any:
+        raise OSError("archive volume is full")
+
+
+async def test_a_non_api_error_in_the_fetch_group_fails_the_run_as_itself(
+    settings_env: Settings, db: MongoDatabase
+) -> None:
+    await db["leads"].insert_many(leads(6))
+    async with _BrokenClient("http://api.invalid", concurrency=3) as client:
+        with pytest.raises(OSError, match="archive volume is full") as caught:
+            await run_enrichment(settings_env, db, client=client)
+    assert not isinstance(caught.value, BaseExceptionGroup)
+    run = await db["runs"].find_one({})
+    assert run is not None
+    assert run["kind"] == "enrich"
+    assert run["status"] == "failed"
+    assert run["error"] == "archive volume is full"
+    assert await db["personas"].count_documents({}) == 0
+
+
+async def test_the_mongo_run_ledger_round_trips_runs_and_their_steps(db: MongoDatabase) -> None:
+    runs = MongoRunRepository(db)
+    async with recorded_run(runs, "daily") as daily:
+        async with recorded_run(runs, "enrich", parent_id=daily.id, details={"limit": 3}) as step:
+            step.counts["processed"] = 3
+            await step.checkpoint()
+            assert (await db["runs"].find_one({"_id": step.id}) or {})["counts"] == {"processed": 3}
+        with pytest.raises(RuntimeError):
+            async with recorded_run(runs, "warehouse_sync", parent_id=daily.id):
+                raise RuntimeError("warehouse unreachable")
+    steps = await runs.children(daily.id)
+    assert [(s.kind, s.status) for s in steps] == [
+        ("enrich", "completed"),
+        ("warehouse_sync", "failed"),
+    ]
+    assert steps[0].details == {"limit": 3}
+    assert steps[1].error == "warehouse unreachable"
+    parent = await runs.get(daily.id)
+    assert parent is not None and parent.status == "completed" and parent.finished_at
+    await db["runs"].insert_one({"_id": "old", "started_at": parent.started_at, "refresh": True})
+    enrich_runs = await runs.recent(10, kind="enrich")
+    assert {r.id for r in enrich_runs} == {step.id, "old"}
+    assert next(r for r in enrich_runs if r.id == "old").details == {"refresh": True}

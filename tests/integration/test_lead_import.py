@@ -129,7 +129,16 @@ async def test_crafted_file_counts_leads_and_quarantine(
     }
     assert quarantine[3]["reasons"][0]["message"] == "ada@example.com already in row 1"
     assert quarantine[11]["reasons"][0]["message"] == "bob@example.com already in row 2"
+    (run,) = await docs(database, "runs")
+    assert (run["kind"], run["status"], run["details"]["sha256"]) == (
+        "import",
+        "completed",
+        report.sha256,
+    )
+    assert run["counts"]["quarantined"] == report.quarantined == len(quarantine)
+    assert run["counts"]["inserted"] == report.inserted
     four = quarantine[4]
+    assert (four["source"], four["run_id"]) == ("leads", run["_id"])
     assert four["import_id"] == report.sha256
     assert four["file"] == "crm export.csv"
     assert four["line"] == 5
@@ -251,7 +260,9 @@ async def test_importing_the_same_file_twice_inserts_nothing(
 async def test_dry_run_predicts_and_writes_nothing(database: MongoDatabase, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "a.csv", ROWS)
     await import_leads(database, write_csv(tmp_path / "before.csv", [ROWS[1]]))
-    before = {name: await database[name].count_documents({}) for name in ("leads", "imports")}
+    before = {
+        name: await database[name].count_documents({}) for name in ("leads", "imports", "runs")
+    }
     forecast = await import_leads(database, path, dry_run=True, batch_size=2)
     assert forecast.dry_run
     assert {name: await database[name].count_documents({}) for name in before} == before

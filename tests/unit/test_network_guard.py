@@ -1,53 +1,23 @@
-"""The test process refuses to reach off this machine, and still reaches loopback."""
+"""The test suite cannot reach the network: the guard installed by conftest refuses it."""
 
 from __future__ import annotations
 
 import socket
 
+import httpx
 import pytest
 
-from tests.network_guard import NetworkAccessError, is_local
+from tests.network_guard import NetworkUsed, is_local
 
 
-@pytest.mark.parametrize(
-    "host", ["192.0.2.1", "2001:db8::1", "example.com", "pypi.org", "huggingface.co"]
-)
-def test_outbound_connection_fails(host: str) -> None:
-    with socket.socket() as sock, pytest.raises(NetworkAccessError):
-        sock.connect((host, 443))
+def test_loopback_and_unix_sockets_are_allowed() -> None:
+    assert is_local(("127.0.0.1", 80)) and is_local(("::1", 80, 0, 0))
+    assert is_local(("localhost", 80)) and is_local("/tmp/socket")
+    assert not is_local(("93.184.216.34", 443)) and not is_local(("example.com", 443))
 
 
-def test_name_lookup_off_this_machine_fails() -> None:
-    with pytest.raises(NetworkAccessError):
-        socket.getaddrinfo("example.com", 443)
-    with pytest.raises(NetworkAccessError):
-        socket.create_connection(("example.com", 443), timeout=1)
-
-
-def test_loopback_still_works() -> None:
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        port = server.getsockname()[1]
-        with socket.create_connection(("localhost", port), timeout=5):
-            pass
-        with socket.socket() as client:
-            assert client.connect_ex(("127.0.0.1", port)) == 0
-
-
-@pytest.mark.parametrize(
-    ("host", "local"),
-    [
-        ("127.0.0.1", True),
-        ("::1", True),
-        ("[::1]", True),
-        ("0.0.0.0", True),
-        (None, True),
-        ("LOCALHOST", True),
-        (b"127.0.0.2", True),
-        ("10.0.0.1", False),
-        ("db.internal", False),
-    ],
-)
-def test_is_local(host: object, local: bool) -> None:
-    assert is_local(host) is local
+def test_an_outbound_connection_fails_the_test() -> None:
+    with socket.socket() as sock, pytest.raises(NetworkUsed, match="offline"):
+        sock.connect(("93.184.216.34", 443))
+    with pytest.raises(NetworkUsed):
+        httpx.get("http://93.184.216.34/", timeout=2)

@@ -16,6 +16,7 @@ from pymongo import DESCENDING
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.documents import ImportDocument, QuarantineDocument
 from leadpersona.adapters.mongo.persona_documents import RunDocument
+from leadpersona.adapters.mongo.runs import ENRICH_RUNS
 from leadpersona.config import Settings
 from leadpersona.errors import FieldMapError
 from leadpersona.mapping import CleaningReport, open_field_map
@@ -130,7 +131,7 @@ def _run(document: dict[str, Any]) -> RunSummary:
 async def recent_runs(database: MongoDatabase, limit: int = RECENT_RUNS) -> list[RunSummary]:
     """The last ``limit`` enrichment runs, newest first."""
     cursor = database[RunDocument.get_collection_name()].find(
-        {}, sort=[("started_at", DESCENDING)], limit=limit
+        ENRICH_RUNS, sort=[("started_at", DESCENDING)], limit=limit
     )
     return [_run(document) async for document in cursor]
 

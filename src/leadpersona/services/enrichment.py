@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -28,23 +27,26 @@ from leadpersona.adapters.enrichment_client import (
     EnrichmentClient,
     FetchResult,
     build_enrichment_client,
-    normalize_email,
 )
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.documents import LeadDocument
-from leadpersona.adapters.mongo.persona_documents import EnrichmentStateDocument, RunDocument
+from leadpersona.adapters.mongo.persona_documents import EnrichmentStateDocument
 from leadpersona.adapters.mongo.persona_store import PersonaStore
+from leadpersona.adapters.mongo.runs import MongoRunRepository
+from leadpersona.adapters.repositories import RunRepository
 from leadpersona.config import Settings
+from leadpersona.domain.email import normalize_email
 from leadpersona.domain.persona import Persona, derive_features
 from leadpersona.domain.profile import LinkedInResponse
-from leadpersona.domain.segmentation import CompanyTypeRules, person_field_of_study
+from leadpersona.domain.runs import new_run_id
+from leadpersona.domain.segmentation import person_field_of_study
 from leadpersona.errors import EnrichmentError, FatalEnrichmentError
 from leadpersona.mapping import FieldMapStore, open_field_map
+from leadpersona.services.runs import RunHandle, describe_error, recorded_run
 
 __all__ = ["LeadRef", "ProgressCallback", "RunSummary", "run_enrichment"]
 
 DEFAULT_BATCH = 500
-_ERRORS_KEPT = 20
 
 #: Called with (leads done in this page, total to do or None when unknown).
 ProgressCallback = Callable[[int, int | None], None]
@@ -63,7 +65,7 @@ class RunSummary(BaseModel):
     """What one run did (``enrich --json`` prints exactly this)."""
 
     run_id: str
-    status: Literal["completed", "aborted"] = "completed"
+    status: Literal["completed", "failed", "aborted"] = "completed"
     processed: int = 0
     enriched: int = 0
     no_data: int = 0
@@ -99,6 +101,8 @@ class _Run:
         *,
         refresh: bool,
         on_progress: ProgressCallback | None,
+        runs: RunRepository,
+        parent_run_id: str | None,
     ) -> None:
         self.settings = settings
         self.database = database
@@ -109,12 +113,11 @@ class _Run:
         self.on_progress = on_progress
         self.store = PersonaStore(database)
         self.states = database[EnrichmentStateDocument.get_collection_name()]
-        self.runs = database[RunDocument.get_collection_name()]
-        self.rules = CompanyTypeRules(
-            startup_below=settings.startup_below, multinational_above=settings.multinational_above
-        )
-        self.summary = RunSummary(run_id=uuid.uuid4().hex)
-        self.errors: list[dict[str, str]] = []
+        self.runs = runs
+        self.parent_run_id = parent_run_id
+        self.ledger: RunHandle | None = None
+        self.rules = settings.company_type_rules
+        self.summary = RunSummary(run_id=new_run_id())
 
     async def pages(self, batch_size: int) -> Any:
         """Pages of leads in ``_id`` order, projected to id and email.
@@ -174,6 +177,10 @@ class _Run:
                     group.create_task(fetch(email))
         except* FatalEnrichmentError as errors:
             raise errors.exceptions[0] from None
+        except* Exception as errors:
+            # Anything else (a bug, a broken connection) stops the run as itself, not as a
+            # group: callers and the CLI's error handler see the first error.
+            raise errors.exceptions[0] from None
         # The page's new answers go to the archive together: a constant number of writes per
         # page instead of one upload (and its index checks) per answer.
         archived = await self.archive.put_many(
@@ -213,8 +220,8 @@ class _Run:
             for lead_id in lead_ids:
                 if answer.error is not None:
                     self.summary.failed += 1
-                    if len(self.errors) < _ERRORS_KEPT:
-                        self.errors.append({"lead_id": lead_id, "error": answer.error})
+                    if self.ledger is not None:
+                        self.ledger.add_error(lead_id=lead_id, error=answer.error)
                     state_ops.append(self._state(lead_id, email, "failed", answer.error, now))
                     continue
                 features, provenance, field_of_study = derive_features(
@@ -248,10 +255,9 @@ class _Run:
         if state_ops:
             await self.states.bulk_write(state_ops, ordered=False)
         self.summary.processed += sum(len(ids) for ids in leads_by_email.values())
-        await self.runs.update_one(
-            {"_id": self.summary.run_id},
-            {"$set": {"counts": self._counts(), "errors": self.errors}},
-        )
+        if self.ledger is not None:
+            self.ledger.counts.update(self._counts())
+            await self.ledger.checkpoint()
 
     def _state(
         self, lead_id: str, email: str, state: str, error: str | None, now: datetime
@@ -297,69 +303,69 @@ class _Run:
         total = max(total, 0)
         return total if limit is None else min(total, limit)
 
+    def _details(self, limit: int | None) -> dict[str, Any]:
+        return {
+            "refresh": self.refresh,
+            "limit": limit,
+            "settings": {
+                "api": "mock" if self.settings.uses_mock_api else self.settings.linkedin_api_url,
+                "rate_limit": self.settings.effective_rate_limit,
+                "concurrency": self.settings.linkedin_concurrency,
+                "freshness_days": self.settings.linkedin_freshness_days,
+                "rules": self.rules.version,
+                "archive": self.settings.archive_backend,
+            },
+        }
+
     async def run(self, *, limit: int | None, batch_size: int) -> RunSummary:
         started = time.perf_counter()
-        await self.runs.insert_one(
-            {
-                "_id": self.summary.run_id,
-                "started_at": datetime.now(UTC),
-                "status": "running",
-                "refresh": self.refresh,
-                "limit": limit,
-                "counts": {},
-                "settings": {
-                    "api": "mock"
-                    if self.settings.uses_mock_api
-                    else self.settings.linkedin_api_url,
-                    "rate_limit": self.settings.effective_rate_limit,
-                    "concurrency": self.settings.linkedin_concurrency,
-                    "freshness_days": self.settings.linkedin_freshness_days,
-                    "rules": self.rules.version,
-                    "archive": self.settings.archive_backend,
-                },
-                "errors": [],
-            }
-        )
+        async with recorded_run(
+            self.runs,
+            "enrich",
+            parent_id=self.parent_run_id,
+            details=self._details(limit),
+            run_id=self.summary.run_id,
+        ) as ledger:
+            self.ledger = ledger
+            try:
+                await self._pages(limit, batch_size)
+            except FatalEnrichmentError as exc:
+                # Nothing of the page in flight was written: the run gave up, it did not fail.
+                self.summary.status, self.summary.error = "aborted", str(exc)
+                ledger.abort(str(exc))
+                raise
+            except Exception as exc:
+                if self.runs.stops_run(exc):
+                    self.summary.status = "aborted"
+                    self.summary.error = f"interrupted: {type(exc).__name__}"
+                else:
+                    self.summary.status, self.summary.error = "failed", describe_error(exc)
+                raise
+            except BaseException as exc:  # Ctrl-C, cancellation
+                self.summary.status = "aborted"
+                self.summary.error = f"interrupted: {type(exc).__name__}"
+                raise
+            finally:
+                self.summary.duration_s = round(time.perf_counter() - started, 3)
+                ledger.counts.update(self._counts())
+        return self.summary
+
+    async def _pages(self, limit: int | None, batch_size: int) -> None:
         total = await self.to_do(limit)
         remaining = limit
-        try:
-            async for page in self.pages(batch_size):
-                if not self.refresh:
-                    done = await self.store.existing_ids([lead.id for lead in page])
-                    page = [lead for lead in page if lead.id not in done]
-                if remaining is not None:
-                    page = page[:remaining]
-                    remaining -= len(page)
-                if page:
-                    await self.process(page)
-                    if self.on_progress is not None:
-                        self.on_progress(len(page), total)
-                if remaining == 0:
-                    break
-        except FatalEnrichmentError as exc:
-            self.summary.error = str(exc)
-            raise
-        except BaseException as exc:  # a database error, Ctrl-C: the run did not complete
-            self.summary.error = self.summary.error or f"interrupted: {type(exc).__name__}"
-            raise
-        finally:
-            if self.summary.error is not None:
-                self.summary.status = "aborted"
-            self.summary.duration_s = round(time.perf_counter() - started, 3)
-            counts = self._counts()
-            await self.runs.update_one(
-                {"_id": self.summary.run_id},
-                {
-                    "$set": {
-                        "finished_at": datetime.now(UTC),
-                        "status": self.summary.status,
-                        "counts": counts,
-                        "errors": self.errors,
-                        "error": self.summary.error,
-                    }
-                },
-            )
-        return self.summary
+        async for page in self.pages(batch_size):
+            if not self.refresh:
+                done = await self.store.existing_ids([lead.id for lead in page])
+                page = [lead for lead in page if lead.id not in done]
+            if remaining is not None:
+                page = page[:remaining]
+                remaining -= len(page)
+            if page:
+                await self.process(page)
+                if self.on_progress is not None:
+                    self.on_progress(len(page), total)
+            if remaining == 0:
+                break
 
 
 async def run_enrichment(
@@ -373,12 +379,16 @@ async def run_enrichment(
     archive: RawArchive | None = None,
     field_maps: FieldMapStore | None = None,
     on_progress: ProgressCallback | None = None,
+    runs: RunRepository | None = None,
+    parent_run_id: str | None = None,
 ) -> RunSummary:
     """Enrich leads without a persona (all of them with ``refresh``), at most ``limit``.
 
     Raises ``FatalEnrichmentError`` (``AuthenticationError`` for a refused key; the run is
     recorded as aborted and nothing of the page in flight is written) when the API cannot be
-    used any more.
+    used any more. The run is recorded in ``runs`` (the MongoDB ledger unless given), as a
+    step of ``parent_run_id`` when given; any other error ends it as ``failed`` and is raised
+    as itself.
     """
     archive = archive or build_archive(settings, database)
     await archive.ensure_indexes()
@@ -394,5 +404,7 @@ async def run_enrichment(
             field_maps,
             refresh=refresh,
             on_progress=on_progress,
+            runs=runs or MongoRunRepository(database),
+            parent_run_id=parent_run_id,
         )
         return await run.run(limit=limit, batch_size=batch_size)

@@ -31,6 +31,7 @@ from leadpersona.adapters.mongo.leads import (
     insert_ignoring_duplicates,
     register_emails,
 )
+from leadpersona.adapters.mongo.runs import MongoQuarantineRepository, MongoRunRepository
 from leadpersona.domain.email import normalize_email
 from leadpersona.domain.lead_rows import (
     DUPLICATE_EXISTING,
@@ -43,7 +44,9 @@ from leadpersona.domain.lead_rows import (
     match_header,
     validate_row,
 )
+from leadpersona.domain.runs import QuarantineReason, QuarantineRecord
 from leadpersona.errors import InvalidInput, LeadFileError
+from leadpersona.services.runs import recorded_run
 
 __all__ = ["ImportReport", "ProgressCallback", "import_leads", "lead_id_for_row"]
 
@@ -104,7 +107,8 @@ class _Importer:
     ) -> None:
         self.database = database
         self.leads = database["leads"]
-        self.quarantine = database["quarantine"]
+        self.quarantine = MongoQuarantineRepository(database)
+        self.run_id: str | None = None
         self.imports = database["imports"]
         self.file = lead_file
         self.layout = layout
@@ -177,9 +181,7 @@ class _Importer:
         report.quarantined += len(rejected)
         report.by_reason = dict(sorted(self.by_reason.items()))
         if not self.dry_run:
-            await insert_ignoring_duplicates(
-                self.quarantine, [self._quarantine_doc(v) for v in rejected]
-            )
+            await self.quarantine.add([self._quarantine_record(v) for v in rejected])
             await self._checkpoint(last_row)
 
     def _lead_doc(self, verdict: RowVerdict) -> dict[str, Any]:
@@ -254,19 +256,25 @@ class _Importer:
             if not any(r.code == DUPLICATE_EXISTING for r in verdict.reasons):
                 self.seen.add(email_digest(_key(verdict)))
 
-    def _quarantine_doc(self, verdict: RowVerdict) -> dict[str, Any]:
-        return {
-            "_id": f"{self.report.sha256}:{verdict.row}",
-            "import_id": self.report.sha256,
-            "file": self.report.file,
-            "row": verdict.row,
-            "line": verdict.line,
-            "raw": verdict.raw(self.layout),
-            "reasons": [reason.as_dict() for reason in verdict.reasons],
-            "quarantined_at": datetime.now(UTC),
-        }
+    def _quarantine_record(self, verdict: RowVerdict) -> QuarantineRecord:
+        return QuarantineRecord(
+            id=f"{self.report.sha256}:{verdict.row}",
+            source="leads",
+            batch_id=self.report.sha256,
+            run_id=self.run_id,
+            location=self.report.file,
+            row=verdict.row,
+            line=verdict.line,
+            raw=verdict.raw(self.layout),
+            reasons=[QuarantineReason(**reason.as_dict()) for reason in verdict.reasons],
+            quarantined_at=datetime.now(UTC),
+        )
 
     # -- progress in ``imports`` -------------------------------------------------------------
+
+    def run_counts(self) -> dict[str, Any]:
+        """The counters recorded with the import's run in the ledger."""
+        return {**self._counters(), "records": self.file.records}
 
     def _counters(self) -> dict[str, Any]:
         values: dict[str, Any] = {name: getattr(self.report, name) for name in _COUNTERS}
@@ -327,6 +335,31 @@ async def _start_or_resume(
     return int(previous.get("rows_done", 0))
 
 
+async def _read_and_write(
+    importer: _Importer,
+    lead_file: LeadFile,
+    skip: int,
+    batch_size: int,
+    on_progress: ProgressCallback | None,
+) -> None:
+    batches = _batches(iter_records(lead_file, skip=skip), batch_size)
+    # Batch n+1 is read and validated in a thread while batch n is written: two batches in
+    # memory at most, and validation overlaps the server's work.
+    upcoming = asyncio.ensure_future(asyncio.to_thread(importer.next_batch, batches))
+    try:
+        while (current := await upcoming) is not None:
+            last_row, verdicts, blank = current
+            upcoming = asyncio.ensure_future(asyncio.to_thread(importer.next_batch, batches))
+            await importer.write(verdicts, blank, last_row=last_row)
+            if on_progress is not None:
+                on_progress(last_row, lead_file.records)
+    finally:
+        if not upcoming.done():
+            upcoming.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await upcoming  # retrieve its outcome: nothing is left pending or unreported
+
+
 async def import_leads(
     database: MongoDatabase,
     path: Path,
@@ -334,6 +367,7 @@ async def import_leads(
     dry_run: bool = False,
     batch_size: int = 1000,
     on_progress: ProgressCallback | None = None,
+    parent_run_id: str | None = None,
 ) -> ImportReport:
     """Import a CSV of leads; see the module docstring.
 
@@ -367,22 +401,19 @@ async def import_leads(
         skip = await _start_or_resume(database, report, lead_file)
         report.resumed_from_row = skip
     importer = _Importer(database, lead_file, layout, report, dry_run=dry_run)
-    batches = _batches(iter_records(lead_file, skip=skip), batch_size)
-    # Batch n+1 is read and validated in a thread while batch n is written: two batches in
-    # memory at most, and validation overlaps the server's work.
-    upcoming = asyncio.ensure_future(asyncio.to_thread(importer.next_batch, batches))
-    try:
-        while (current := await upcoming) is not None:
-            last_row, verdicts, blank = current
-            upcoming = asyncio.ensure_future(asyncio.to_thread(importer.next_batch, batches))
-            await importer.write(verdicts, blank, last_row=last_row)
-            if on_progress is not None:
-                on_progress(last_row, lead_file.records)
-    finally:
-        if not upcoming.done():
-            upcoming.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await upcoming  # retrieve its outcome: nothing is left pending or unreported
-    if not dry_run:
-        await importer.finish()
+    if dry_run:
+        await _read_and_write(importer, lead_file, skip, batch_size, on_progress)
+        return report
+    async with recorded_run(
+        MongoRunRepository(database),
+        "import",
+        parent_id=parent_run_id,
+        details={"file": report.file, "sha256": report.sha256, "resumed_from_row": skip},
+    ) as run:
+        importer.run_id = run.id
+        try:
+            await _read_and_write(importer, lead_file, skip, batch_size, on_progress)
+            await importer.finish()
+        finally:
+            run.counts.update(importer.run_counts())
     return report

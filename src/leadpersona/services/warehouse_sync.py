@@ -29,6 +29,8 @@ from sqlalchemy import Engine
 
 from leadpersona.adapters.archive import RawArchive, build_archive
 from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.mongo.runs import MongoRunRepository
+from leadpersona.adapters.repositories import RunRepository
 from leadpersona.adapters.warehouse.engine import make_engine, upgrade, warehouse_errors
 from leadpersona.adapters.warehouse.load import (
     TABLES,
@@ -37,8 +39,8 @@ from leadpersona.adapters.warehouse.load import (
     read_watermark,
 )
 from leadpersona.config import Settings
-from leadpersona.domain.segmentation import CompanyTypeRules
 from leadpersona.domain.warehouse_rows import LeadRows, lead_rows
+from leadpersona.services.runs import recorded_run
 
 __all__ = ["DEFAULT_BATCH", "SyncReport", "sync_warehouse"]
 
@@ -53,6 +55,7 @@ class SyncReport(BaseModel):
     """What one sync did, per table."""
 
     full: bool
+    run_id: str | None = None
     personas_read: int = 0
     leads_checked: int = 0
     inserted: dict[str, int]
@@ -87,10 +90,7 @@ class _Sync:
         self.full = full
         self.batch_size = batch_size
         self.on_progress = on_progress
-        self.rules = CompanyTypeRules(
-            startup_below=settings.startup_below,
-            multinational_above=settings.multinational_above,
-        )
+        self.rules = settings.company_type_rules
         self.inserted: Counter[str] = Counter()
         self.updated: Counter[str] = Counter()
         self.deleted: Counter[str] = Counter()
@@ -238,31 +238,55 @@ async def sync_warehouse(
     engine: Engine | None = None,
     archive: RawArchive | None = None,
     on_progress: Progress | None = None,
+    runs: RunRepository | None = None,
+    parent_run_id: str | None = None,
 ) -> SyncReport:
-    """Bring the warehouse up to date with MongoDB (everything again with ``full``)."""
+    """Bring the warehouse up to date with MongoDB (everything again with ``full``).
+
+    The sync is recorded as a ``warehouse_sync`` run in ``runs`` (the MongoDB ledger unless
+    given), as a step of ``parent_run_id`` when given, with the rows inserted, updated and
+    deleted per table as its counts; an error ends it as ``failed`` and is raised as itself.
+    """
     started = time.perf_counter()
     own = engine is None
     engine = engine or make_engine(settings.effective_warehouse_url)
     try:
-        await asyncio.to_thread(upgrade, engine)
-        sync = _Sync(
-            settings,
-            database,
-            engine,
-            archive or build_archive(settings, database),
-            full=full,
-            batch_size=batch_size,
-            on_progress=on_progress,
-        )
-        with warehouse_errors(str(engine.url)):
-            personas = await sync.personas_pass()
-            leads = await sync.leads_pass()
-            await asyncio.to_thread(sync._commit, lambda writer: writer.drop_orphans())
+        async with recorded_run(
+            runs or MongoRunRepository(database),
+            "warehouse_sync",
+            parent_id=parent_run_id,
+            details={"full": full, "batch_size": batch_size},
+        ) as run:
+            await asyncio.to_thread(upgrade, engine)
+            sync = _Sync(
+                settings,
+                database,
+                engine,
+                archive or build_archive(settings, database),
+                full=full,
+                batch_size=batch_size,
+                on_progress=on_progress,
+            )
+            try:
+                with warehouse_errors(str(engine.url)):
+                    personas = await sync.personas_pass()
+                    leads = await sync.leads_pass()
+                    await asyncio.to_thread(sync._commit, lambda writer: writer.drop_orphans())
+            finally:
+                run.counts.update(
+                    {
+                        "inserted": {name: sync.inserted[name] for name in TABLES},
+                        "updated": {name: sync.updated[name] for name in TABLES},
+                        "deleted": {name: sync.deleted[name] for name in TABLES},
+                    }
+                )
+            run.counts.update({"personas_read": personas, "leads_checked": leads})
     finally:
         if own:
             engine.dispose()
     return SyncReport(
         full=full,
+        run_id=run.id,
         personas_read=personas,
         leads_checked=leads,
         inserted={name: sync.inserted[name] for name in TABLES},

@@ -67,12 +67,19 @@ class EnrichmentStateDocument(Document):
 
 
 class RunDocument(Document):
-    """Collection ``runs``: one document per ``enrich`` run."""
+    """Collection ``runs``: the run ledger, one document per run of any kind.
+
+    The shape is ``domain.runs.RunRecord``; ``adapters.mongo.runs.MongoRunRepository`` writes
+    it, also copying ``details`` to the top level (``refresh``, ``limit``, ``settings``).
+    """
 
     id: str = Field(alias="_id")  # type: ignore[assignment]
+    kind: str = "enrich"
+    parent_id: str | None = None
     started_at: datetime
     finished_at: datetime | None = None
-    status: Literal["running", "completed", "aborted"] = "running"
+    status: Literal["running", "completed", "failed", "aborted"] = "running"
+    details: dict[str, Any] = Field(default_factory=dict)
     refresh: bool = False
     limit: int | None = None
     counts: dict[str, Any] = Field(default_factory=dict)
@@ -83,4 +90,7 @@ class RunDocument(Document):
     class Settings:
         name = "runs"
         use_revision = False
-        indexes = [IndexModel([("started_at", DESCENDING)], name="started_at")]
+        indexes = [
+            IndexModel([("started_at", DESCENDING)], name="started_at"),
+            IndexModel([("parent_id", ASCENDING), ("started_at", ASCENDING)], name="parent"),
+        ]

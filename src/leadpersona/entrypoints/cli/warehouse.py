@@ -6,7 +6,8 @@ import typer
 from rich.table import Table
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.warehouse.engine import make_engine, migrate_to, safe_url
+from leadpersona.adapters.warehouse.engine import migrate_to, safe_url
+from leadpersona.bootstrap import warehouse_engine
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import (
     JsonOption,
@@ -39,12 +40,8 @@ def migrate_command(
     """Bring the warehouse schema to a revision (Alembic upgrade or downgrade); idempotent."""
     settings = settings_or_exit()
     url = settings.effective_warehouse_url
-    with error_boundary():
-        engine = make_engine(url)
-        try:
-            before, after = migrate_to(engine, revision)
-        finally:
-            engine.dispose()
+    with error_boundary(), warehouse_engine(settings) as engine:
+        before, after = migrate_to(engine, revision)
     document = {"warehouse": safe_url(url), "from": before, "to": after}
     if as_json:
         emit_json(document)
@@ -62,15 +59,24 @@ def sync_command(
     batch_size: int = typer.Option(
         DEFAULT_BATCH, "--batch-size", min=1, help="Personas per transaction."
     ),
+    parent_run: str | None = typer.Option(
+        None, "--parent-run", help="Record this sync as a step of that run id."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """MongoDB → SQL: what changed since the last sync (everything with --full)."""
     settings = settings_or_exit()
 
     async def work(settings: Settings, database: MongoDatabase) -> SyncReport:
-        with progress_bar("warehouse sync") as progress:
+        with progress_bar("warehouse sync") as progress, warehouse_engine(settings) as engine:
             return await sync_warehouse(
-                settings, database, full=full, batch_size=batch_size, on_progress=progress
+                settings,
+                database,
+                engine=engine,
+                full=full,
+                batch_size=batch_size,
+                on_progress=progress,
+                parent_run_id=parent_run,
             )
 
     report = run_with_database(work, settings=settings)

@@ -1,0 +1,117 @@
+"""The run ledger and the lead quarantine in MongoDB (collections ``runs`` and ``quarantine``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import DESCENDING, ReplaceOne
+from pymongo.errors import PyMongoError
+
+from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.repositories import QuarantineRepository, RunRepository
+from leadpersona.domain.runs import QuarantineRecord, RunKind, RunRecord, RunStatus
+
+__all__ = ["ENRICH_RUNS", "MongoQuarantineRepository", "MongoRunRepository"]
+
+RUNS = "runs"
+QUARANTINE = "quarantine"
+
+#: The filter for enrichment runs (runs recorded before the ledger had kinds were all enrich).
+ENRICH_RUNS: dict[str, Any] = {"$or": [{"kind": "enrich"}, {"kind": {"$exists": False}}]}
+
+
+def _to_record(document: dict[str, Any]) -> RunRecord:
+    data = dict(document)
+    data["id"] = data.pop("_id")
+    # Runs recorded before the ledger had kinds were all enrichment runs.
+    data.setdefault("kind", "enrich")
+    details = dict(data.get("details") or {})
+    for legacy in ("refresh", "limit", "settings"):
+        if legacy in data:
+            details.setdefault(legacy, data.pop(legacy))
+    data["details"] = details
+    return RunRecord.model_validate(data)
+
+
+class MongoRunRepository(RunRepository):
+    """``runs``: one document per run; ``details`` keys are also kept at the top level."""
+
+    def __init__(self, database: MongoDatabase) -> None:
+        self.collection = database[RUNS]
+
+    async def start(self, run: RunRecord) -> None:
+        document = run.model_dump(exclude={"id"})
+        document["_id"] = run.id
+        # Top-level copies of the parameters, as runs were stored before the ledger.
+        for key, value in run.details.items():
+            document.setdefault(key, value)
+        await self.collection.insert_one(document)
+
+    async def checkpoint(
+        self, run_id: str, *, counts: dict[str, Any], errors: list[dict[str, str]]
+    ) -> None:
+        await self.collection.update_one(
+            {"_id": run_id}, {"$set": {"counts": counts, "errors": errors}}
+        )
+
+    async def finish(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus,
+        finished_at: datetime,
+        counts: dict[str, Any],
+        errors: list[dict[str, str]],
+        error: str | None,
+    ) -> None:
+        await self.collection.update_one(
+            {"_id": run_id},
+            {
+                "$set": {
+                    "status": status,
+                    "finished_at": finished_at,
+                    "counts": counts,
+                    "errors": errors,
+                    "error": error,
+                }
+            },
+        )
+
+    async def get(self, run_id: str) -> RunRecord | None:
+        document = await self.collection.find_one({"_id": run_id})
+        return None if document is None else _to_record(document)
+
+    async def recent(self, limit: int, *, kind: RunKind | None = None) -> list[RunRecord]:
+        query: dict[str, Any] = {}
+        if kind == "enrich":
+            query = ENRICH_RUNS
+        elif kind is not None:
+            query = {"kind": kind}
+        cursor = self.collection.find(query, sort=[("started_at", DESCENDING)], limit=limit)
+        return [_to_record(document) async for document in cursor]
+
+    async def children(self, parent_id: str) -> list[RunRecord]:
+        cursor = self.collection.find({"parent_id": parent_id}, sort=[("started_at", 1)])
+        return [_to_record(document) async for document in cursor]
+
+    def stops_run(self, exc: BaseException) -> bool:
+        return isinstance(exc, PyMongoError)
+
+
+class MongoQuarantineRepository(QuarantineRepository):
+    """``quarantine``: lead rows keep their historical field names (``import_id``, ``file``)."""
+
+    def __init__(self, database: MongoDatabase) -> None:
+        self.collection = database[QUARANTINE]
+
+    async def add(self, records: Sequence[QuarantineRecord]) -> None:
+        if not records:
+            return
+        operations = []
+        for record in records:
+            document = record.model_dump(exclude={"id", "batch_id", "location"})
+            document.update(_id=record.id, import_id=record.batch_id, file=record.location)
+            operations.append(ReplaceOne({"_id": record.id}, document, upsert=True))
+        await self.collection.bulk_write(operations, ordered=False)
