@@ -27,7 +27,6 @@ from leadpersona.adapters.enrichment_client import (
     EnrichmentClient,
     FetchResult,
     build_enrichment_client,
-    normalize_email,
 )
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.documents import LeadDocument
@@ -36,6 +35,7 @@ from leadpersona.adapters.mongo.persona_store import PersonaStore
 from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.adapters.repositories import RunRepository
 from leadpersona.config import Settings
+from leadpersona.domain.email import normalize_email
 from leadpersona.domain.persona import Persona, derive_features
 from leadpersona.domain.profile import LinkedInResponse
 from leadpersona.domain.runs import new_run_id
