@@ -21,7 +21,10 @@ from leadpersona.adapters.local_server import free_port
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.embedded import mongo_uri_for_port
 from leadpersona.config import Settings, get_settings
+from tests import network_guard
 from tests.support import stop_process
+
+network_guard.install()
 
 REPO = Path(__file__).resolve().parents[1]
 

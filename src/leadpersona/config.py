@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from leadpersona.domain.segmentation import CompanyTypeRules
 from leadpersona.errors import ConfigError
 
 __all__ = ["MOCK_RATE_LIMIT", "Settings", "get_settings", "load_settings"]
@@ -121,6 +122,13 @@ class Settings(BaseSettings):
         if self.field_mapping_csv is not None:
             return self.field_mapping_csv
         return self.data_dir / "field_of_study.csv"
+
+    @property
+    def company_type_rules(self) -> CompanyTypeRules:
+        """The company-type boundaries these settings choose."""
+        return CompanyTypeRules(
+            startup_below=self.startup_below, multinational_above=self.multinational_above
+        )
 
     @property
     def effective_warehouse_url(self) -> str:

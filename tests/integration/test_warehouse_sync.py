@@ -7,13 +7,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text
 
-from leadpersona.adapters.mongo.connection import MongoDatabase, connect
+from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.adapters.warehouse.load import TABLES
 from leadpersona.adapters.warehouse.tables import Lead
@@ -38,15 +38,6 @@ ORDER = {
 }
 
 
-@pytest.fixture
-async def mongo(settings_env: Settings, mongo_uri: str) -> AsyncIterator[MongoDatabase]:
-    async with connect(mongo_uri, settings_env.mongodb_db) as database:
-        try:
-            yield database
-        finally:
-            await database.client.drop_database(settings_env.mongodb_db)
-
-
 def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     with engine.connect() as connection:
         return {
@@ -60,26 +51,31 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
-async def test_incremental_sync_converges_to_a_full_sync(
-    settings_env: Settings, mongo: MongoDatabase, warehouse_factory: Callable[[], str]
-) -> None:
-    await mongo["leads"].insert_many(leads(30))
+async def enriched(settings: Settings, database: MongoDatabase, count: int) -> None:
+    """``count`` leads in MongoDB, each with a persona and an archived answer."""
+    await database["leads"].insert_many(leads(count))
     async with mock_client() as client:
-        await run_enrichment(settings_env, mongo, client=client, batch_size=10)
+        await run_enrichment(settings, database, client=client, batch_size=40)
+
+
+async def test_incremental_sync_converges_to_a_full_sync(
+    settings_env: Settings, database: MongoDatabase, warehouse_factory: Callable[[], str]
+) -> None:
+    await enriched(settings_env, database, 30)
     engine = make_engine(warehouse_factory())
     try:
-        first = await sync_warehouse(settings_env, mongo, engine=engine, batch_size=7)
+        first = await sync_warehouse(settings_env, database, engine=engine, batch_size=7)
         assert first.inserted["leads"] == 30 and first.inserted["personas"] == 30
         assert first.inserted["positions"] > 0 and first.inserted["skills"] > 0
-        nothing = await sync_warehouse(settings_env, mongo, engine=engine, batch_size=7)
+        nothing = await sync_warehouse(settings_env, database, engine=engine, batch_size=7)
         assert nothing.changed == 0, nothing
 
         # Changes on the MongoDB side: a persona edited by hand, a lead deleted, a new lead
         # without a persona yet, a lead re-enriched with another answer.
-        await PersonaService(mongo).update("p00003", {"academic_field": "law", "seniority": 2})
-        await mongo["leads"].delete_one({"_id": "p00004"})
-        await mongo["leads"].insert_one({"_id": "p99999", "email": "new@example.com"})
-        second = await sync_warehouse(settings_env, mongo, engine=engine, batch_size=7)
+        await PersonaService(database).update("p00003", {"academic_field": "law", "seniority": 2})
+        await database["leads"].delete_one({"_id": "p00004"})
+        await database["leads"].insert_one({"_id": "p99999", "email": "new@example.com"})
+        second = await sync_warehouse(settings_env, database, engine=engine, batch_size=7)
         assert second.updated["personas"] == 1
         assert second.deleted["leads"] == 1 and second.inserted["leads"] == 1
         with engine.connect() as connection:
@@ -89,11 +85,11 @@ async def test_incremental_sync_converges_to_a_full_sync(
                 text("SELECT academic_field, features FROM personas WHERE lead_id = 'p00003'")
             ).one()
             assert row[0] == "law"
-        assert (await sync_warehouse(settings_env, mongo, engine=engine)).changed == 0
+        assert (await sync_warehouse(settings_env, database, engine=engine)).changed == 0
 
         twin = make_engine(warehouse_factory())
         try:
-            full = await sync_warehouse(settings_env, mongo, engine=twin, full=True)
+            full = await sync_warehouse(settings_env, database, engine=twin, full=True)
             assert full.inserted["leads"] == 30
             incremental, rebuilt = dump(engine), dump(twin)
             # A company's attributes merge every answer that named it (largest employee count);
@@ -109,11 +105,9 @@ async def test_incremental_sync_converges_to_a_full_sync(
 
 
 async def test_a_sync_killed_midway_is_finished_by_the_next(
-    settings_env: Settings, mongo: MongoDatabase, warehouse_factory: Callable[[], str]
+    settings_env: Settings, database: MongoDatabase, warehouse_factory: Callable[[], str]
 ) -> None:
-    await mongo["leads"].insert_many(leads(120))
-    async with mock_client() as client:
-        await run_enrichment(settings_env, mongo, client=client, batch_size=40)
+    await enriched(settings_env, database, 120)
     url = warehouse_factory()
     engine = make_engine(url)
     env = {**os.environ, "LEADPERSONA_WAREHOUSE_URL": url}
@@ -142,11 +136,11 @@ async def test_a_sync_killed_midway_is_finished_by_the_next(
         with engine.connect() as connection:
             mark = connection.execute(text("SELECT watermark_id FROM sync_state")).scalar_one()
             assert mark is not None
-        finished = await sync_warehouse(settings_env, mongo, engine=engine)
+        finished = await sync_warehouse(settings_env, database, engine=engine)
         assert finished.inserted["personas"] + committed >= 120
         twin = make_engine(warehouse_factory())
         try:
-            await sync_warehouse(settings_env, mongo, engine=twin, full=True)
+            await sync_warehouse(settings_env, database, engine=twin, full=True)
             assert dump(twin) == dump(engine)
         finally:
             twin.dispose()
@@ -155,15 +149,15 @@ async def test_a_sync_killed_midway_is_finished_by_the_next(
 
 
 async def test_a_sync_is_recorded_in_the_run_ledger_as_a_step_of_its_parent(
-    settings_env: Settings, mongo: MongoDatabase, warehouse_factory: Callable[[], str]
+    settings_env: Settings, database: MongoDatabase, warehouse_factory: Callable[[], str]
 ) -> None:
-    await mongo["leads"].insert_many(leads(6))
-    async with mock_client() as client:
-        await run_enrichment(settings_env, mongo, client=client, batch_size=10)
+    await enriched(settings_env, database, 6)
     engine = make_engine(warehouse_factory())
     try:
-        report = await sync_warehouse(settings_env, mongo, engine=engine, parent_run_id="daily-1")
-        run = await mongo["runs"].find_one({"_id": report.run_id})
+        report = await sync_warehouse(
+            settings_env, database, engine=engine, parent_run_id="daily-1"
+        )
+        run = await database["runs"].find_one({"_id": report.run_id})
         assert run is not None
         assert (run["kind"], run["status"], run["parent_id"]) == (
             "warehouse_sync",
@@ -176,10 +170,10 @@ async def test_a_sync_is_recorded_in_the_run_ledger_as_a_step_of_its_parent(
         # A warehouse that goes away midway: the run ends failed, with one line saying why.
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE lead_skills"))
-        await PersonaService(mongo).update("p00001", {"seniority": 3})
+        await PersonaService(database).update("p00001", {"seniority": 3})
         with pytest.raises(WarehouseError):
-            await sync_warehouse(settings_env, mongo, engine=engine)
-        failed = await mongo["runs"].find_one({"kind": "warehouse_sync", "status": "failed"})
+            await sync_warehouse(settings_env, database, engine=engine)
+        failed = await database["runs"].find_one({"kind": "warehouse_sync", "status": "failed"})
         assert failed is not None and failed["error"]
     finally:
         engine.dispose()

@@ -32,9 +32,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 from leadpersona import __version__
-from leadpersona.adapters.enrichment_client import FetchResult, normalize_email
+from leadpersona.adapters.enrichment_client import FetchResult
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.config import Settings
+from leadpersona.domain.email import normalize_email
 from leadpersona.errors import ArchiveError, ArchiveNotFound, InvalidInput
 
 __all__ = [

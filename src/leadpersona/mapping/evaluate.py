@@ -87,35 +87,32 @@ class Evaluation(BaseModel):
     misses: list[Miss]
 
 
-def load_holdout(data: bytes | None = None, *, name: str = HOLDOUT_NAME) -> list[HoldoutRow]:
-    """Hand-labelled strings the CSV does not hold (the packaged file unless ``data`` is given)."""
+def _labelled_rows(name: str, data: bytes | None) -> list[dict[str, str]]:
     if data is None:
         data = files("leadpersona.data").joinpath(name).read_bytes()
     reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
-    return [
-        HoldoutRow(
-            field_of_study=row["field_of_study"],
-            expected=normalise_label(row["expected_academic_field"]),
-            note=row.get("note") or "",
-        )
-        for row in reader
-        if row.get("field_of_study")
-    ]
+    return [row for row in reader if row.get("field_of_study")]
+
+
+def _holdout_row(row: dict[str, str], note: str) -> HoldoutRow:
+    return HoldoutRow(
+        field_of_study=row["field_of_study"],
+        expected=normalise_label(row["expected_academic_field"]),
+        note=note,
+    )
+
+
+def load_holdout(data: bytes | None = None, *, name: str = HOLDOUT_NAME) -> list[HoldoutRow]:
+    """Hand-labelled strings the CSV does not hold (the packaged file unless ``data`` is given)."""
+    return [_holdout_row(row, row.get("note") or "") for row in _labelled_rows(name, data)]
 
 
 def load_multilingual(split: str, data: bytes | None = None) -> list[HoldoutRow]:
     """One split (``"tune"`` or ``"heldout"``) of the multilingual evaluation set."""
-    if data is None:
-        data = files("leadpersona.data").joinpath(MULTILINGUAL_NAME).read_bytes()
-    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
     return [
-        HoldoutRow(
-            field_of_study=row["field_of_study"],
-            expected=normalise_label(row["expected_academic_field"]),
-            note=row["language"],
-        )
-        for row in reader
-        if row.get("field_of_study") and row["split"] == split
+        _holdout_row(row, row["language"])
+        for row in _labelled_rows(MULTILINGUAL_NAME, data)
+        if row["split"] == split
     ]
 
 

@@ -27,7 +27,6 @@ from leadpersona.adapters.enrichment_client import (
     EnrichmentClient,
     FetchResult,
     build_enrichment_client,
-    normalize_email,
 )
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.documents import LeadDocument
@@ -36,10 +35,11 @@ from leadpersona.adapters.mongo.persona_store import PersonaStore
 from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.adapters.repositories import RunRepository
 from leadpersona.config import Settings
+from leadpersona.domain.email import normalize_email
 from leadpersona.domain.persona import Persona, derive_features
 from leadpersona.domain.profile import LinkedInResponse
 from leadpersona.domain.runs import new_run_id
-from leadpersona.domain.segmentation import CompanyTypeRules, person_field_of_study
+from leadpersona.domain.segmentation import person_field_of_study
 from leadpersona.errors import EnrichmentError, FatalEnrichmentError
 from leadpersona.mapping import FieldMapStore, open_field_map
 from leadpersona.services.runs import RunHandle, describe_error, recorded_run
@@ -116,9 +116,7 @@ class _Run:
         self.runs = runs
         self.parent_run_id = parent_run_id
         self.ledger: RunHandle | None = None
-        self.rules = CompanyTypeRules(
-            startup_below=settings.startup_below, multinational_above=settings.multinational_above
-        )
+        self.rules = settings.company_type_rules
         self.summary = RunSummary(run_id=new_run_id())
 
     async def pages(self, batch_size: int) -> Any:

@@ -39,7 +39,6 @@ from leadpersona.adapters.warehouse.load import (
     read_watermark,
 )
 from leadpersona.config import Settings
-from leadpersona.domain.segmentation import CompanyTypeRules
 from leadpersona.domain.warehouse_rows import LeadRows, lead_rows
 from leadpersona.services.runs import recorded_run
 
@@ -91,10 +90,7 @@ class _Sync:
         self.full = full
         self.batch_size = batch_size
         self.on_progress = on_progress
-        self.rules = CompanyTypeRules(
-            startup_below=settings.startup_below,
-            multinational_above=settings.multinational_above,
-        )
+        self.rules = settings.company_type_rules
         self.inserted: Counter[str] = Counter()
         self.updated: Counter[str] = Counter()
         self.deleted: Counter[str] = Counter()

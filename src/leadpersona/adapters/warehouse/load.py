@@ -173,22 +173,13 @@ class WarehouseWriter:
 
     def drop_orphans(self) -> None:
         """Remove companies no position names and skills no lead has (a full sync has none)."""
-        gone = self.connection.execute(
-            delete(COMPANIES).where(
-                ~select(POSITIONS.c.company_id)
-                .where(POSITIONS.c.company_id == COMPANIES.c.company_id)
-                .exists()
-            )
-        )
-        self.deleted["companies"] += gone.rowcount
-        gone = self.connection.execute(
-            delete(SKILLS).where(
-                ~select(lead_skills.c.skill_id)
-                .where(lead_skills.c.skill_id == SKILLS.c.skill_id)
-                .exists()
-            )
-        )
-        self.deleted["skills"] += gone.rowcount
+        for table, column, refs in (
+            (COMPANIES, COMPANIES.c.company_id, POSITIONS.c.company_id),
+            (SKILLS, SKILLS.c.skill_id, lead_skills.c.skill_id),
+        ):
+            named = select(refs).where(refs == column).exists()
+            gone = self.connection.execute(delete(table).where(~named))
+            self.deleted[table.name] += gone.rowcount
 
     def write_lead_rows(self, batch: Sequence[LeadRows]) -> None:
         """Upsert only the ``leads`` rows (leads without a persona, or a full rewrite)."""
