@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -255,3 +257,26 @@ def test_working_copies_made_at_once_are_whole_and_leave_no_temp_files(tmp_path:
     target.write_bytes(grown)
     ensure_working_copy(target)
     assert target.read_bytes() == grown
+
+
+def test_writers_creating_the_working_copy_at_once_use_their_own_temporary_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import leadpersona.adapters.field_map_csv as module
+
+    target = tmp_path / "map" / "fields.csv"
+    copy = shutil.copyfile
+    interleaved: list[Path] = []
+
+    def copy_while_another_writer_runs(source: Any, destination: Any) -> Any:
+        result = copy(source, destination)
+        if not interleaved:  # a second process copies and moves its file in meanwhile
+            interleaved.append(tmp_path)
+            interleaved[0] = module.ensure_working_copy(target)
+        return result
+
+    monkeypatch.setattr(module.shutil, "copyfile", copy_while_another_writer_runs)
+    assert module.ensure_working_copy(target) == target
+    assert interleaved == [target]
+    assert target.read_bytes() == packaged_csv_bytes()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["fields.csv"]
