@@ -10,9 +10,9 @@ import pytest
 from leadpersona.adapters.enrichment_client import (
     EnrichmentClient,
     FetchResult,
-    normalize_email,
     parse_retry_after,
 )
+from leadpersona.domain.email import normalize_email
 
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 

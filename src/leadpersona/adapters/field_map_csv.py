@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from importlib.resources import as_file, files
 from pathlib import Path
 
@@ -21,16 +23,22 @@ def packaged_csv_bytes() -> bytes:
 def ensure_working_copy(path: Path) -> Path:
     """Copy the packaged CSV to ``path`` unless a file is already there; return ``path``.
 
-    The working copy is the one that grows; the packaged file is never written.
+    The working copy is the one that grows; the packaged file is never written. Each writer
+    copies to a temporary file of its own in the same directory and moves it into place, so
+    processes creating the copy at once never share or remove each other's temporary file.
     """
     if path.exists():
         return path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with as_file(files("leadpersona.data").joinpath(PACKAGED_CSV_NAME)) as source:
-            tmp = path.with_name(path.name + ".tmp")
-            shutil.copyfile(source, tmp)
-            tmp.replace(path)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            os.close(fd)
+            try:
+                shutil.copyfile(source, tmp)
+                os.replace(tmp, path)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
     except OSError as exc:
         raise FieldMapError(f"cannot create the working copy: {exc.strerror}", path=path) from None
     return path

@@ -75,6 +75,25 @@ class WarehouseWriter:
             statement = statement.on_conflict_do_nothing(index_elements=keys)
         self.connection.execute(statement, list(rows))
 
+    def _append(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows known to be new (a lead's child rows, just deleted): ``COPY`` on
+        PostgreSQL, one executemany ``INSERT`` elsewhere."""
+        if not rows:
+            return
+        self.inserted[table.name] += len(rows)
+        if self.connection.dialect.name != "postgresql":
+            self.connection.execute(_insert(self.connection, table), list(rows))
+            return
+        columns = [column.name for column in table.columns]
+        driver = self.connection.connection.driver_connection
+        assert driver is not None
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row([row.get(name) for name in columns])
+
     def write_leads(self, batch: Sequence[LeadRows]) -> None:
         """Upsert these leads and replace each one's persona and child rows as a set."""
         if not batch:
@@ -99,13 +118,8 @@ class WarehouseWriter:
             self.deleted[table.name] += gone.rowcount
         for table, name in ((POSITIONS, "positions"), (EDUCATIONS, "educations")):
             children = [row for rows in batch for row in getattr(rows, name)]
-            if children:
-                self.connection.execute(_insert(self.connection, table), children)
-                self.inserted[name] += len(children)
-        pairs = [pair for rows in batch for pair in rows.lead_skills]
-        if pairs:
-            self.connection.execute(_insert(self.connection, lead_skills), pairs)
-            self.inserted["lead_skills"] += len(pairs)
+            self._append(table, children)
+        self._append(lead_skills, [pair for rows in batch for pair in rows.lead_skills])
         # A replaced set counts as changed rows, not as new ones: net of what was deleted.
         for name in ("positions", "educations", "lead_skills"):
             same = min(self.inserted[name], self.deleted[name])
