@@ -242,6 +242,23 @@ def test_accepted_suggestions_are_recorded_and_stay_inferred(tmp_path: Path) -> 
     assert store.accept_suggestions(0.5) == []
 
 
+def test_working_copies_made_at_once_are_whole_and_leave_no_temp_files(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from leadpersona.adapters.field_map_csv import ensure_working_copy, packaged_csv_bytes
+
+    target = tmp_path / "maps" / "field_map.csv"
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: ensure_working_copy(target), range(16)))
+    assert results == [target] * 16
+    assert target.read_bytes() == packaged_csv_bytes()
+    assert [p.name for p in target.parent.iterdir()] == ["field_map.csv"]
+    grown = packaged_csv_bytes() + b"extra,row\n"
+    target.write_bytes(grown)
+    ensure_working_copy(target)
+    assert target.read_bytes() == grown
+
+
 def test_writers_creating_the_working_copy_at_once_use_their_own_temporary_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -24,8 +25,9 @@ def ensure_working_copy(path: Path) -> Path:
     """Copy the packaged CSV to ``path`` unless a file is already there; return ``path``.
 
     The working copy is the one that grows; the packaged file is never written. Each writer
-    copies to a temporary file of its own in the same directory and moves it into place, so
-    processes creating the copy at once never share or remove each other's temporary file.
+    copies to a temporary file of its own and links it into place only if no file is there
+    (atomic), so processes starting together never share a half-copied file and a copy that
+    has already grown is never replaced.
     """
     if path.exists():
         return path
@@ -36,7 +38,8 @@ def ensure_working_copy(path: Path) -> Path:
             os.close(fd)
             try:
                 shutil.copyfile(source, tmp)
-                os.replace(tmp, path)
+                with contextlib.suppress(FileExistsError):  # another process was first
+                    os.link(tmp, path)
             finally:
                 Path(tmp).unlink(missing_ok=True)
     except OSError as exc:
