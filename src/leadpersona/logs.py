@@ -45,15 +45,13 @@ class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure_logging(log_format: str | None, stream: TextIO | None = None) -> None:
-    """JSON lines at INFO for ``json``; otherwise human lines at WARNING (the default)."""
+    """JSON lines at INFO on stderr for ``json``; otherwise logging is left as Python sets it."""
+    if (log_format or "").lower() != "json":
+        return
     handler: logging.Handler = _Stderr() if stream is None else logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    if (log_format or "").lower() == "json":
-        handler.setFormatter(JsonFormatter())
-        root.setLevel(logging.INFO)
-    else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        root.setLevel(logging.WARNING)
+    root.setLevel(logging.INFO)
     root.addHandler(handler)
