@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint format typecheck pytest unit integration e2e bench clean
+.PHONY: demo test quick lint format typecheck pytest unit integration e2e bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -16,6 +16,10 @@ demo: $(STAMP)
 	$(VENV)/bin/leadpersona demo
 
 test: lint typecheck pytest
+
+# The fast gates: lint, types and the tests not marked slow.
+quick: lint typecheck
+	$(VENV)/bin/pytest -q -m 'not slow'
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -63,6 +63,9 @@ class InMemoryRunRepository(RunRepository):
         runs = [r for r in self.runs.values() if r.parent_id == parent_id]
         return sorted(runs, key=lambda r: r.started_at)
 
+    async def add_alert(self, run_id: str, alert: dict[str, Any]) -> None:
+        self.runs[run_id].alerts.append(dict(alert))
+
 
 class InMemoryQuarantineRepository(QuarantineRepository):
     def __init__(self) -> None:

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     startup_below: int = Field(default=50, ge=1)
     multinational_above: int = Field(default=1000, ge=1)
     archive_backend: Literal["gridfs", "s3"] = "gridfs"
+    #: Section 8: an enrich run whose share of failed calls passes this fails (as does one
+    #: where every call failed), and an alert is raised.
+    enrich_max_failure_rate: float = Field(default=0.5, ge=0, le=1)
+    #: Section 8: every alert is POSTed as JSON here when set.
+    alert_webhook: str | None = None
+    #: Section 8: an alert is raised when the API reports fewer credits left than this.
+    credits_floor: int = Field(default=100, ge=0)
     s3_bucket: str = "leadpersona-raw"
     s3_endpoint_url: str | None = None
     s3_prefix: str = "linkedin/"

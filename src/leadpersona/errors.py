@@ -13,10 +13,8 @@ The tree::
     │       ├── RetriableEnrichmentError   (also a RetriableApiError) + bodies not JSON
     │       └── FatalEnrichmentError       (also a FatalApiError) other 4xx
     │           └── AuthenticationError    401 / 403: bad or missing API key
-    ├── ProfileNotFound                the API has no profile for an email
     ├── FieldMapError                  the field-of-study CSV cannot be read or written
     ├── NotFoundError                  a lead, persona or archived answer does not exist
-    │   ├── LeadNotFound
     │   ├── PersonaNotFound
     │   └── ArchiveNotFound
     ├── InvalidInput                   a value given by a user is not acceptable
@@ -50,11 +48,9 @@ __all__ = [
     "InvalidFeature",
     "InvalidInput",
     "LeadFileError",
-    "LeadNotFound",
     "LeadPersonaError",
     "NotFoundError",
     "PersonaNotFound",
-    "ProfileNotFound",
     "ReportError",
     "RetriableApiError",
     "RetriableEnrichmentError",
@@ -123,10 +119,6 @@ class AuthenticationError(FatalEnrichmentError):
     """The API refused the key (401 or 403)."""
 
 
-class ProfileNotFound(LeadPersonaError):
-    """The API has no profile for this email (404 or ``success: false``)."""
-
-
 class FieldMapError(LeadPersonaError):
     """The field-of-study CSV cannot be read or written.
 
@@ -144,10 +136,6 @@ class FieldMapError(LeadPersonaError):
 
 class NotFoundError(LeadPersonaError):
     """Something asked for by id does not exist."""
-
-
-class LeadNotFound(NotFoundError):
-    """No lead has this id."""
 
 
 class PersonaNotFound(NotFoundError):

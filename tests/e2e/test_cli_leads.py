@@ -227,3 +227,26 @@ def test_init_creates_the_import_collections_and_the_email_keys() -> None:
     assert report["shared_emails"] == {"emails": 0, "leads": 0, "examples": []}
     assert "import_row" in collections["quarantine"]["indexes"]
     assert one_json(invoke("init", "--json")) == report
+
+
+def test_user_text_is_printed_literally(tmp_path: Path) -> None:
+    """File headers, names and raw values are shown as written: no markup, no emoji codes."""
+    line = one_error_line(invoke("leads", "import", "/etc/passwd"), 2)
+    assert "root:x:0:0:" in line
+    assert "❌" not in line
+
+    path = tmp_path / "[b]odd:x:.csv"
+    path.write_text(
+        "first_name,last_name,email,status\n[b]Ada[/b],:x:,ada@example.com,1\n[i]Bo,Y,bad,1\n",
+        encoding="utf-8",
+    )
+    imported = invoke("leads", "import", str(path))
+    assert imported.exit_code == 0, imported.stderr
+    listing = invoke("leads", "list")
+    assert listing.exit_code == 0
+    assert "[b]Ada[/b]" in listing.stdout
+    assert ":x:" in listing.stdout
+    assert "\\[" not in listing.stdout
+    quarantine = invoke("leads", "quarantine")
+    assert "[b]odd:x:.csv" in quarantine.stdout
+    assert "[i]Bo" in quarantine.stdout

@@ -13,7 +13,7 @@ from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.persona_documents import FEATURE_INDEX_NAME, PersonaDocument
 from leadpersona.adapters.mongo.persona_store import PersonaStore, summarise
 from leadpersona.domain.persona import FeatureProvenance, Persona
-from leadpersona.errors import InvalidFeature, InvalidInput, PersonaNotFound
+from leadpersona.errors import DatabaseError, InvalidFeature, InvalidInput, PersonaNotFound
 from leadpersona.services.personas import PersonaService, parse_assignment
 
 FIELDS = ["computer science", "marketing", "law"]
@@ -205,3 +205,15 @@ async def test_the_beanie_document_reads_what_the_store_writes(database: MongoDa
     assert document.to_domain() == await store.get("0001")
     assert "tier=2" in document.feature_index
     assert document.revision is not None
+
+
+async def test_a_bulk_write_failure_other_than_the_id_race_is_reported(
+    database: MongoDatabase,
+) -> None:
+    store = PersonaStore(database)
+    await store.save_computed([computed("0000", "law", "Startup")])
+    # A rule of the database that a recomputation breaks: not a race, so not retried.
+    await database["personas"].create_index("features.academic_field", unique=True)
+    with pytest.raises(DatabaseError, match=r"saving personas failed: .*dup"):
+        await store.save_computed([computed("0001", "law", "Startup")])
+    assert await database["personas"].count_documents({}) == 1

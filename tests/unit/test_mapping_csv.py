@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -238,3 +240,43 @@ def test_accepted_suggestions_are_recorded_and_stay_inferred(tmp_path: Path) -> 
     assert store.load().lookup("Comptabilité").source == "mapping"
     assert "Comptabilité" not in store.accepted_path.read_text()
     assert store.accept_suggestions(0.5) == []
+
+
+def test_working_copies_made_at_once_are_whole_and_leave_no_temp_files(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from leadpersona.adapters.field_map_csv import ensure_working_copy, packaged_csv_bytes
+
+    target = tmp_path / "maps" / "field_map.csv"
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: ensure_working_copy(target), range(16)))
+    assert results == [target] * 16
+    assert target.read_bytes() == packaged_csv_bytes()
+    assert [p.name for p in target.parent.iterdir()] == ["field_map.csv"]
+    grown = packaged_csv_bytes() + b"extra,row\n"
+    target.write_bytes(grown)
+    ensure_working_copy(target)
+    assert target.read_bytes() == grown
+
+
+def test_writers_creating_the_working_copy_at_once_use_their_own_temporary_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import leadpersona.adapters.field_map_csv as module
+
+    target = tmp_path / "map" / "fields.csv"
+    copy = shutil.copyfile
+    interleaved: list[Path] = []
+
+    def copy_while_another_writer_runs(source: Any, destination: Any) -> Any:
+        result = copy(source, destination)
+        if not interleaved:  # a second process copies and moves its file in meanwhile
+            interleaved.append(tmp_path)
+            interleaved[0] = module.ensure_working_copy(target)
+        return result
+
+    monkeypatch.setattr(module.shutil, "copyfile", copy_while_another_writer_runs)
+    assert module.ensure_working_copy(target) == target
+    assert interleaved == [target]
+    assert target.read_bytes() == packaged_csv_bytes()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["fields.csv"]

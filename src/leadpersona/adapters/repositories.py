@@ -54,6 +54,10 @@ class RunRepository(abc.ABC):
     async def children(self, parent_id: str) -> list[RunRecord]:
         """The steps of a run, in the order they started."""
 
+    @abc.abstractmethod
+    async def add_alert(self, run_id: str, alert: dict[str, Any]) -> None:
+        """Keep an alert with the run that raised it."""
+
     def stops_run(self, exc: BaseException) -> bool:
         """Whether ``exc`` is this store failing (the run is then aborted, not failed)."""
         return False

@@ -57,6 +57,9 @@ class RunRecord(BaseModel):
     details: dict[str, Any] = Field(
         default_factory=dict, description="its parameters: settings, file, date range, ..."
     )
+    alerts: list[dict[str, Any]] = Field(
+        default_factory=list, description="the alerts it raised (kind, message, at)"
+    )
 
     @property
     def duration_s(self) -> float | None:

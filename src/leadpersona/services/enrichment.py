@@ -80,6 +80,24 @@ class RunSummary(BaseModel):
     error: str | None = None
 
 
+def failure_verdict(summary: RunSummary, max_rate: float) -> str | None:
+    """Why an enrich run that went through counts as failed, or ``None``.
+
+    It failed when it made calls and every one failed, or when the share of failed calls is
+    above ``max_rate`` (``LEADPERSONA_ENRICH_MAX_FAILURE_RATE``).
+    """
+    attempted = summary.enriched + summary.no_data + summary.failed
+    if attempted == 0 or summary.failed == 0:
+        return None
+    rate = summary.failed / attempted
+    if summary.failed == attempted or rate > max_rate:
+        return (
+            f"{summary.failed} of {attempted} enrichment calls failed"
+            f" ({rate:.0%}, limit {max_rate:.0%})"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class _Answer:
     """The outcome for one email: an answer (fresh or cached) or a failure."""
@@ -329,6 +347,10 @@ class _Run:
             self.ledger = ledger
             try:
                 await self._pages(limit, batch_size)
+                verdict = failure_verdict(self.summary, self.settings.enrich_max_failure_rate)
+                if verdict is not None:
+                    self.summary.status, self.summary.error = "failed", verdict
+                    ledger.fail(verdict)
             except FatalEnrichmentError as exc:
                 # Nothing of the page in flight was written: the run gave up, it did not fail.
                 self.summary.status, self.summary.error = "aborted", str(exc)

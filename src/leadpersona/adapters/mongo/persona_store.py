@@ -27,6 +27,21 @@ from leadpersona.errors import DatabaseError, PersonaNotFound
 __all__ = ["PersonaQuery", "PersonaStore", "apply_overrides", "summarise"]
 
 _UPDATE_ATTEMPTS = 5
+_DUPLICATE_KEY = 11000
+
+
+def _raise_unless_id_race(exc: BulkWriteError) -> None:
+    """Raise a :class:`DatabaseError` for a bulk write failure other than the duplicate-_id race."""
+    details: dict[str, Any] = dict(exc.details or {})
+    for error in details.get("writeErrors") or []:
+        message = str(error.get("errmsg", ""))
+        key_pattern = error.get("keyPattern")
+        on_id = key_pattern == {"_id": 1} if key_pattern else "_id_" in message
+        if error.get("code") != _DUPLICATE_KEY or not on_id:
+            raise DatabaseError(f"saving personas failed: {message or error}") from exc
+    if details.get("writeConcernErrors"):
+        first = details["writeConcernErrors"][0]
+        raise DatabaseError(f"saving personas failed: {first.get('errmsg', first)}") from exc
 
 
 class PersonaQuery(BaseModel):
@@ -135,8 +150,10 @@ class PersonaStore:
                 result = await self.collection.bulk_write(operations, ordered=False)
                 if result.matched_count + result.upserted_count == len(operations):
                     return
-            except BulkWriteError:
-                pass  # a persona created meanwhile (duplicate _id): merged again below
+            except BulkWriteError as exc:
+                # Only a persona created meanwhile (duplicate _id) is merged again below;
+                # any other failure is reported, not retried.
+                _raise_unless_id_race(exc)
             landed = await self._current(list(pending))
             pending = {
                 lead_id: persona

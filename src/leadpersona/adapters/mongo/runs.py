@@ -96,6 +96,9 @@ class MongoRunRepository(RunRepository):
         cursor = self.collection.find({"parent_id": parent_id}, sort=[("started_at", 1)])
         return [_to_record(document) async for document in cursor]
 
+    async def add_alert(self, run_id: str, alert: dict[str, Any]) -> None:
+        await self.collection.update_one({"_id": run_id}, {"$push": {"alerts": alert}})
+
     def stops_run(self, exc: BaseException) -> bool:
         return isinstance(exc, PyMongoError)
 

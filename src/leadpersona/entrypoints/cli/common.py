@@ -51,8 +51,10 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
 
-console = Console()
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup and emoji codes are off: everything printed may hold user text (file names, headers,
+# lead names), which must appear exactly as written (``:x:`` is not an emoji, ``[b]`` not bold).
+console = Console(markup=False, emoji=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 JsonOption = typer.Option(False, "--json", help="Print exactly one JSON document on stdout.")
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import typer
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import (
+    EXIT_ERROR,
     JsonOption,
     emit_json,
     run_with_database,
 )
 from leadpersona.entrypoints.cli.main import app
 from leadpersona.entrypoints.cli.views import print_summary, progress_reporter
+from leadpersona.services.alerts import Alert, Alerts
 from leadpersona.services.enrichment import RunSummary, run_enrichment
 
 __all__ = ["enrich"]
@@ -29,7 +32,7 @@ def enrich(
 
     async def work(settings: Settings, database: MongoDatabase) -> RunSummary:
         with progress_reporter(not as_json) as on_progress:
-            return await run_enrichment(
+            summary = await run_enrichment(
                 settings,
                 database,
                 limit=limit,
@@ -37,9 +40,30 @@ def enrich(
                 batch_size=batch_size,
                 on_progress=on_progress,
             )
+        alerts = Alerts(settings.alert_webhook, runs=MongoRunRepository(database))
+        if summary.status == "failed":
+            await alerts.raise_alert(
+                Alert(
+                    kind="step_failed",
+                    message=f"enrich failed: {summary.error}",
+                    run_id=summary.run_id,
+                )
+            )
+        if summary.credits_left is not None and summary.credits_left < settings.credits_floor:
+            await alerts.raise_alert(
+                Alert(
+                    kind="credits",
+                    message=f"enrichment API credits left {summary.credits_left}"
+                    f" < floor {settings.credits_floor}",
+                    run_id=summary.run_id,
+                )
+            )
+        return summary
 
     summary = run_with_database(work)
     if as_json:
         emit_json(summary.model_dump(mode="json"))
     else:
         print_summary(summary)
+    if summary.status == "failed":
+        raise typer.Exit(EXIT_ERROR)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
@@ -41,12 +40,12 @@ def _print_import(report: ImportReport) -> None:
     if report.already_imported:
         when = f" on {report.imported_at:%Y-%m-%d %H:%M} UTC" if report.imported_at else ""
         console.print(
-            f"{escape(report.file)} (sha256 {report.sha256[:12]}) was already imported{when}:"
+            f"{report.file} (sha256 {report.sha256[:12]}) was already imported{when}:"
             " nothing inserted."
         )
         return
     title = f"{'dry run: ' if report.dry_run else ''}{report.file}"
-    table = Table(title=escape(title), show_header=False)
+    table = Table(title=title, show_header=False)
     table.add_column("what")
     table.add_column("rows", justify="right")
     rows = [
@@ -72,7 +71,7 @@ def _print_import(report: ImportReport) -> None:
         notes.append("extra columns kept with each lead: " + ", ".join(report.extra_columns))
     if report.resumed_from_row:
         notes.append(f"resumed after row {report.resumed_from_row}")
-    console.print(escape("; ".join(notes)))
+    console.print("; ".join(notes))
     if report.quarantined and not report.dry_run:
         console.print("see them with: leadpersona leads quarantine")
 
@@ -130,11 +129,11 @@ def quarantine_command(
         reasons = "\n".join(f"{r.code}: {r.message}" for r in entry.reasons)
         raw = ", ".join(f"{k}={v!r}" for k, v in entry.raw.items() if v)
         table.add_row(
-            escape(entry.file),
+            entry.file,
             str(entry.row),
             str(entry.line),
-            escape(reasons),
-            escape(raw[:120] + ("…" if len(raw) > 120 else "")),
+            reasons,
+            raw[:120] + ("…" if len(raw) > 120 else ""),
         )
     console.print(table)
     if listing.by_reason:
@@ -185,9 +184,9 @@ def list_command(
         table.add_row(
             lead.id,
             str(lead.status),
-            escape(lead.first_name or ""),
-            escape(lead.last_name or ""),
-            escape(lead.email or ""),
+            lead.first_name or "",
+            lead.last_name or "",
+            lead.email or "",
             "yes" if lead.photo_url else "",
         )
     console.print(table)

@@ -89,6 +89,7 @@ def _register_commands() -> None:
         mock_api,
         persona,
         report,
+        run,
         serve,
         warehouse,
     )

@@ -1,0 +1,91 @@
+"""Alerts (SPEC section 8): kept with their run, one line on stderr, a JSON POST to a webhook.
+
+A webhook that is down or slow never fails the run: the POST is retried a few times with a
+growing pause and then given up with a warning in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Literal, TextIO
+
+import httpx
+from pydantic import BaseModel, Field
+
+from leadpersona.adapters.repositories import RunRepository
+
+__all__ = ["Alert", "AlertKind", "Alerts"]
+
+_log = logging.getLogger(__name__)
+
+#: ``step_failed``: a step of a run failed; ``quality``: a quality measure is below its
+#: threshold; ``freshness``: a source is staler than its bound; ``credits``: the enrichment
+#: API has fewer credits left than the floor.
+AlertKind = Literal["step_failed", "quality", "freshness", "credits"]
+
+
+class Alert(BaseModel):
+    """One alert, as kept with its run and as POSTed to the webhook."""
+
+    kind: AlertKind
+    message: str
+    run_id: str | None = None
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class Alerts:
+    """Raises alerts: ledger, stderr, webhook (``LEADPERSONA_ALERT_WEBHOOK``) when set."""
+
+    def __init__(
+        self,
+        webhook: str | None,
+        *,
+        runs: RunRepository | None = None,
+        attempts: int = 3,
+        backoff_s: float = 0.2,
+        timeout_s: float = 5.0,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.webhook = webhook
+        self.runs = runs
+        self.attempts = max(attempts, 1)
+        self.backoff_s = backoff_s
+        self.timeout_s = timeout_s
+        self.stream = stream
+        self.raised: list[Alert] = []
+
+    async def raise_alert(self, alert: Alert) -> bool:
+        """Keep, print and send ``alert``; whether the webhook took it (True when none is set)."""
+        self.raised.append(alert)
+        if self.runs is not None and alert.run_id is not None:
+            await self.runs.add_alert(alert.run_id, alert.model_dump(mode="json"))
+        stream = self.stream or sys.stderr
+        run = f" run {alert.run_id}" if alert.run_id else ""
+        stream.write(f"alert [{alert.kind}]{run}: {alert.message}\n")
+        stream.flush()
+        if not self.webhook:
+            return True
+        return await self._post(alert)
+
+    async def _post(self, alert: Alert) -> bool:
+        payload = alert.model_dump(mode="json")
+        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            for attempt in range(self.attempts):
+                if attempt:
+                    await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
+                try:
+                    response = await client.post(str(self.webhook), json=payload)
+                except httpx.HTTPError as exc:
+                    problem = f"{type(exc).__name__}: {exc}"
+                else:
+                    if response.status_code < 300:
+                        return True
+                    problem = f"HTTP {response.status_code}"
+                    if response.status_code < 500 and response.status_code != 429:
+                        break
+                _log.warning("alert webhook attempt %d failed: %s", attempt + 1, problem)
+        _log.warning("alert webhook gave up: %s", alert.message)
+        return False

@@ -1,0 +1,135 @@
+"""``leadpersona run``: enrich → warehouse sync as one recorded ``daily`` run, a step each.
+
+Each step is recorded as its own run with the daily run as parent. The job stops at the first
+failing step, records why on the daily run and raises a ``step_failed`` alert. Re-running it
+after the cause is fixed finishes the job: enrich only takes leads still without a persona and
+the warehouse sync only what changed since its watermark, so finished work is not redone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from leadpersona.adapters.enrichment_client import EnrichmentClient
+from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.mongo.runs import MongoRunRepository
+from leadpersona.adapters.repositories import RunRepository
+from leadpersona.config import Settings
+from leadpersona.domain.runs import RunStatus
+from leadpersona.services.alerts import Alert, Alerts
+from leadpersona.services.enrichment import run_enrichment
+from leadpersona.services.runs import describe_error, recorded_run
+from leadpersona.services.warehouse_sync import sync_warehouse
+
+__all__ = ["DailyRunReport", "StepReport", "run_daily"]
+
+
+class StepReport(BaseModel):
+    """One step of the daily run as it ended."""
+
+    kind: str
+    run_id: str | None
+    status: RunStatus
+    counts: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
+class DailyRunReport(BaseModel):
+    """What ``leadpersona run --json`` prints."""
+
+    run_id: str
+    status: RunStatus = "completed"
+    error: str | None = None
+    steps: list[StepReport] = Field(default_factory=list)
+    alerts: list[Alert] = Field(default_factory=list)
+
+
+async def run_daily(
+    settings: Settings,
+    database: MongoDatabase,
+    *,
+    engine: Engine,
+    alerts: Alerts | None = None,
+    runs: RunRepository | None = None,
+    client: EnrichmentClient | None = None,
+) -> DailyRunReport:
+    """Run every step in order, stopping at the first that fails; see the module docstring."""
+    runs = runs or MongoRunRepository(database)
+    alerts = alerts or Alerts(settings.alert_webhook)
+    alerts.runs = runs
+    async with recorded_run(runs, "daily") as daily:
+        report = DailyRunReport(run_id=daily.id)
+
+        async def stop(step: StepReport) -> DailyRunReport:
+            report.steps.append(step)
+            daily.counts.update({done.kind: done.counts for done in report.steps})
+            message = f"step {step.kind} {step.status}: {step.error}"
+            daily.fail(message)
+            report.status, report.error = "failed", message
+            await alerts.raise_alert(Alert(kind="step_failed", message=message, run_id=daily.id))
+            report.alerts = list(alerts.raised)
+            return report
+
+        async def raised(kind: str, exc: Exception) -> DailyRunReport:
+            recorded = [s for s in await runs.children(daily.id) if s.kind == kind]
+            return await stop(
+                StepReport(
+                    kind=kind,
+                    run_id=recorded[-1].id if recorded else None,
+                    status=recorded[-1].status if recorded else "failed",
+                    error=describe_error(exc),
+                )
+            )
+
+        # Step 1: enrich.
+        try:
+            summary = await run_enrichment(
+                settings, database, client=client, runs=runs, parent_run_id=daily.id
+            )
+        except Exception as exc:
+            return await raised("enrich", exc)
+        step = StepReport(
+            kind="enrich",
+            run_id=summary.run_id,
+            status=summary.status,
+            counts=summary.model_dump(include={"processed", "enriched", "no_data", "failed"}),
+            error=summary.error,
+        )
+        if summary.credits_left is not None and summary.credits_left < settings.credits_floor:
+            await alerts.raise_alert(
+                Alert(
+                    kind="credits",
+                    message=f"enrichment API credits left {summary.credits_left}"
+                    f" < floor {settings.credits_floor}",
+                    run_id=daily.id,
+                )
+            )
+        if summary.status != "completed":
+            return await stop(step)
+        report.steps.append(step)
+
+        # Step 2: warehouse sync.
+        try:
+            synced = await sync_warehouse(
+                settings, database, engine=engine, runs=runs, parent_run_id=daily.id
+            )
+        except Exception as exc:
+            return await raised("warehouse_sync", exc)
+        report.steps.append(
+            StepReport(
+                kind="warehouse_sync",
+                run_id=synced.run_id,
+                status="completed",
+                counts={
+                    "inserted": sum(synced.inserted.values()),
+                    "updated": sum(synced.updated.values()),
+                    "deleted": sum(synced.deleted.values()),
+                },
+            )
+        )
+        daily.counts.update({done.kind: done.counts for done in report.steps})
+        report.alerts = list(alerts.raised)
+        return report
