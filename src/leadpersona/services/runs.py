@@ -17,6 +17,7 @@ from typing import Any
 
 from leadpersona.adapters.repositories import RunRepository
 from leadpersona.domain.runs import RunKind, RunRecord, RunStatus
+from leadpersona.logs import current_run_id
 
 __all__ = ["ERRORS_KEPT", "RunHandle", "describe_error", "recorded_run"]
 
@@ -97,6 +98,8 @@ async def recorded_run(
     await repository.start(record)
     handle = RunHandle(repository, record)
     failure: BaseException | None = None
+    token = current_run_id.set(record.id)
+    _log.info("%s run started", kind)
     try:
         yield handle
     except BaseException as exc:
@@ -106,6 +109,8 @@ async def recorded_run(
         status, error = handle._end(failure)
         record.status, record.error = status, error
         record.finished_at = datetime.now(UTC)
+        _log.info("%s run %s%s", kind, status, f": {error}" if error else "")
+        current_run_id.reset(token)
         try:
             await repository.finish(
                 record.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from types import FrameType
@@ -16,6 +17,7 @@ from leadpersona.entrypoints.cli.common import (
     emit_json,
     run_with_database,
 )
+from leadpersona.logs import configure_logging
 from leadpersona.services.setup import InitReport, initialise
 
 __all__ = ["app", "main"]
@@ -43,6 +45,8 @@ def root(
     ),
 ) -> None:
     """Persona segmentation for B2B leads: enrich, segment, query, serve."""
+    del version  # handled eagerly by its callback
+    configure_logging(os.environ.get("LEADPERSONA_LOG_FORMAT"))
 
 
 def print_init_report(report: InitReport) -> None:
