@@ -56,3 +56,13 @@ def test_failure_verdict_every_call_or_above_the_rate() -> None:
     assert failure_verdict(summary(5, 5), 0.5) is None
     assert failure_verdict(summary(4, 6), 0.5) == "6 of 10 enrichment calls failed (60%, limit 50%)"
     assert failure_verdict(summary(0, 3), 1.0) is not None
+
+
+def test_credits_alert_only_below_the_floor() -> None:
+    from leadpersona.services.alerts import credits_alert
+
+    assert credits_alert(None, 100, "r") is None
+    assert credits_alert(100, 100, "r") is None
+    alert = credits_alert(99, 100, "r")
+    assert alert is not None and alert.kind == "credits" and alert.run_id == "r"
+    assert "99 < floor 100" in alert.message

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from leadpersona.adapters.repositories import RunRepository
 
-__all__ = ["Alert", "AlertKind", "Alerts"]
+__all__ = ["Alert", "AlertKind", "Alerts", "credits_alert"]
 
 _log = logging.getLogger(__name__)
 
@@ -89,3 +89,14 @@ class Alerts:
                 _log.warning("alert webhook attempt %d failed: %s", attempt + 1, problem)
         _log.warning("alert webhook gave up: %s", alert.message)
         return False
+
+
+def credits_alert(credits_left: int | None, floor: int, run_id: str) -> Alert | None:
+    """The alert for an enrichment API whose credits fell below ``floor``, if they did."""
+    if credits_left is None or credits_left >= floor:
+        return None
+    return Alert(
+        kind="credits",
+        message=f"enrichment API credits left {credits_left} < floor {floor}",
+        run_id=run_id,
+    )

@@ -19,7 +19,7 @@ from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.adapters.repositories import RunRepository
 from leadpersona.config import Settings
 from leadpersona.domain.runs import RunStatus
-from leadpersona.services.alerts import Alert, Alerts
+from leadpersona.services.alerts import Alert, Alerts, credits_alert
 from leadpersona.services.enrichment import run_enrichment
 from leadpersona.services.runs import describe_error, recorded_run
 from leadpersona.services.warehouse_sync import sync_warehouse
@@ -98,15 +98,9 @@ async def run_daily(
             counts=summary.model_dump(include={"processed", "enriched", "no_data", "failed"}),
             error=summary.error,
         )
-        if summary.credits_left is not None and summary.credits_left < settings.credits_floor:
-            await alerts.raise_alert(
-                Alert(
-                    kind="credits",
-                    message=f"enrichment API credits left {summary.credits_left}"
-                    f" < floor {settings.credits_floor}",
-                    run_id=daily.id,
-                )
-            )
+        credits = credits_alert(summary.credits_left, settings.credits_floor, daily.id)
+        if credits is not None:
+            await alerts.raise_alert(credits)
         if summary.status != "completed":
             return await stop(step)
         report.steps.append(step)

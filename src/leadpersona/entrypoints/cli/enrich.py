@@ -15,7 +15,7 @@ from leadpersona.entrypoints.cli.common import (
 )
 from leadpersona.entrypoints.cli.main import app
 from leadpersona.entrypoints.cli.views import print_summary, progress_reporter
-from leadpersona.services.alerts import Alert, Alerts
+from leadpersona.services.alerts import Alert, Alerts, credits_alert
 from leadpersona.services.enrichment import RunSummary, run_enrichment
 
 __all__ = ["enrich"]
@@ -49,15 +49,9 @@ def enrich(
                     run_id=summary.run_id,
                 )
             )
-        if summary.credits_left is not None and summary.credits_left < settings.credits_floor:
-            await alerts.raise_alert(
-                Alert(
-                    kind="credits",
-                    message=f"enrichment API credits left {summary.credits_left}"
-                    f" < floor {settings.credits_floor}",
-                    run_id=summary.run_id,
-                )
-            )
+        credits = credits_alert(summary.credits_left, settings.credits_floor, summary.run_id)
+        if credits is not None:
+            await alerts.raise_alert(credits)
         return summary
 
     summary = run_with_database(work)
