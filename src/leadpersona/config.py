@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     linkedin_freshness_days: float = Field(
         default=30.0, ge=0, description="archived answers younger than this are reused"
     )
+    sales_api_url: str | None = Field(
+        default=None, description="base URL of the sales API; unset uses the built-in mock"
+    )
+    sales_api_key: SecretStr = SecretStr("")
+    sales_rate_limit: float | None = Field(default=None, gt=0)
     field_mapping_csv: Path | None = None
     warehouse_url: str | None = None
     api_token: SecretStr | None = None
@@ -79,7 +84,7 @@ class Settings(BaseSettings):
             raise ValueError("must look like mongodb://host[:port]/... or mongodb+srv://host/...")
         return value
 
-    @field_validator("linkedin_api_url", "s3_endpoint_url")
+    @field_validator("linkedin_api_url", "sales_api_url", "s3_endpoint_url")
     @classmethod
     def _check_http_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -122,6 +127,18 @@ class Settings(BaseSettings):
         if self.linkedin_rate_limit is not None:
             return self.linkedin_rate_limit
         return MOCK_RATE_LIMIT if self.uses_mock_api else DEFAULT_API_RATE_LIMIT
+
+    @property
+    def uses_mock_sales_api(self) -> bool:
+        """True when no sales API URL is configured and the built-in mock serves sales."""
+        return self.sales_api_url is None
+
+    @property
+    def effective_sales_rate_limit(self) -> float | None:
+        """Sales API requests per second the client allows itself, or None for no cap."""
+        if self.sales_rate_limit is not None:
+            return self.sales_rate_limit
+        return MOCK_RATE_LIMIT if self.uses_mock_sales_api else DEFAULT_API_RATE_LIMIT
 
     @property
     def mapping_csv_path(self) -> Path:

@@ -9,6 +9,9 @@ The tree::
     ├── ApiError                       a call to a third-party API failed (that call only)
     │   ├── RetriableApiError          429, 5xx, timeouts: worth trying again
     │   ├── FatalApiError              no later call can succeed: the run stops
+    │   ├── SalesApiError              talking to the sales API failed (retries exhausted)
+    │   │   ├── RetriableSalesApiError     (also a RetriableApiError) + bodies not JSON
+    │   │   └── FatalSalesApiError         (also a FatalApiError) 401 / 403, other 4xx
     │   └── EnrichmentError            talking to the enrichment API failed
     │       ├── RetriableEnrichmentError   (also a RetriableApiError) + bodies not JSON
     │       └── FatalEnrichmentError       (also a FatalApiError) other 4xx
@@ -44,6 +47,7 @@ __all__ = [
     "EnrichmentError",
     "FatalApiError",
     "FatalEnrichmentError",
+    "FatalSalesApiError",
     "FieldMapError",
     "InvalidFeature",
     "InvalidInput",
@@ -54,6 +58,8 @@ __all__ = [
     "ReportError",
     "RetriableApiError",
     "RetriableEnrichmentError",
+    "RetriableSalesApiError",
+    "SalesApiError",
     "WarehouseError",
 ]
 
@@ -101,6 +107,18 @@ class RetriableApiError(ApiError):
 
 class FatalApiError(ApiError):
     """A failure that retrying cannot fix (refused key, no credits); the run stops."""
+
+
+class SalesApiError(ApiError):
+    """A call to the sales API failed; raised as is when its retries are exhausted."""
+
+
+class RetriableSalesApiError(SalesApiError, RetriableApiError):
+    """A transient failure of the sales API (429, 5xx, timeout, a body that is not JSON)."""
+
+
+class FatalSalesApiError(SalesApiError, FatalApiError):
+    """A failure of the sales API that retrying cannot fix (a refused key, a refused query)."""
 
 
 class EnrichmentError(ApiError):

@@ -51,6 +51,22 @@ def test_rate_limit_set_caps_the_mock_too(monkeypatch: pytest.MonkeyPatch) -> No
     assert load_settings().effective_rate_limit == 50
 
 
+def test_sales_api_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.uses_mock_sales_api
+    assert settings.effective_sales_rate_limit is None  # the built-in mock is not capped
+    assert settings.sales_api_key.get_secret_value() == ""
+    monkeypatch.setenv("LEADPERSONA_SALES_API_URL", "https://shop.example/api/")
+    monkeypatch.setenv("LEADPERSONA_SALES_API_KEY", "k3y")
+    settings = load_settings()
+    assert settings.sales_api_url == "https://shop.example/api"
+    assert not settings.uses_mock_sales_api
+    assert settings.effective_sales_rate_limit == DEFAULT_API_RATE_LIMIT
+    assert "k3y" not in repr(settings)
+    monkeypatch.setenv("LEADPERSONA_SALES_RATE_LIMIT", "2.5")
+    assert load_settings().effective_sales_rate_limit == 2.5
+
+
 def test_empty_values_fall_back_to_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEADPERSONA_MONGODB_URI", "")
     assert load_settings().mongodb_uri is None
@@ -66,6 +82,8 @@ def test_empty_values_fall_back_to_defaults(monkeypatch: pytest.MonkeyPatch) -> 
         ("LEADPERSONA_LINKEDIN_CONCURRENCY", "0", "LEADPERSONA_LINKEDIN_CONCURRENCY"),
         ("LEADPERSONA_LINKEDIN_API_URL", "ftp://x", "http"),
         ("LEADPERSONA_WAREHOUSE_URL", "not a url", "LEADPERSONA_WAREHOUSE_URL"),
+        ("LEADPERSONA_SALES_API_URL", "sales.example", "LEADPERSONA_SALES_API_URL"),
+        ("LEADPERSONA_SALES_RATE_LIMIT", "0", "LEADPERSONA_SALES_RATE_LIMIT"),
     ],
 )
 def test_invalid_values_fail_with_one_clear_line(
