@@ -60,6 +60,7 @@ from pydantic import BaseModel, Field
 
 from leadpersona.adapters.field_map_csv import packaged_csv_bytes
 from leadpersona.adapters.local_server import serve_in_thread
+from leadpersona.adapters.mock_sales_api import SalesMockConfig, SalesMockState, sales_router
 from leadpersona.domain.samples import DEMO_EMAIL
 
 __all__ = [
@@ -402,15 +403,25 @@ def _retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
 
 
-def create_app(config: MockConfig | None = None) -> FastAPI:
-    """The mock enrichment API; its :class:`MockState` is ``app.state.mock``."""
+def create_app(
+    config: MockConfig | None = None, *, sales: SalesMockConfig | None = None
+) -> FastAPI:
+    """The mock enrichment API, and the mock sales API beside it (``GET /sales``).
+
+    The enrichment mock's :class:`MockState` is ``app.state.mock``; the sales mock's
+    (:mod:`leadpersona.adapters.mock_sales_api`, configured by ``sales``) ``app.state.sales``.
+    """
     config = config or MockConfig()
     state = MockState(config)
     app = FastAPI(
         title="leadpersona mock enrichment API",
-        description="Scrapin.io-format answers for testing (see leadpersona.adapters.mock_api).",
+        description="Scrapin.io-format answers for testing (see leadpersona.adapters.mock_api)"
+        " and synthetic sales (leadpersona.adapters.mock_sales_api).",
     )
     app.state.mock = state
+    sales_state = SalesMockState(sales or SalesMockConfig())
+    app.state.sales = sales_state
+    app.include_router(sales_router(sales_state.config, sales_state))
 
     def answer(email: str, status: int, content: bytes, **headers: str) -> Response:
         state.by_status[status] += 1
