@@ -1,0 +1,1 @@
+"""The kinds of sales source (SPEC section 7), one module each."""
