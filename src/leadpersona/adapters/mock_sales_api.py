@@ -27,9 +27,11 @@ import json
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
@@ -50,6 +52,8 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 #: A page spans at most this many empty days (``orders_per_day=0``) before it answers.
 _MAX_DAYS_PER_PAGE = 3660
+#: Days of generated lines a server keeps (read-only) for the pages that follow.
+_DAYS_KEPT = 4
 
 
 class SalesMockConfig(BaseModel):
@@ -147,20 +151,35 @@ def _decode_cursor(cursor: str, start: date, end: date) -> tuple[date, int]:
     return where
 
 
-def _page(
-    config: SalesMockConfig, start: date, end: date, day: date, position: int, limit: int
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Up to ``limit`` records from ``position`` of ``day`` on, and the cursor after them."""
-    records: list[dict[str, Any]] = []
-    days = 0
-    while day <= end and len(records) < limit and days < _MAX_DAYS_PER_PAGE:
-        lines = synthetic_day(
+def _day_maker(config: SalesMockConfig) -> Callable[[date], list[dict[str, Any]]]:
+    """The lines of a day, the last few days kept: a big day is served over many pages."""
+
+    @lru_cache(maxsize=_DAYS_KEPT)
+    def lines_of(day: date) -> list[dict[str, Any]]:
+        return synthetic_day(
             day,
             seed=config.seed,
             orders_per_day=config.orders_per_day,
             messy_rate=config.messy_rate,
             invalid_rate=config.invalid_rate,
         )
+
+    return lines_of
+
+
+def _page(
+    lines_of: Callable[[date], list[dict[str, Any]]],
+    start: date,
+    end: date,
+    day: date,
+    position: int,
+    limit: int,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to ``limit`` records from ``position`` of ``day`` on, and the cursor after them."""
+    records: list[dict[str, Any]] = []
+    days = 0
+    while day <= end and len(records) < limit and days < _MAX_DAYS_PER_PAGE:
+        lines = lines_of(day)
         taken = lines[position : position + limit - len(records)]
         records.extend(taken)
         position += len(taken)
@@ -196,6 +215,7 @@ NOT_JSON_BODIES = (
 def sales_router(config: SalesMockConfig, state: SalesMockState) -> APIRouter:
     """The ``GET /sales`` route, answering as ``config`` says and counting in ``state``."""
     router = APIRouter()
+    lines_of = _day_maker(config)
 
     def answer(status: int, content: bytes, media_type: str, **headers: str) -> Response:
         state.by_status[status] += 1
@@ -252,7 +272,7 @@ def sales_router(config: SalesMockConfig, state: SalesMockState) -> APIRouter:
             state.faults["not_json"] += 1
             body = NOT_JSON_BODIES[attempt % len(NOT_JSON_BODIES)]
             return answer(200, body, "text/html" if body.startswith(b"<") else "application/json")
-        records, next_cursor = _page(config, start_date, end_date, day, position, limit)
+        records, next_cursor = _page(lines_of, start_date, end_date, day, position, limit)
         state.records_served += len(records)
         content = json.dumps({"data": records, "next_cursor": next_cursor}).encode()
         return answer(200, content, "application/json")

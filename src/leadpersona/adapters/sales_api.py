@@ -32,13 +32,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
 from leadpersona.adapters.http_client import PoliteClient
 from leadpersona.config import Settings
 from leadpersona.errors import FatalSalesApiError, RetriableSalesApiError, SalesApiError
+
+if TYPE_CHECKING:
+    from leadpersona.adapters.mock_sales_api import SalesMockConfig
 
 __all__ = [
     "API_KEY_HEADER",
@@ -195,20 +198,22 @@ def _detail(response: httpx.Response) -> str:
 
 
 @asynccontextmanager
-async def open_sales_client(settings: Settings, **options: Any) -> AsyncIterator[SalesApiClient]:
+async def open_sales_client(
+    settings: Settings, *, mock: SalesMockConfig | None = None, **options: Any
+) -> AsyncIterator[SalesApiClient]:
     """The client the settings describe: the configured sales API, or the in-process mock.
 
     ``options`` go to :class:`SalesApiClient` (``timeout``, ``max_retries``, ...). Without
-    ``LEADPERSONA_SALES_API_URL`` the mock sales API
-    (:mod:`leadpersona.adapters.mock_sales_api`, default options) answers in this process,
-    through an ASGI transport: no port is opened.
+    ``LEADPERSONA_SALES_API_URL`` the mock sales API (:mod:`leadpersona.adapters.mock_sales_api`,
+    configured by ``mock``, default options otherwise) answers in this process, through an ASGI
+    transport: no port is opened.
     """
     transport: httpx.AsyncBaseTransport | None = None
     base_url = settings.sales_api_url
     if base_url is None:
         from leadpersona.adapters.mock_sales_api import create_sales_app
 
-        transport = httpx.ASGITransport(app=create_sales_app())
+        transport = httpx.ASGITransport(app=create_sales_app(mock))
         base_url = MOCK_SALES_BASE_URL
     client = SalesApiClient(
         base_url,
