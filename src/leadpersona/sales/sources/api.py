@@ -13,22 +13,49 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import date
 from typing import Any, ClassVar
 
+import pyarrow as pa
+
 from leadpersona.adapters.sales_api import DEFAULT_PAGE_SIZE, SalesApiClient
-from leadpersona.sales.records import SalesSource, SourceBatch, SourceName, raw_table
+from leadpersona.sales.records import FIELDS, SalesSource, SourceBatch, SourceName
 
 __all__ = ["ApiSource"]
 
 
-def _as_record(item: Any) -> Mapping[str, Any]:
-    """A page item as a record; an item that is not an object is kept whole, to be quarantined."""
-    if isinstance(item, Mapping):
-        return {
-            key: value
-            if value is None or isinstance(value, str | int | float)
-            else json.dumps(value)
-            for key, value in item.items()
-        }
-    return {"value": json.dumps(item)}
+_FIELD_NAMES = frozenset(FIELDS)
+
+
+def _text(value: Any) -> str | None:
+    """A JSON value as the raw text cleaning reads (objects and lists as JSON)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _page_table(items: list[Any]) -> pa.Table:
+    """A page's records as a table of strings, names lower-cased (as :func:`raw_table` does).
+
+    Built column by column: several times faster than :func:`raw_table` on pages of plain
+    records. An item that is not an object is kept whole under ``value``, to be quarantined.
+    """
+    rows: list[Mapping[str, Any]] = []
+    names: dict[str, None] = dict.fromkeys(FIELDS)
+    for item in items:
+        if not isinstance(item, Mapping):
+            item = {"value": item}
+        if not item.keys() <= _FIELD_NAMES:
+            item = {str(key).strip().lower(): value for key, value in item.items()}
+            for name in item:
+                names.setdefault(name)
+        rows.append(item)
+    columns = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        columns[name] = pa.array(
+            [v if v is None or v.__class__ is str else _text(v) for v in values], pa.string()
+        )
+    return pa.table(columns)
 
 
 class ApiSource(SalesSource):
@@ -77,7 +104,7 @@ class ApiSource(SalesSource):
             yield SourceBatch(
                 source=self.name,
                 location=f"GET /sales page {pages} of {span}",
-                records=raw_table([_as_record(item) for item in records]),
+                records=_page_table(records),
                 checkpoint_key=key,
                 checkpoint={"cursor": next_cursor, "pages": pages, "done": next_cursor is None},
             )
