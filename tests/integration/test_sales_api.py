@@ -111,6 +111,11 @@ async def test_a_cursor_of_another_range_is_refused(start_mock: StartMock) -> No
         with pytest.raises(FatalSalesApiError) as info:
             await api.fetch_page(START, date(2026, 1, 9), cursor=page.next_cursor)
     assert "HTTP 400 (the cursor belongs to another date range)" in str(info.value)
+    params = {"start_date": START.isoformat(), "end_date": END.isoformat()}
+    async with httpx.AsyncClient(base_url=url) as http:
+        for garbage in ("not-a-cursor", "WzEsMl0", page.next_cursor + "x"):
+            answer = await http.get("/sales", params={**params, "cursor": garbage})
+            assert (answer.status_code, answer.json()) == (400, {"error": "invalid cursor"})
 
 
 async def test_the_mock_api_command_app_serves_sales_beside_enrichment() -> None:
