@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     )
     sales_api_key: SecretStr = SecretStr("")
     sales_rate_limit: float | None = Field(default=None, gt=0)
+    sales_inbox: Path | None = Field(
+        default=None, description="folder watched for sales files; unset: <data dir>/inbox"
+    )
+    sales_source_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the shop database; unset: none"
+    )
+    #: Section 8: a sales source whose newest order is older than this raises a freshness alert.
+    sales_freshness_hours: float = Field(default=48.0, gt=0)
+    #: Section 8: a load whose validity (share of rows read that were not quarantined) falls
+    #: below this raises a quality alert.
+    sales_min_validity: float = Field(default=0.95, ge=0, le=1)
     field_mapping_csv: Path | None = None
     warehouse_url: str | None = None
     api_token: SecretStr | None = None
@@ -94,7 +105,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
-    @field_validator("warehouse_url")
+    @field_validator("warehouse_url", "sales_source_url")
     @classmethod
     def _check_warehouse_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -115,6 +126,11 @@ class Settings(BaseSettings):
         return self
 
     # Derived values: what the rest of the product uses.
+
+    @property
+    def effective_sales_inbox(self) -> Path:
+        """The sales file inbox: the configured folder, else ``inbox`` in the data dir."""
+        return self.sales_inbox if self.sales_inbox is not None else self.data_dir / "inbox"
 
     @property
     def uses_mock_api(self) -> bool:

