@@ -5,10 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
+from leadpersona.adapters.warehouse.engine import include_object
 from leadpersona.adapters.warehouse.tables import Base
 
 config = context.config
 engine: Engine = config.attributes["engine"]
+
 
 with engine.begin() as connection:
     context.configure(
@@ -16,6 +18,7 @@ with engine.begin() as connection:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -9,15 +9,31 @@ from leadpersona.adapters.warehouse.tables.linkedin import (
     Skill,
     lead_skills,
 )
+from leadpersona.adapters.warehouse.tables.sales import (
+    DimCustomer,
+    DimDate,
+    DimProduct,
+    FactSale,
+    SalesCheckpoint,
+    SalesLoad,
+    SalesQuarantine,
+)
 from leadpersona.adapters.warehouse.tables.sync import SyncState
 
 __all__ = [
     "Base",
     "Company",
+    "DimCustomer",
+    "DimDate",
+    "DimProduct",
     "Education",
+    "FactSale",
     "Lead",
     "Persona",
     "Position",
+    "SalesCheckpoint",
+    "SalesLoad",
+    "SalesQuarantine",
     "Skill",
     "SyncState",
     "lead_skills",

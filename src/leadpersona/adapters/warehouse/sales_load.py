@@ -1,0 +1,666 @@
+"""Writes cleaned sales batches into the star schema, one transaction per batch.
+
+A batch's order lines, its rejected records, its counts and its source's checkpoint are
+committed together, so a load killed at any point loses nothing and stores nothing twice: the
+next load resumes after the last committed checkpoint.
+
+Within a batch (SQLAlchemy Core, set-based):
+
+1. ``dim_date`` gets the missing days; ``dim_product`` the new SKUs (name and category updated
+   when a record brings other ones); ``dim_customer`` a first row for each new email, with the
+   lead of that email (if any) and its persona, valid from the beginning of time.
+2. The fact rows (surrogate keys resolved; the customer row valid at the order date) go into a
+   temporary staging table: ``COPY`` of Arrow-written CSV on PostgreSQL, one executemany
+   ``INSERT`` on SQLite.
+3. Staged rows identical to a stored sale are duplicates and dropped; stored sales with a staged
+   key are superseded (deleted); the staged rows are inserted. On PostgreSQL the monthly
+   partitions they need are created first.
+
+:func:`refresh_customers` applies persona changes (type 2) once per load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    and_,
+    bindparam,
+    func,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from leadpersona.adapters.warehouse.tables import (
+    DimCustomer,
+    DimDate,
+    DimProduct,
+    FactSale,
+    Lead,
+    Persona,
+    SalesCheckpoint,
+    SalesLoad,
+    SalesQuarantine,
+)
+from leadpersona.adapters.warehouse.tables.sales import BEGINNING_OF_TIME
+
+__all__ = [
+    "FACT_COLUMNS",
+    "BatchCounts",
+    "QuarantineRow",
+    "SalesWriter",
+    "date_id",
+    "ensure_partitions",
+    "quarantine_id",
+    "read_checkpoints",
+    "refresh_customers",
+]
+
+DIM_DATE: Table = DimDate.__table__  # type: ignore[assignment]
+DIM_PRODUCT: Table = DimProduct.__table__  # type: ignore[assignment]
+DIM_CUSTOMER: Table = DimCustomer.__table__  # type: ignore[assignment]
+FACT: Table = FactSale.__table__  # type: ignore[assignment]
+LEADS: Table = Lead.__table__  # type: ignore[assignment]
+PERSONAS: Table = Persona.__table__  # type: ignore[assignment]
+CHECKPOINTS: Table = SalesCheckpoint.__table__  # type: ignore[assignment]
+LOADS: Table = SalesLoad.__table__  # type: ignore[assignment]
+QUARANTINE: Table = SalesQuarantine.__table__  # type: ignore[assignment]
+
+FACT_COLUMNS = (
+    "order_id",
+    "line_no",
+    "date_id",
+    "product_key",
+    "customer_key",
+    "quantity",
+    "unit_price",
+    "discount",
+    "amount",
+    "currency",
+    "status",
+    "source",
+)
+#: Columns that make two records of one key the same sale (``source`` does not).
+_SAME = tuple(name for name in FACT_COLUMNS if name != "source")
+
+_IN_CHUNK = 1000
+
+_STAGE = Table(
+    "sales_stage",
+    MetaData(),
+    Column("order_id", String(200)),
+    Column("line_no", Integer),
+    Column("date_id", Integer),
+    Column("product_key", Integer),
+    Column("customer_key", Integer),
+    Column("quantity", Integer),
+    Column("unit_price", Numeric(18, 4)),
+    Column("discount", Numeric(6, 4)),
+    Column("amount", Numeric(18, 2)),
+    Column("currency", String(3)),
+    Column("status", String(16)),
+    Column("source", String(16)),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _insert(connection: Connection, table: Table) -> Any:
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def date_id(day: date) -> int:
+    """``YYYYMMDD`` as an integer (the ``dim_date`` key)."""
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def _day_of(key: int) -> date:
+    return date(key // 10000, key // 100 % 100, key % 100)
+
+
+def _month_bounds(month: int) -> tuple[int, int]:
+    """The ``date_id`` range [from, to) of month ``YYYYMM``."""
+    year, number = divmod(month, 100)
+    following = (year + 1) * 100 + 1 if number == 12 else month + 1
+    return month * 100, following * 100
+
+
+def ensure_partitions(connection: Connection, date_ids: Iterable[int]) -> list[str]:
+    """On PostgreSQL, the monthly ``fact_sales`` partitions these days need (made if missing);
+    the names made. Elsewhere nothing to do."""
+    if connection.dialect.name != "postgresql":
+        return []
+    months = sorted({key // 100 for key in date_ids})
+    if not months:
+        return []
+    existing = set(
+        connection.scalars(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'fact_sales'"
+            )
+        )
+    )
+    made = []
+    for month in months:
+        name = f"fact_sales_y{month // 100:04d}m{month % 100:02d}"
+        if name in existing:
+            continue
+        low, high = _month_bounds(month)
+        connection.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF fact_sales "
+                f"FOR VALUES FROM ({low}) TO ({high})"
+            )
+        )
+        made.append(name)
+    return made
+
+
+def quarantine_id(source: str, location: str, row: int, raw: Mapping[str, Any]) -> str:
+    """A stable id for a rejected record: the same record read again is stored once."""
+    body = json.dumps(raw, sort_keys=True, default=str, ensure_ascii=False)
+    digest = hashlib.sha256(f"{source}\x1f{location}\x1f{row}\x1f{body}".encode())
+    return digest.hexdigest()[:40]
+
+
+@dataclass
+class QuarantineRow:
+    """A rejected record as the writer stores it."""
+
+    location: str
+    row: int
+    line: int | None
+    raw: dict[str, Any]
+    reasons: list[dict[str, Any]]
+
+
+@dataclass
+class BatchCounts:
+    """What one batch did. ``read`` = ``inserted + updated + quarantined + duplicates``."""
+
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    cells_present: int = 0
+    cells_required: int = 0
+
+    @property
+    def loaded(self) -> int:
+        return self.inserted + self.updated
+
+
+def read_checkpoints(connection: Connection, source: str) -> dict[str, dict[str, Any]]:
+    """Every checkpoint ``source`` committed, by key."""
+    rows = connection.execute(
+        select(CHECKPOINTS.c.key, CHECKPOINTS.c.state).where(CHECKPOINTS.c.source == source)
+    )
+    return {str(key): dict(state) for key, state in rows}
+
+
+def _persona_of_emails(connection: Connection, emails: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """For each email a lead has: (lead_id, academic_field, company_type, persona updated_at);
+    the smallest lead id when several leads share it."""
+    found: dict[str, tuple[Any, ...]] = {}
+    for chunk in _chunks(emails):
+        rows = connection.execute(
+            select(
+                LEADS.c.email_key,
+                LEADS.c.lead_id,
+                PERSONAS.c.academic_field,
+                PERSONAS.c.company_type,
+                PERSONAS.c.updated_at,
+            )
+            .select_from(LEADS.outerjoin(PERSONAS, PERSONAS.c.lead_id == LEADS.c.lead_id))
+            .where(LEADS.c.email_key.in_(chunk))
+            .order_by(LEADS.c.email_key, LEADS.c.lead_id)
+        )
+        for email, *rest in rows:
+            found.setdefault(email, tuple(rest))
+    return found
+
+
+def refresh_customers(connection: Connection, today: date) -> int:
+    """Apply lead and persona changes to ``dim_customer`` (type 2); the customers changed.
+
+    A current row whose lead or persona no longer matches the warehouse's is closed on the day
+    of the change (the persona's ``updated_at``, else ``today``) and a new current row opened
+    from that day; a change on the day the current row opened rewrites that row. Sales from
+    that day on move to the new row, so each sale keeps the persona of its order date.
+    """
+    current = connection.execute(
+        select(
+            DIM_CUSTOMER.c.customer_key,
+            DIM_CUSTOMER.c.email,
+            DIM_CUSTOMER.c.lead_id,
+            DIM_CUSTOMER.c.academic_field,
+            DIM_CUSTOMER.c.company_type,
+            DIM_CUSTOMER.c.valid_from,
+        ).where(DIM_CUSTOMER.c.is_current.is_(True))
+    ).all()
+    if not current:
+        return 0
+    personas = _persona_of_emails(connection, [row.email for row in current])
+    changed = 0
+    for row in current:
+        lead_id, field, kind, moment = personas.get(row.email, (None, None, None, None))
+        if (row.lead_id, row.academic_field, row.company_type) == (lead_id, field, kind):
+            continue
+        changed += 1
+        day = moment.date() if isinstance(moment, datetime) else today
+        day = max(day, row.valid_from)
+        values = {"lead_id": lead_id, "academic_field": field, "company_type": kind}
+        if day == row.valid_from:
+            connection.execute(
+                update(DIM_CUSTOMER)
+                .where(DIM_CUSTOMER.c.customer_key == row.customer_key)
+                .values(**values)
+            )
+            continue
+        connection.execute(
+            update(DIM_CUSTOMER)
+            .where(DIM_CUSTOMER.c.customer_key == row.customer_key)
+            .values(valid_to=day, is_current=False)
+        )
+        key = connection.execute(
+            DIM_CUSTOMER.insert()
+            .values(email=row.email, valid_from=day, valid_to=None, is_current=True, **values)
+            .returning(DIM_CUSTOMER.c.customer_key)
+        ).scalar_one()
+        connection.execute(
+            update(FACT)
+            .where(FACT.c.customer_key == row.customer_key, FACT.c.date_id >= date_id(day))
+            .values(customer_key=key)
+        )
+    return changed
+
+
+class SalesWriter:
+    """Writes batches of one load inside the caller's transactions (one per batch)."""
+
+    def __init__(self, load_id: str, *, started_at: datetime | None = None) -> None:
+        self.load_id = load_id
+        self.started_at = started_at or datetime.now(UTC)
+
+    # The dimensions.
+
+    def _dates(self, connection: Connection, keys: Sequence[int]) -> None:
+        rows = []
+        for key in keys:
+            day = _day_of(key)
+            rows.append(
+                {
+                    "date_id": key,
+                    "date": day,
+                    "year": day.year,
+                    "quarter": (day.month - 1) // 3 + 1,
+                    "month": day.month,
+                    "day": day.day,
+                    "weekday": day.isoweekday(),
+                    "is_weekend": day.isoweekday() >= 6,
+                }
+            )
+        if rows:
+            statement = _insert(connection, DIM_DATE).on_conflict_do_nothing(
+                index_elements=["date_id"]
+            )
+            connection.execute(statement, rows)
+
+    def _products(self, connection: Connection, lines: pa.Table) -> dict[str, int]:
+        latest: dict[str, tuple[str | None, str | None]] = {}
+        for sku, name, category in zip(
+            lines["product_sku"].to_pylist(),
+            lines["product_name"].to_pylist(),
+            lines["category"].to_pylist(),
+            strict=True,
+        ):
+            seen = latest.get(sku)
+            if seen is None or name is not None or category is not None:
+                latest[sku] = (
+                    name if name is not None else (seen[0] if seen else None),
+                    category if category is not None else (seen[1] if seen else None),
+                )
+        skus = sorted(latest)
+        keys: dict[str, int] = {}
+        stored: dict[str, tuple[str | None, str | None]] = {}
+        for chunk in _chunks(skus):
+            for key, sku, name, category in connection.execute(
+                select(
+                    DIM_PRODUCT.c.product_key,
+                    DIM_PRODUCT.c.sku,
+                    DIM_PRODUCT.c.name,
+                    DIM_PRODUCT.c.category,
+                ).where(DIM_PRODUCT.c.sku.in_(chunk))
+            ):
+                keys[sku] = key
+                stored[sku] = (name, category)
+        fresh = [
+            {"sku": sku, "name": latest[sku][0], "category": latest[sku][1]}
+            for sku in skus
+            if sku not in keys
+        ]
+        if fresh:
+            statement = _insert(connection, DIM_PRODUCT).on_conflict_do_nothing(
+                index_elements=["sku"]
+            )
+            connection.execute(statement, fresh)
+        renamed = [
+            {"b_sku": sku, "b_name": name or old[0], "b_category": category or old[1]}
+            for sku, (name, category) in latest.items()
+            if (old := stored.get(sku)) is not None and (name or old[0], category or old[1]) != old
+        ]
+        if renamed:
+            connection.execute(
+                update(DIM_PRODUCT)
+                .where(DIM_PRODUCT.c.sku == bindparam("b_sku"))
+                .values(name=bindparam("b_name"), category=bindparam("b_category")),
+                renamed,
+            )
+        if fresh:
+            for chunk in _chunks([row["sku"] for row in fresh]):
+                for sku, key in connection.execute(
+                    select(DIM_PRODUCT.c.sku, DIM_PRODUCT.c.product_key).where(
+                        DIM_PRODUCT.c.sku.in_(chunk)
+                    )
+                ):
+                    keys[sku] = key
+        return keys
+
+    def _customer_rows(
+        self, connection: Connection, emails: Sequence[str]
+    ) -> dict[str, list[tuple[date, date | None, int]]]:
+        rows: dict[str, list[tuple[date, date | None, int]]] = {}
+        for chunk in _chunks(emails):
+            for email, start, end, key in connection.execute(
+                select(
+                    DIM_CUSTOMER.c.email,
+                    DIM_CUSTOMER.c.valid_from,
+                    DIM_CUSTOMER.c.valid_to,
+                    DIM_CUSTOMER.c.customer_key,
+                ).where(DIM_CUSTOMER.c.email.in_(chunk))
+            ):
+                rows.setdefault(email, []).append((start, end, key))
+        for versions in rows.values():
+            versions.sort()
+        return rows
+
+    def _customers(
+        self, connection: Connection, emails: Sequence[str]
+    ) -> dict[str, list[tuple[date, date | None, int]]]:
+        known = self._customer_rows(connection, emails)
+        new = [email for email in emails if email not in known]
+        if new:
+            personas = _persona_of_emails(connection, new)
+            rows = []
+            for email in new:
+                lead_id, field, kind, _moment = personas.get(email, (None, None, None, None))
+                rows.append(
+                    {
+                        "email": email,
+                        "lead_id": lead_id,
+                        "academic_field": field,
+                        "company_type": kind,
+                        "valid_from": BEGINNING_OF_TIME,
+                        "valid_to": None,
+                        "is_current": True,
+                    }
+                )
+            statement = _insert(connection, DIM_CUSTOMER).on_conflict_do_nothing(
+                index_elements=["email", "valid_from"]
+            )
+            connection.execute(statement, rows)
+            known.update(self._customer_rows(connection, new))
+        return known
+
+    # The facts.
+
+    def _fact_table(
+        self, connection: Connection, lines: pa.Table, source: str
+    ) -> tuple[pa.Table, list[int]]:
+        days = lines["order_date"]
+        ids = pc.add(
+            pc.add(
+                pc.multiply(pc.cast(pc.year(days), pa.int32()), 10000),
+                pc.multiply(pc.cast(pc.month(days), pa.int32()), 100),
+            ),
+            pc.cast(pc.day(days), pa.int32()),
+        )
+        distinct_days = sorted(pc.unique(ids).to_pylist())
+        self._dates(connection, distinct_days)
+        products = self._products(connection, lines)
+        skus = sorted(products)
+        product_keys = pc.take(
+            pa.array([products[s] for s in skus], pa.int64()),
+            pc.index_in(lines["product_sku"], value_set=pa.array(skus, pa.string())),
+        )
+        emails = lines["customer_email"].to_pylist()
+        versions = self._customers(connection, sorted(set(emails)))
+        customer_keys: list[int] = []
+        for email, day in zip(emails, days.to_pylist(), strict=True):
+            rows = versions[email]
+            if len(rows) == 1:
+                customer_keys.append(rows[0][2])
+                continue
+            starts = [start for start, _end, _key in rows]
+            customer_keys.append(rows[max(bisect_right(starts, day) - 1, 0)][2])
+        fact = pa.table(
+            {
+                "order_id": lines["order_id"],
+                "line_no": lines["line_no"],
+                "date_id": ids,
+                "product_key": product_keys,
+                "customer_key": pa.array(customer_keys, pa.int64()),
+                "quantity": lines["quantity"],
+                "unit_price": lines["unit_price"],
+                "discount": lines["discount"],
+                "amount": lines["amount"],
+                "currency": lines["currency"],
+                "status": lines["status"],
+                "source": pa.array([source] * lines.num_rows, pa.string()),
+            }
+        )
+        return fact, distinct_days
+
+    def _stage(self, connection: Connection, fact: pa.Table) -> None:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("DROP TABLE IF EXISTS pg_temp.sales_stage"))
+            _STAGE.create(connection)
+            if fact.num_rows == 0:
+                return
+            buffer = io.BytesIO()
+            pacsv.write_csv(fact, buffer, write_options=pacsv.WriteOptions(include_header=False))
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            statement = f"COPY sales_stage ({', '.join(FACT_COLUMNS)}) FROM STDIN (FORMAT csv)"
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                copy.write(buffer.getvalue())
+            connection.execute(text("ANALYZE sales_stage"))
+            return
+        connection.execute(text("DROP TABLE IF EXISTS temp.sales_stage"))
+        _STAGE.create(connection)
+        if fact.num_rows == 0:
+            return
+        columns = [fact[name].to_pylist() for name in FACT_COLUMNS]
+        rows = [
+            dict(zip(FACT_COLUMNS, values, strict=True)) for values in zip(*columns, strict=True)
+        ]
+        connection.execute(_STAGE.insert(), rows)
+
+    def _merge(self, connection: Connection, counts: BatchCounts) -> None:
+        stage = _STAGE
+        same = and_(*(FACT.c[name] == stage.c[name] for name in _SAME))
+        duplicates = connection.execute(
+            stage.delete().where(select(FACT.c.order_id).where(same).exists())
+        )
+        counts.duplicates += duplicates.rowcount
+        key = tuple_(FACT.c.order_id, FACT.c.line_no)
+        superseded = connection.execute(
+            FACT.delete().where(key.in_(select(stage.c.order_id, stage.c.line_no)))
+        )
+        staged = connection.execute(select(func.count()).select_from(stage)).scalar_one()
+        columns = [stage.c[name] for name in FACT_COLUMNS]
+        connection.execute(FACT.insert().from_select(list(FACT_COLUMNS), select(*columns)))
+        counts.updated += superseded.rowcount
+        counts.inserted += staged - superseded.rowcount
+
+    # One batch.
+
+    def write_batch(
+        self,
+        connection: Connection,
+        *,
+        source: str,
+        lines: pa.Table,
+        rejected: Sequence[QuarantineRow],
+        read: int,
+        duplicates: int,
+        cells_present: int,
+        cells_required: int,
+        checkpoint_key: str,
+        checkpoint: Mapping[str, Any],
+    ) -> BatchCounts:
+        """Store one cleaned batch with its quarantine, counts and checkpoint (the caller's
+        transaction)."""
+        counts = BatchCounts(
+            read=read,
+            quarantined=len(rejected),
+            duplicates=duplicates,
+            cells_present=cells_present,
+            cells_required=cells_required,
+        )
+        if lines.num_rows:
+            fact, days = self._fact_table(connection, lines, source)
+            ensure_partitions(connection, days)
+            self._stage(connection, fact)
+            self._merge(connection, counts)
+        now = datetime.now(UTC)
+        if rejected:
+            statement = _insert(connection, QUARANTINE).on_conflict_do_nothing(
+                index_elements=["id"]
+            )
+            connection.execute(
+                statement,
+                [
+                    {
+                        "id": quarantine_id(source, row.location, row.row, row.raw),
+                        "load_id": self.load_id,
+                        "source": source,
+                        "location": row.location,
+                        "row": row.row,
+                        "line": row.line,
+                        "raw": row.raw,
+                        "reasons": row.reasons,
+                        "quarantined_at": now,
+                    }
+                    for row in rejected
+                ],
+            )
+        self.add_counts(connection, source, counts)
+        if checkpoint_key:
+            statement = _insert(connection, CHECKPOINTS)
+            statement = statement.on_conflict_do_update(
+                index_elements=["key"],
+                set_={
+                    "state": statement.excluded.state,
+                    "updated_at": statement.excluded.updated_at,
+                },
+            )
+            connection.execute(
+                statement,
+                [
+                    {
+                        "key": checkpoint_key,
+                        "source": source,
+                        "state": dict(checkpoint),
+                        "updated_at": now,
+                    }
+                ],
+            )
+        return counts
+
+    def add_counts(
+        self,
+        connection: Connection,
+        source: str,
+        counts: BatchCounts,
+        *,
+        files_failed: int = 0,
+    ) -> None:
+        """Add to this load's row for ``source`` (made on first use)."""
+        values = {
+            "read": counts.read,
+            "loaded": counts.loaded,
+            "inserted": counts.inserted,
+            "updated": counts.updated,
+            "quarantined": counts.quarantined,
+            "duplicates": counts.duplicates,
+            "cells_present": counts.cells_present,
+            "cells_required": counts.cells_required,
+            "files_failed": files_failed,
+        }
+        statement = _insert(connection, LOADS)
+        statement = statement.on_conflict_do_update(
+            index_elements=["load_id", "source"],
+            set_={name: LOADS.c[name] + statement.excluded[name] for name in values},
+        )
+        connection.execute(
+            statement,
+            [
+                {
+                    "load_id": self.load_id,
+                    "source": source,
+                    "started_at": self.started_at,
+                    "status": "running",
+                    **values,
+                }
+            ],
+        )
+
+    def finish_source(
+        self, connection: Connection, source: str, *, status: str, error: str | None = None
+    ) -> date | None:
+        """End this load's row for ``source``; the newest order date the source has stored."""
+        self.add_counts(connection, source, BatchCounts())
+        newest = connection.execute(
+            select(func.max(FACT.c.date_id)).where(FACT.c.source == source)
+        ).scalar()
+        day = _day_of(int(newest)) if newest is not None else None
+        connection.execute(
+            update(LOADS)
+            .where(LOADS.c.load_id == self.load_id, LOADS.c.source == source)
+            .values(
+                finished_at=datetime.now(UTC),
+                status=status,
+                error=error,
+                newest_order_date=day,
+            )
+        )
+        return day

@@ -1,0 +1,460 @@
+"""``leadpersona sales load``: sales sources → cleaning → star schema, measured per source.
+
+For each source in turn (the API, the file inbox, the shop database): its committed
+checkpoints are read, and each batch it hands over is cleaned (:class:`SalesCleaner`, one code
+for every source) and written with its quarantine, counts and checkpoint in one transaction
+(:class:`SalesWriter`). A batch is read while the previous one is written. A load killed at any
+point is finished by the next one; the same load run twice stores nothing twice.
+
+Before the sources, lead and persona changes the warehouse holds are applied to
+``dim_customer`` (type 2). After each source, its quality is measured: completeness (required
+cells present), validity (records not quarantined), uniqueness (valid records that were not
+duplicates) and freshness (hours since the end of its newest order day); a measure below its
+bound raises an alert. A source that fails does not stop the others; the load then fails with
+the first error once they are done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from leadpersona.adapters.repositories import RunRepository
+from leadpersona.adapters.warehouse.engine import make_engine, upgrade, warehouse_errors
+from leadpersona.adapters.warehouse.sales_load import (
+    BatchCounts,
+    QuarantineRow,
+    SalesWriter,
+    read_checkpoints,
+    refresh_customers,
+)
+from leadpersona.config import Settings
+from leadpersona.errors import ConfigError, LeadPersonaError
+from leadpersona.sales.cleaning import Cleaned, SalesCleaner
+from leadpersona.sales.records import REQUIRED_FIELDS, SOURCE_NAMES, SalesSource, SourceBatch
+from leadpersona.services.alerts import Alert, Alerts
+from leadpersona.services.runs import describe_error, recorded_run
+
+__all__ = [
+    "DEFAULT_API_DAYS",
+    "SalesLoadReport",
+    "SourceReport",
+    "api_range",
+    "load_sales",
+    "open_sources",
+]
+
+#: Days the API is read for when no range is given and nothing was loaded from it before.
+DEFAULT_API_DAYS = 7
+
+Progress = Callable[[str, int], None]
+
+
+class SourceReport(BaseModel):
+    """One source in one load (``read`` = ``loaded`` + ``quarantined`` + ``duplicates``)."""
+
+    source: str
+    status: str = "completed"
+    read: int = 0
+    loaded: int = 0
+    inserted: int = 0
+    updated: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    files_failed: int = 0
+    completeness: float = 1.0
+    validity: float = 1.0
+    uniqueness: float = 1.0
+    newest_order_date: date | None = None
+    freshness_hours: float | None = None
+    error: str | None = None
+
+
+class SalesLoadReport(BaseModel):
+    """What ``leadpersona sales load --json`` prints."""
+
+    run_id: str | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    sources: dict[str, SourceReport] = Field(default_factory=dict)
+    customers_changed: int = 0
+    alerts: list[Alert] = Field(default_factory=list)
+    seconds: float = 0.0
+
+    def totals(self) -> dict[str, int]:
+        """Counts summed over the sources."""
+        names = ("read", "loaded", "inserted", "updated", "quarantined", "duplicates")
+        return {n: sum(getattr(s, n) for s in self.sources.values()) for n in names}
+
+
+def api_range(
+    checkpoints: dict[str, dict[str, Any]],
+    today: date,
+    start_date: date | None,
+    end_date: date | None,
+) -> tuple[date, date]:
+    """The API date range to load: as given; else from the day after the last range read to
+    the end (today by default), or the last :data:`DEFAULT_API_DAYS` days the first time."""
+    end = end_date or (start_date if start_date and start_date > today else today)
+    if start_date is not None:
+        return start_date, end
+    ends = []
+    for key, state in checkpoints.items():
+        parts = key.split(":")
+        if state.get("done") and len(parts) == 3:
+            try:
+                ends.append(date.fromisoformat(parts[2]))
+            except ValueError:
+                continue
+    done = [day for day in ends if day < today]
+    start = max(done) + timedelta(days=1) if done else end - timedelta(days=DEFAULT_API_DAYS - 1)
+    return min(start, end), end
+
+
+def _add(report: SourceReport, counts: BatchCounts) -> None:
+    report.read += counts.read
+    report.inserted += counts.inserted
+    report.updated += counts.updated
+    report.loaded += counts.loaded
+    report.quarantined += counts.quarantined
+    report.duplicates += counts.duplicates
+
+
+def _finish(
+    report: SourceReport, present: int, required: int, newest: date | None, now: datetime
+) -> None:
+    report.completeness = round(present / required, 4) if required else 1.0
+    report.validity = (
+        round((report.read - report.quarantined) / report.read, 4) if report.read else 1.0
+    )
+    valid = report.read - report.quarantined
+    report.uniqueness = round(report.loaded / valid, 4) if valid else 1.0
+    report.newest_order_date = newest
+    if newest is not None:
+        end_of_day = datetime.combine(newest + timedelta(days=1), clock.min, tzinfo=UTC)
+        report.freshness_hours = round(max((now - end_of_day).total_seconds(), 0) / 3600, 2)
+
+
+def _rejected(batch: SourceBatch, cleaned: Cleaned) -> list[QuarantineRow]:
+    return [
+        QuarantineRow(
+            location=batch.location,
+            row=batch.first_row + item.position,
+            line=item.line,
+            raw=item.raw,
+            reasons=[reason.model_dump() for reason in item.reasons],
+        )
+        for item in cleaned.rejected
+    ]
+
+
+class _Load:
+    def __init__(self, engine: Engine, writer: SalesWriter, cleaner: SalesCleaner) -> None:
+        self.engine = engine
+        self.writer = writer
+        self.cleaner = cleaner
+
+    def _write(self, batch: SourceBatch, cleaned: Cleaned) -> BatchCounts:
+        with warehouse_errors(str(self.engine.url)), self.engine.begin() as connection:
+            return self.writer.write_batch(
+                connection,
+                source=batch.source,
+                lines=cleaned.lines,
+                rejected=_rejected(batch, cleaned),
+                read=cleaned.read,
+                duplicates=cleaned.duplicates,
+                cells_present=cleaned.cells_present,
+                cells_required=cleaned.read * len(REQUIRED_FIELDS),
+                checkpoint_key=batch.checkpoint_key,
+                checkpoint=batch.checkpoint,
+            )
+
+    async def _cleaned(
+        self, source: SalesSource, state: dict[str, dict[str, Any]]
+    ) -> AsyncIterator[tuple[SourceBatch, Cleaned]]:
+        async for batch in source.batches(state):
+            cleaned = await asyncio.to_thread(self.cleaner.clean, batch.records, lines=batch.lines)
+            yield batch, cleaned
+
+    async def run(
+        self,
+        source: SalesSource,
+        report: SourceReport,
+        state: dict[str, dict[str, Any]],
+        on_progress: Progress | None,
+    ) -> tuple[int, int]:
+        """Load every batch of ``source``: batch N+1 is read and cleaned while N is written."""
+        present = required = 0
+        pending: asyncio.Task[BatchCounts] | None = None
+        pending_batch: SourceBatch | None = None
+
+        async def settle() -> None:
+            nonlocal pending, pending_batch, present, required
+            if pending is None or pending_batch is None:
+                return
+            counts = await pending
+            await source.committed(pending_batch)
+            _add(report, counts)
+            present += counts.cells_present
+            required += counts.cells_required
+            if on_progress is not None:
+                on_progress(source.name, report.read)
+            pending = pending_batch = None
+
+        try:
+            async for batch, cleaned in self._cleaned(source, state):
+                await settle()
+                pending_batch = batch
+                pending = asyncio.ensure_future(asyncio.to_thread(self._write, batch, cleaned))
+            await settle()
+        finally:
+            if pending is not None:
+                # A failure while reading: the batch being written still commits (or not) as
+                # a whole; wait for it so the checkpoint and the file move agree.
+                with contextlib.suppress(Exception):  # the first error is the one raised
+                    await settle()
+        return present, required
+
+
+def open_sources(
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    start_date: date,
+    end_date: date,
+    api_options: dict[str, Any] | None = None,
+) -> Callable[[str], Any]:
+    """A factory making each named source from the settings (entered on ``stack``)."""
+
+    async def make(name: str) -> SalesSource:
+        if name == "api":
+            from leadpersona.adapters.sales_api import open_sales_client
+            from leadpersona.sales.sources.api import ApiSource
+
+            client = await stack.enter_async_context(
+                open_sales_client(settings, **(api_options or {}))
+            )
+            return ApiSource(client, start_date, end_date)
+        if name in ("files", "db"):
+            raise ConfigError(f"the {name} sales source is not wired into this build")
+        raise ConfigError(f"unknown sales source {name!r}: use one of {', '.join(SOURCE_NAMES)}")
+
+    return make
+
+
+def default_sources(settings: Settings) -> list[str]:
+    """The sources a load reads when none is named: the API and the inbox, and the shop
+    database when one is configured."""
+    return [n for n in SOURCE_NAMES if n != "db" or settings.sales_source_url is not None]
+
+
+async def load_sales(
+    settings: Settings,
+    *,
+    runs: RunRepository,
+    sources: Sequence[str] | None = None,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+    alerts: Alerts | None = None,
+    parent_run_id: str | None = None,
+    on_progress: Progress | None = None,
+    make_source: Callable[[str], Any] | None = None,
+    api_options: dict[str, Any] | None = None,
+) -> SalesLoadReport:
+    """Load the named sources (see :func:`default_sources`); see the module docstring.
+
+    Recorded as a ``sales_load`` run (a step of ``parent_run_id`` when given) with the counts
+    per source; ``make_source`` replaces the settings-built sources (tests, benchmarks).
+    """
+    started = time.perf_counter()
+    fixed = now
+
+    def clock_now() -> datetime:
+        return fixed if fixed is not None else datetime.now(UTC)
+
+    today = clock_now().date()
+    names = list(dict.fromkeys(sources or default_sources(settings)))
+    for name in names:
+        if name not in SOURCE_NAMES:
+            raise ConfigError(
+                f"unknown sales source {name!r}: use one of {', '.join(SOURCE_NAMES)}"
+            )
+    if start_date and end_date and end_date < start_date:
+        raise ConfigError("--end-date is before --start-date")
+    own = engine is None
+    engine = engine or make_engine(settings.effective_warehouse_url)
+    alerts = alerts or Alerts(settings.alert_webhook, runs=runs)
+    report = SalesLoadReport()
+    try:
+        async with recorded_run(
+            runs,
+            "sales_load",
+            parent_id=parent_run_id,
+            details={
+                "sources": names,
+                "start_date": start_date and start_date.isoformat(),
+                "end_date": end_date and end_date.isoformat(),
+            },
+        ) as run:
+            report.run_id = run.id
+            await asyncio.to_thread(upgrade, engine)
+
+            def prepare() -> tuple[int, dict[str, dict[str, Any]]]:
+                with warehouse_errors(str(engine.url)), engine.begin() as connection:
+                    changed = refresh_customers(connection, today)
+                    return changed, read_checkpoints(connection, "api")
+
+            report.customers_changed, api_state = await asyncio.to_thread(prepare)
+            if "api" in names:
+                report.start_date, report.end_date = api_range(
+                    api_state, today, start_date, end_date
+                )
+            writer = SalesWriter(run.id)
+            cleaner = SalesCleaner(today=today)
+            load = _Load(engine, writer, cleaner)
+            failures: list[str] = []
+            try:
+                async with AsyncExitStack() as stack:
+                    make = make_source or open_sources(
+                        settings,
+                        stack,
+                        start_date=report.start_date or today,
+                        end_date=report.end_date or today,
+                        api_options=api_options,
+                    )
+                    for name in names:
+                        source_report = SourceReport(source=name)
+                        report.sources[name] = source_report
+                        await _load_source(
+                            load, name, make, source_report, clock_now, on_progress, failures
+                        )
+                        run.counts[name] = source_report.model_dump(
+                            mode="json",
+                            include={"read", "loaded", "quarantined", "duplicates", "status"},
+                        )
+            finally:
+                cleaner.close()
+            for name, source_report in report.sources.items():
+                for alert in _quality_alerts(settings, name, source_report, run.id):
+                    await alerts.raise_alert(alert)
+                    report.alerts.append(alert)
+            if failures:
+                raise LeadPersonaError(failures[0])
+    finally:
+        if own:
+            engine.dispose()
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+async def _load_source(
+    load: _Load,
+    name: str,
+    make: Callable[[str], Any],
+    report: SourceReport,
+    clock_now: Callable[[], datetime],
+    on_progress: Progress | None,
+    failures: list[str],
+) -> None:
+    engine = load.engine
+    today = clock_now().date()
+
+    def checkpoints() -> dict[str, dict[str, Any]]:
+        with warehouse_errors(str(engine.url)), engine.connect() as connection:
+            state = read_checkpoints(connection, name)
+        if name == "api":
+            # Ranges that reach today (or later) are read again: their days are not over.
+            state = {
+                key: value
+                for key, value in state.items()
+                if not key.startswith("api:") or key.rsplit(":", 1)[-1] < today.isoformat()
+            }
+        return state
+
+    error: str | None = None
+    present = required = 0
+    source: SalesSource | None = None
+    try:
+        source = await make(name)
+        state = await asyncio.to_thread(checkpoints)
+        present, required = await load.run(source, report, state, on_progress)
+    except LeadPersonaError as exc:
+        error = f"sales source {name}: {exc}"
+    except (OSError, ValueError) as exc:
+        error = f"sales source {name}: {describe_error(exc)}"
+    finally:
+        if source is not None:
+            await source.aclose()
+    failed_files = getattr(source, "failures", None) or []
+    report.files_failed = len(failed_files)
+    report.status = "failed" if error else "completed"
+    report.error = error
+    if error:
+        failures.append(error)
+
+    def finish() -> date | None:
+        with warehouse_errors(str(engine.url)), engine.begin() as connection:
+            if failed_files:
+                load.writer.add_counts(
+                    connection, name, BatchCounts(), files_failed=len(failed_files)
+                )
+            return load.writer.finish_source(connection, name, status=report.status, error=error)
+
+    newest = await asyncio.to_thread(finish)
+    _finish(report, present, required, newest, clock_now())
+
+
+def _quality_alerts(
+    settings: Settings, name: str, report: SourceReport, run_id: str
+) -> list[Alert]:
+    found = []
+    if report.read and report.validity < settings.sales_min_validity:
+        found.append(
+            Alert(
+                kind="quality",
+                run_id=run_id,
+                message=(
+                    f"sales source {name}: validity {report.validity:.1%} is below "
+                    f"{settings.sales_min_validity:.0%} ({report.quarantined} of "
+                    f"{report.read} records quarantined)"
+                ),
+            )
+        )
+    if (
+        report.freshness_hours is not None
+        and report.freshness_hours > settings.sales_freshness_hours
+    ):
+        found.append(
+            Alert(
+                kind="freshness",
+                run_id=run_id,
+                message=(
+                    f"sales source {name}: newest order is from {report.newest_order_date}, "
+                    f"{report.freshness_hours:.0f} h old (bound "
+                    f"{settings.sales_freshness_hours:.0f} h)"
+                ),
+            )
+        )
+    if report.files_failed:
+        found.append(
+            Alert(
+                kind="quality",
+                run_id=run_id,
+                message=(
+                    f"sales source {name}: {report.files_failed} file(s) could not be read "
+                    "(moved to failed/ with the reason beside them)"
+                ),
+            )
+        )
+    return found

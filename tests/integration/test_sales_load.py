@@ -1,0 +1,269 @@
+"""Sales load into the star schema, on SQLite and PostgreSQL: counts, idempotence, supersession,
+type 2 customers, quarantine, partitions, the mock sales API end to end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from leadpersona.adapters.warehouse.engine import make_engine
+from leadpersona.config import Settings
+from leadpersona.errors import LeadPersonaError
+from leadpersona.services.sales_load import SalesLoadReport, api_range, load_sales
+from tests.fakes import InMemoryRunRepository
+from tests.sales_support import ListSource, add_lead, record, set_persona
+from tests.warehouse_support import warehouse_factory, warehouse_url
+
+__all__ = ["warehouse_factory", "warehouse_url"]
+
+NOW = datetime(2026, 2, 1, 6, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(warehouse_url: str) -> Iterator[Engine]:
+    engine = make_engine(warehouse_url)
+    yield engine
+    engine.dispose()
+
+
+async def load(
+    engine: Engine, *sources: ListSource, runs: InMemoryRunRepository | None = None
+) -> SalesLoadReport:
+    by_name = {source.name: source for source in sources}
+
+    async def make(name: str) -> ListSource:
+        return by_name[name]
+
+    return await load_sales(
+        Settings(),
+        runs=runs or InMemoryRunRepository(),
+        sources=list(by_name),
+        engine=engine,
+        now=NOW,
+        make_source=make,
+    )
+
+
+def rows(engine: Engine, sql: str) -> list[Any]:
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(text(sql))]
+
+
+def check_balance(report: SalesLoadReport) -> None:
+    for source in report.sources.values():
+        assert source.read == source.loaded + source.quarantined + source.duplicates
+
+
+async def test_a_batch_lands_in_the_star_with_its_keys(engine: Engine) -> None:
+    report = await load(
+        engine,
+        ListSource(
+            [
+                [
+                    record("O1", 1, unit_price="1,234.50", discount="10%", quantity="3"),
+                    record("O1", 2, product_sku="SKU-2", product_name="Gadget"),
+                    record("O2", 1, order_date="07/01/2026", customer_email=" Bob@Example.COM "),
+                ]
+            ]
+        ),
+    )
+    check_balance(report)
+    files = report.sources["files"]
+    assert (files.read, files.loaded, files.inserted, files.quarantined) == (3, 3, 3, 0)
+    facts = rows(
+        engine,
+        "SELECT f.order_id, f.line_no, d.date, p.sku, c.email, f.amount, f.source "
+        "FROM fact_sales f JOIN dim_date d ON d.date_id = f.date_id "
+        "JOIN dim_product p ON p.product_key = f.product_key "
+        "JOIN dim_customer c ON c.customer_key = f.customer_key ORDER BY 1, 2",
+    )
+    assert [(f[0], f[1], str(f[2])[:10], f[3], f[4], Decimal(str(f[5])), f[6]) for f in facts] == [
+        ("O1", 1, "2026-01-05", "SKU-1", "ada@example.com", Decimal("3333.15"), "files"),
+        ("O1", 2, "2026-01-05", "SKU-2", "ada@example.com", Decimal("20.00"), "files"),
+        ("O2", 1, "2026-01-07", "SKU-1", "bob@example.com", Decimal("20.00"), "files"),
+    ]
+    days = rows(engine, "SELECT date_id, year, quarter, month, day, weekday FROM dim_date")
+    assert sorted(days) == [(20260105, 2026, 1, 1, 5, 1), (20260107, 2026, 1, 1, 7, 3)]
+    customers = rows(engine, "SELECT email, valid_from, valid_to FROM dim_customer ORDER BY 1")
+    assert [(c[0], str(c[1])[:10], c[2]) for c in customers] == [
+        ("ada@example.com", "0001-01-01", None),
+        ("bob@example.com", "0001-01-01", None),
+    ]
+
+
+async def test_the_same_load_twice_stores_nothing_twice(engine: Engine) -> None:
+    batches = [[record("O1"), record("O2")], [record("O3")]]
+    first = await load(engine, ListSource(batches))
+    again = await load(engine, ListSource(batches))
+    assert first.sources["files"].inserted == 3
+    assert again.sources["files"].read == 0
+    assert rows(engine, "SELECT count(*) FROM fact_sales") == [(3,)]
+    # Read again from the start (a lost checkpoint): identical records are duplicates.
+    replay = await load(engine, ListSource(batches, key="other"))
+    check_balance(replay)
+    assert (replay.sources["files"].duplicates, replay.sources["files"].loaded) == (3, 0)
+    assert rows(engine, "SELECT count(*) FROM fact_sales") == [(3,)]
+
+
+async def test_a_later_record_supersedes_and_a_refund_leaves_revenue(engine: Engine) -> None:
+    await load(engine, ListSource([[record("O1"), record("O2")]]))
+    later = await load(
+        engine,
+        ListSource(
+            [[record("O1", status="refunded"), record("O2", order_date="2026-01-30")]],
+            key="later",
+        ),
+    )
+    files = later.sources["files"]
+    assert (files.updated, files.inserted, files.duplicates) == (2, 0, 0)
+    facts = rows(engine, "SELECT order_id, date_id, status FROM fact_sales ORDER BY 1")
+    assert facts == [("O1", 20260105, "refunded"), ("O2", 20260130, "completed")]
+    revenue = rows(engine, "SELECT sum(amount) FROM fact_sales WHERE status = 'completed'")
+    assert Decimal(str(revenue[0][0])) == Decimal("20.00")
+
+
+async def test_one_sale_from_two_sources_is_one_sale(engine: Engine) -> None:
+    report = await load(
+        engine,
+        ListSource([[record("O1"), record("O2")]], name="api", key="a"),
+        ListSource([[record("O1"), record("O3")]], name="files", key="f"),
+    )
+    check_balance(report)
+    assert report.sources["files"].duplicates == 1
+    assert rows(engine, "SELECT order_id, source FROM fact_sales ORDER BY 1") == [
+        ("O1", "api"),
+        ("O2", "api"),
+        ("O3", "files"),
+    ]
+
+
+async def test_bad_records_are_quarantined_with_every_reason_once(engine: Engine) -> None:
+    batches = [
+        [
+            record("O1"),
+            record("O2", quantity="0", currency="EURO"),
+            record("", unit_price="-1"),
+            record("O1"),  # the same key again in the batch: a duplicate
+        ]
+    ]
+    report = await load(engine, ListSource(batches))
+    files = report.sources["files"]
+    check_balance(report)
+    assert (files.read, files.loaded, files.quarantined, files.duplicates) == (4, 1, 2, 1)
+    assert files.validity == 0.5
+    assert 0 < files.completeness < 1
+    quarantined = rows(engine, "SELECT location, row, reasons FROM sales_quarantine ORDER BY row")
+    assert [(q[0], q[1]) for q in quarantined] == [("batch-1", 2), ("batch-1", 3)]
+    codes = [sorted(r["code"] + ":" + r["field"] for r in _json(q[2])) for q in quarantined]
+    assert codes[0] == ["not_iso_4217:currency", "not_positive:quantity"] or "quantity" in str(
+        codes[0]
+    )
+    assert any("order_id" in code for code in codes[1])
+    await load(engine, ListSource(batches, key="again"))
+    assert rows(engine, "SELECT count(*) FROM sales_quarantine") == [(2,)]
+
+
+def _json(value: Any) -> Any:
+    import json
+
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def test_customers_keep_the_persona_of_their_order_date(engine: Engine) -> None:
+    add_lead(engine, "L1", "Ada@Example.com")
+    set_persona(engine, "L1", "engineering", "Startup", datetime(2026, 1, 1, tzinfo=UTC))
+    await load(engine, ListSource([[record("O1", order_date="2026-01-05")]], key="k1"))
+    set_persona(engine, "L1", "business", "Mid Market", datetime(2026, 1, 10, 9, tzinfo=UTC))
+    report = await load(
+        engine,
+        ListSource(
+            [
+                [
+                    record("O2", order_date="2026-01-15"),
+                    record("O3", order_date="2026-01-06"),  # arrives late, before the change
+                ]
+            ],
+            key="k2",
+        ),
+    )
+    assert report.customers_changed == 1
+    customers = rows(
+        engine,
+        "SELECT lead_id, academic_field, company_type, valid_from, valid_to, is_current "
+        "FROM dim_customer ORDER BY valid_from",
+    )
+    assert [
+        (c[0], c[1], c[2], str(c[3])[:10], c[4] and str(c[4])[:10], bool(c[5])) for c in customers
+    ] == [
+        ("L1", "engineering", "Startup", "0001-01-01", "2026-01-10", False),
+        ("L1", "business", "Mid Market", "2026-01-10", None, True),
+    ]
+    personas = rows(
+        engine,
+        "SELECT f.order_id, c.academic_field FROM fact_sales f "
+        "JOIN dim_customer c ON c.customer_key = f.customer_key ORDER BY 1",
+    )
+    assert personas == [("O1", "engineering"), ("O2", "business"), ("O3", "engineering")]
+    # A change applied before sales of later days were loaded moves those sales too.
+    set_persona(engine, "L1", "law", "Mid Market", datetime(2026, 1, 12, tzinfo=UTC))
+    await load(engine, ListSource([[]], key="k3"))
+    moved = rows(
+        engine,
+        "SELECT f.order_id, c.academic_field FROM fact_sales f "
+        "JOIN dim_customer c ON c.customer_key = f.customer_key ORDER BY 1",
+    )
+    assert moved == [("O1", "engineering"), ("O2", "law"), ("O3", "engineering")]
+
+
+async def test_a_failing_source_keeps_what_it_committed_and_the_next_load_finishes(
+    engine: Engine,
+) -> None:
+    batches = [[record("O1")], [record("O2")], [record("O3")]]
+    broken = ListSource(batches, fail_after=1)
+    with pytest.raises(LeadPersonaError, match="source went away"):
+        await load(engine, broken, ListSource([[record("A1")]], name="api", key="a"))
+    assert broken.committed_batches == [1]
+    # The other source still loaded.
+    assert rows(engine, "SELECT order_id FROM fact_sales ORDER BY 1") == [("A1",), ("O1",)]
+    report = await load(engine, ListSource(batches))
+    assert report.sources["files"].inserted == 2
+    assert rows(engine, "SELECT count(*) FROM fact_sales") == [(4,)]
+    statuses = rows(
+        engine, "SELECT source, status, read FROM sales_loads ORDER BY started_at, source"
+    )
+    assert ("files", "failed", 1) in statuses
+
+
+async def test_postgresql_partitions_by_month(engine: Engine) -> None:
+    await load(
+        engine,
+        ListSource(
+            [[record("O1", order_date="2025-12-31"), record("O2", order_date="2026-01-01")]]
+        ),
+    )
+    if engine.dialect.name != "postgresql":
+        assert rows(engine, "SELECT count(*) FROM fact_sales") == [(2,)]
+        return
+    parts = rows(
+        engine,
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'fact_sales' ORDER BY 1",
+    )
+    assert parts == [("fact_sales_y2025m12",), ("fact_sales_y2026m01",)]
+    assert rows(engine, "SELECT count(*) FROM fact_sales_y2025m12") == [(1,)]
+
+
+def test_api_range_defaults() -> None:
+    today = date(2026, 2, 1)
+    assert api_range({}, today, None, None) == (date(2026, 1, 26), today)
+    done = {"api:2026-01-01:2026-01-20": {"done": True}, "api:2026-01-21:2026-02-01": {}}
+    assert api_range(done, today, None, None) == (date(2026, 1, 21), today)
+    assert api_range(done, today, date(2025, 1, 1), date(2025, 1, 2)) == (
+        date(2025, 1, 1),
+        date(2025, 1, 2),
+    )
