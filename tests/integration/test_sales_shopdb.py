@@ -25,7 +25,7 @@ from leadpersona.sales.shop_db import (
     refund_order,
     set_order_status,
 )
-from leadpersona.sales.sources.shopdb import ShopDbSource
+from leadpersona.sales.sources.shopdb import ShopDbSource, _dates
 from leadpersona.sales.synthetic import PRODUCTS, default_customers, synthetic_sales
 from tests.warehouse_support import warehouse_factory
 
@@ -298,3 +298,39 @@ async def test_bad_checkpoints_and_missing_tables_are_one_line_errors(shop: Engi
         await read(source, {"db": {"updated_at": "yesterday", "order_id": "x", "line_no": 1}})
     with pytest.raises(InvalidInput, match="checkpoint is not readable"):
         await read(source, {"db": {"order_id": "x"}})
+
+
+async def test_order_dates_are_iso_text_with_a_fraction_only_when_there_is_one(
+    shop: Engine,
+) -> None:
+    metadata.create_all(shop)
+    moments = [
+        datetime(2026, 1, 2, 3, 4, 5),
+        datetime(2026, 1, 2, 3, 4, 5, 120000),
+        datetime(2026, 1, 2, 3, 4, 50, 7),
+        None,
+    ]
+    with shop.begin() as connection:
+        for n, moment in enumerate(moments):
+            connection.execute(
+                insert(orders).values(
+                    order_id=f"D-{n}",
+                    customer_email="d@example.com",
+                    order_date=moment,
+                    status="completed",
+                    currency="EUR",
+                    updated_at=datetime(2026, 1, 3),
+                )
+            )
+            connection.execute(
+                insert(order_lines).values(
+                    order_id=f"D-{n}", line_no=1, product_sku="SW-CRM-001", quantity=1
+                )
+            )
+    got = [r["order_date"] for r in rows(await read(ShopDbSource(shop)))]
+    want = [None if m is None else m.isoformat() + "Z" for m in moments]
+    assert got == want
+    # Text (some drivers hand it over), dates and aware date-times as ISO 8601 too.
+    assert _dates(moments).to_pylist() == want
+    aware = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert _dates([aware, date(2026, 1, 2)]).to_pylist() == [aware.isoformat(), "2026-01-02"]

@@ -12,7 +12,8 @@ in a later pass, with the new status: the warehouse's later record supersedes th
 
 Blocking database work (the query, fetching, turning rows into a table) runs on one worker
 thread per pass, so the event loop never waits on it and the connection is used from a
-single thread; the connection goes back to the pool when the pass ends, when the consumer
+single thread. The next batch is fetched while the consumer cleans and stores the current
+one (one batch ahead, so at most two in memory). The connection goes back to the pool when the pass ends, when the consumer
 stops early (the generator is closed) and on :meth:`ShopDbSource.aclose`.
 
 The known limit of an ``updated_at`` watermark: a transaction that stamps ``updated_at``
@@ -73,8 +74,6 @@ _COLUMNS = (
 )
 _ORDER_DATE = FIELDS.index("order_date")
 _DECIMALS = frozenset(("unit_price", "discount"))
-# Trailing zeros of a fraction (PostgreSQL writes numeric(18, 4) as "219.0000", SQLite "219").
-_TRAILING_ZEROS = r"\.0+$|(\.[0-9]*[1-9])0+$"
 _UPDATED_AT = len(FIELDS)
 
 
@@ -93,6 +92,26 @@ def _text(value: Any) -> str | None:
     return value if value is None or value.__class__ is str else str(value)
 
 
+def _dates(values: Sequence[Any]) -> pa.Array:
+    """Order dates as ISO 8601 text (a column of the shop's naive UTC date-times, fast)."""
+    sample = next((v for v in values if v is not None), None)
+    try:
+        if sample is None or sample.__class__ is str:
+            return pa.array(values, pa.string())
+        if sample.__class__ is datetime and sample.tzinfo is None:
+            return pa.array([v if v is None else v.isoformat() + "Z" for v in values], pa.string())
+    except (AttributeError, TypeError, pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    return pa.array([_iso(v) for v in values], pa.string())
+
+
+def _plain_decimals(texts: pa.Array) -> pa.Array:
+    """Decimal text without trailing zeros: PostgreSQL writes numeric(18, 4) as "219.0000",
+    SQLite as "219"; both become "219" ("59.9000" becomes "59.9")."""
+    trimmed = pc.ascii_rtrim(pc.ascii_rtrim(texts, characters="0"), characters=".")
+    return pc.if_else(pc.match_substring(texts, "."), trimmed, texts)
+
+
 def _table(rows: Sequence[Sequence[Any]]) -> pa.Table:
     """Rows of the query as the raw record table (string columns named as FIELDS)."""
     columns = list(zip(*rows, strict=True))
@@ -100,16 +119,14 @@ def _table(rows: Sequence[Sequence[Any]]) -> pa.Table:
     for index, name in enumerate(FIELDS):
         values = columns[index]
         if index == _ORDER_DATE:
-            arrays[name] = pa.array([_iso(v) for v in values], pa.string())
+            arrays[name] = _dates(values)
         else:
             try:
                 arrays[name] = pa.array(values, pa.string())
             except (pa.ArrowInvalid, pa.ArrowTypeError):
                 arrays[name] = pa.array([_text(v) for v in values], pa.string())
             if name in _DECIMALS:
-                arrays[name] = pc.replace_substring_regex(
-                    arrays[name], pattern=_TRAILING_ZEROS, replacement="\\1"
-                )
+                arrays[name] = _plain_decimals(arrays[name])
     return pa.table(arrays)
 
 
@@ -152,6 +169,7 @@ class _Pass:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopdb")
         self._connection: Connection | None = None
         self._result: CursorResult[Any] | None = None
+        self._ahead: asyncio.Future[tuple[pa.Table, dict[str, Any]] | None] | None = None
         self.closed = False
 
     def _fetch(self) -> tuple[pa.Table, dict[str, Any]] | None:
@@ -177,17 +195,31 @@ class _Pass:
                 self._connection.close()  # rolls back and returns it to the pool
             self._result = self._connection = None
 
+    def _submit(self) -> asyncio.Future[tuple[pa.Table, dict[str, Any]] | None]:
+        return asyncio.get_running_loop().run_in_executor(self._executor, self._fetch)
+
     async def fetch(self) -> tuple[pa.Table, dict[str, Any]] | None:
-        """The next batch (records, checkpoint), or None once the query is exhausted."""
+        """The next batch (records, checkpoint), or None once the query is exhausted.
+
+        The batch after it is fetched meanwhile (one ahead), while the consumer cleans and
+        stores this one.
+        """
         if self.closed:
             return None
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._fetch)
+        pending, self._ahead = self._ahead or self._submit(), None
+        fetched = await pending
+        if fetched is not None and not self.closed:
+            self._ahead = self._submit()
+        return fetched
 
     async def close(self) -> None:
         """Give the connection back (after any fetch still running) and stop the thread."""
         if self.closed:
             return
         self.closed = True
+        if self._ahead is not None:
+            self._ahead.cancel()  # not started: never runs; running: finishes, then release
+            self._ahead = None
         try:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._release)
         finally:
