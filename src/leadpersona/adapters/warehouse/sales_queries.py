@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Integer, cast, desc, distinct, func, select
+from sqlalchemy import Connection, Integer, cast, desc, distinct, func, literal, select
 
 from leadpersona.adapters.warehouse.tables import (
     DimCustomer,
@@ -63,16 +63,21 @@ def _money(value: Any) -> str:
 
 
 def revenue_by_persona(
-    connection: Connection, by: Sequence[str], *, month: str | None = None
+    connection: Connection,
+    by: Sequence[str],
+    *,
+    month: str | None = None,
+    by_month: bool = True,
 ) -> list[dict[str, Any]]:
-    """Revenue, orders, customers and lines per grouping, month and currency."""
+    """Revenue, orders, customers and lines per grouping, month (unless not ``by_month``) and
+    currency."""
     unknown = [name for name in by if name not in GROUPINGS]
     if unknown:
         raise InvalidInput(
             f"cannot group sales by {', '.join(unknown)}: use {', '.join(GROUPINGS)}"
         )
     groups = [GROUPINGS[name].label(name) for name in by]
-    month_id = cast(FACT.c.date_id // 100, Integer).label("month_id")
+    month_id = (cast(FACT.c.date_id // 100, Integer) if by_month else literal(0)).label("month_id")
     joined = FACT.join(CUSTOMER, CUSTOMER.c.customer_key == FACT.c.customer_key)
     if "category" in by:
         joined = joined.join(PRODUCT, PRODUCT.c.product_key == FACT.c.product_key)
@@ -98,7 +103,7 @@ def revenue_by_persona(
         item = {name: getattr(row, name) for name in by}
         key = int(row.month_id)
         item.update(
-            month=f"{key // 100:04d}-{key % 100:02d}",
+            month=f"{key // 100:04d}-{key % 100:02d}" if by_month else month,
             currency=row.currency,
             revenue=_money(row.revenue),
             orders=int(row.orders),
@@ -107,7 +112,12 @@ def revenue_by_persona(
         )
         result.append(item)
     result.sort(
-        key=lambda r: (r["month"], r["currency"], -Decimal(r["revenue"]), *map(str, r.values()))
+        key=lambda r: (
+            str(r["month"]),
+            r["currency"],
+            -Decimal(r["revenue"]),
+            *map(str, r.values()),
+        )
     )
     return result
 
