@@ -45,6 +45,7 @@ e2e: $(STAMP)
 	$(VENV)/bin/pytest tests/e2e
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m benchmarks
 
 clean:

@@ -292,6 +292,8 @@ async def load_sales(
             )
     if start_date and end_date and end_date < start_date:
         raise ConfigError("--end-date is before --start-date")
+    if "db" in names and settings.sales_source_url is None and make_source is None:
+        raise ConfigError("no shop database: set LEADPERSONA_SALES_SOURCE_URL to load --source db")
     own = engine is None
     engine = engine or make_engine(settings.effective_warehouse_url)
     alerts = alerts or Alerts(settings.alert_webhook, runs=runs)

@@ -94,6 +94,7 @@ def _register_commands() -> None:
         persona,
         report,
         run,
+        sales,
         serve,
         warehouse,
     )

@@ -1,0 +1,251 @@
+"""Read queries over the sales star schema: revenue by persona, quality per load, quarantine.
+
+Revenue counts ``completed`` lines only (refunded and cancelled lines stay in ``fact_sales`` and
+are left out) and is never summed across currencies. Months come from ``date_id`` (YYYYMMDD)
+without a join, and a month filter is a ``date_id`` range, so PostgreSQL reads only that
+month's partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Integer, cast, desc, distinct, func, literal, select
+
+from leadpersona.adapters.warehouse.tables import (
+    DimCustomer,
+    DimProduct,
+    FactSale,
+    SalesLoad,
+    SalesQuarantine,
+)
+from leadpersona.errors import InvalidInput
+
+__all__ = [
+    "GROUPINGS",
+    "load_quality",
+    "month_range",
+    "quarantined_sales",
+    "revenue_by_persona",
+    "top_products",
+]
+
+FACT = FactSale.__table__
+CUSTOMER = DimCustomer.__table__
+PRODUCT = DimProduct.__table__
+LOADS = SalesLoad.__table__
+QUARANTINE = SalesQuarantine.__table__
+
+#: What revenue can be grouped by (besides month and currency).
+GROUPINGS = {
+    "academic_field": CUSTOMER.c.academic_field,
+    "company_type": CUSTOMER.c.company_type,
+    "category": PRODUCT.c.category,
+}
+
+
+def month_range(month: str) -> tuple[int, int]:
+    """``YYYY-MM`` as the ``date_id`` range [from, to)."""
+    try:
+        first = datetime.strptime(month, "%Y-%m").date()
+    except ValueError:
+        raise InvalidInput(f"--month must look like YYYY-MM, not {month!r}") from None
+    low = first.year * 10000 + first.month * 100
+    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return low, following.year * 10000 + following.month * 100
+
+
+def _money(value: Any) -> str:
+    return str(Decimal(str(value or 0)).quantize(Decimal("0.01")))
+
+
+def revenue_by_persona(
+    connection: Connection,
+    by: Sequence[str],
+    *,
+    month: str | None = None,
+    by_month: bool = True,
+) -> list[dict[str, Any]]:
+    """Revenue, orders, customers and lines per grouping, month (unless not ``by_month``) and
+    currency."""
+    unknown = [name for name in by if name not in GROUPINGS]
+    if unknown:
+        raise InvalidInput(
+            f"cannot group sales by {', '.join(unknown)}: use {', '.join(GROUPINGS)}"
+        )
+    groups = [GROUPINGS[name].label(name) for name in by]
+    month_id = (cast(FACT.c.date_id // 100, Integer) if by_month else literal(0)).label("month_id")
+    joined = FACT.join(CUSTOMER, CUSTOMER.c.customer_key == FACT.c.customer_key)
+    if "category" in by:
+        joined = joined.join(PRODUCT, PRODUCT.c.product_key == FACT.c.product_key)
+    query = (
+        select(
+            *groups,
+            month_id,
+            FACT.c.currency,
+            func.sum(FACT.c.amount).label("revenue"),
+            func.count(distinct(FACT.c.order_id)).label("orders"),
+            func.count(distinct(CUSTOMER.c.email)).label("customers"),
+            func.count().label("lines"),
+        )
+        .select_from(joined)
+        .where(FACT.c.status == "completed")
+        .group_by(*groups, month_id, FACT.c.currency)
+    )
+    if month is not None:
+        low, high = month_range(month)
+        query = query.where(FACT.c.date_id >= low, FACT.c.date_id < high)
+    result = []
+    for row in connection.execute(query):
+        item = {name: getattr(row, name) for name in by}
+        key = int(row.month_id)
+        item.update(
+            month=f"{key // 100:04d}-{key % 100:02d}" if by_month else month,
+            currency=row.currency,
+            revenue=_money(row.revenue),
+            orders=int(row.orders),
+            customers=int(row.customers),
+            lines=int(row.lines),
+        )
+        result.append(item)
+    result.sort(
+        key=lambda r: (
+            str(r["month"]),
+            r["currency"],
+            -Decimal(r["revenue"]),
+            *map(str, r.values()),
+        )
+    )
+    return result
+
+
+def top_products(
+    connection: Connection, *, per_persona: int = 3, month: str | None = None
+) -> list[dict[str, Any]]:
+    """The best-selling products (completed revenue) of each academic field and company type."""
+    joined = FACT.join(CUSTOMER, CUSTOMER.c.customer_key == FACT.c.customer_key).join(
+        PRODUCT, PRODUCT.c.product_key == FACT.c.product_key
+    )
+    query = (
+        select(
+            CUSTOMER.c.academic_field,
+            CUSTOMER.c.company_type,
+            PRODUCT.c.sku,
+            PRODUCT.c.name,
+            FACT.c.currency,
+            func.sum(FACT.c.amount).label("revenue"),
+            func.sum(FACT.c.quantity).label("quantity"),
+        )
+        .select_from(joined)
+        .where(FACT.c.status == "completed")
+        .group_by(
+            CUSTOMER.c.academic_field,
+            CUSTOMER.c.company_type,
+            PRODUCT.c.sku,
+            PRODUCT.c.name,
+            FACT.c.currency,
+        )
+    )
+    if month is not None:
+        low, high = month_range(month)
+        query = query.where(FACT.c.date_id >= low, FACT.c.date_id < high)
+    ranked: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in connection.execute(query):
+        ranked.setdefault((row.academic_field, row.company_type, row.currency), []).append(
+            {
+                "academic_field": row.academic_field,
+                "company_type": row.company_type,
+                "sku": row.sku,
+                "name": row.name,
+                "currency": row.currency,
+                "revenue": _money(row.revenue),
+                "quantity": int(row.quantity or 0),
+            }
+        )
+    result = []
+    for key in sorted(ranked, key=lambda k: tuple(str(part) for part in k)):
+        items = sorted(ranked[key], key=lambda r: (-Decimal(r["revenue"]), r["sku"]))
+        result.extend(items[:per_persona])
+    return result
+
+
+def _freshness(newest: date | None, finished: datetime | None) -> float | None:
+    if newest is None or finished is None:
+        return None
+    if finished.tzinfo is None:
+        finished = finished.replace(tzinfo=UTC)
+    end = datetime.combine(newest + timedelta(days=1), time.min, tzinfo=UTC)
+    return round(max((finished - end).total_seconds(), 0) / 3600, 2)
+
+
+def load_quality(connection: Connection, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The last loads, newest first, one row per source, with their quality measures."""
+    loads = select(LOADS.c.load_id).group_by(LOADS.c.load_id)
+    recent = loads.order_by(desc(func.max(LOADS.c.started_at))).limit(limit).subquery()
+    rows = connection.execute(
+        select(LOADS)
+        .where(LOADS.c.load_id.in_(select(recent.c.load_id)))
+        .order_by(desc(LOADS.c.started_at), LOADS.c.source)
+    )
+    result = []
+    for row in rows:
+        valid = row.read - row.quarantined
+        result.append(
+            {
+                "load_id": row.load_id,
+                "source": row.source,
+                "status": row.status,
+                "started_at": row.started_at,
+                "finished_at": row.finished_at,
+                "read": row.read,
+                "loaded": row.loaded,
+                "inserted": row.inserted,
+                "updated": row.updated,
+                "quarantined": row.quarantined,
+                "duplicates": row.duplicates,
+                "files_failed": row.files_failed,
+                "completeness": round(row.cells_present / row.cells_required, 4)
+                if row.cells_required
+                else 1.0,
+                "validity": round(valid / row.read, 4) if row.read else 1.0,
+                "uniqueness": round(row.loaded / valid, 4) if valid else 1.0,
+                "newest_order_date": row.newest_order_date,
+                "freshness_hours": _freshness(row.newest_order_date, row.finished_at),
+                "error": row.error,
+            }
+        )
+    return result
+
+
+def quarantined_sales(
+    connection: Connection,
+    *,
+    limit: int = 100,
+    source: str | None = None,
+    load_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Rejected sales records, newest first, with where they were read and every reason."""
+    query = select(QUARANTINE).order_by(
+        desc(QUARANTINE.c.quarantined_at), QUARANTINE.c.location, QUARANTINE.c.row
+    )
+    if source is not None:
+        query = query.where(QUARANTINE.c.source == source)
+    if load_id is not None:
+        query = query.where(QUARANTINE.c.load_id == load_id)
+    return [
+        {
+            "id": row.id,
+            "load_id": row.load_id,
+            "source": row.source,
+            "location": row.location,
+            "row": row.row,
+            "line": row.line,
+            "raw": row.raw,
+            "reasons": row.reasons,
+            "quarantined_at": row.quarantined_at,
+        }
+        for row in connection.execute(query.limit(limit))
+    ]
