@@ -13,8 +13,9 @@ in a later pass, with the new status: the warehouse's later record supersedes th
 Blocking database work (the query, fetching, turning rows into a table) runs on one worker
 thread per pass, so the event loop never waits on it and the connection is used from a
 single thread. The next batch is fetched while the consumer cleans and stores the current
-one (one batch ahead, so at most two in memory). The connection goes back to the pool when the pass ends, when the consumer
-stops early (the generator is closed) and on :meth:`ShopDbSource.aclose`.
+one (one batch ahead, so at most two in memory). The connection goes back to the pool when
+the pass ends, when the consumer stops early (the generator is closed) and on
+:meth:`ShopDbSource.aclose`.
 
 The known limit of an ``updated_at`` watermark: a transaction that stamps ``updated_at``
 and commits *later* than another one stamped after it (``now()`` on PostgreSQL is the time the
@@ -26,10 +27,10 @@ of the data. This source does the opposite: with ``settle`` set, it reads only l
 ``updated_at`` is at least ``settle`` old (by this machine's UTC clock), so the watermark stays
 that far behind the present and a transaction committing within ``settle`` of its stamp is
 read, once, by a later pass. The price is freshness: a change is loaded ``settle`` after it is
-made at the earliest. The default is no settling (a shop whose writers stamp ``updated_at``
-when they commit, as :func:`leadpersona.sales.shop_db.set_order_status` does, needs none); a
-live shop stamping at transaction start should set ``settle`` to its longest write
-transaction (and whatever clock skew it has).
+made at the earliest. The default is no settling, right for a shop written by one writer at a
+time, like the demo shop (:func:`leadpersona.sales.shop_db.set_order_status` is one short
+statement); a live shop with concurrent writers should set ``settle`` to its longest write
+transaction plus the skew between its clock and this machine's.
 """
 
 from __future__ import annotations
