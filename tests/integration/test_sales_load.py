@@ -9,9 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
 
 from leadpersona.adapters.warehouse.engine import make_engine
+from leadpersona.adapters.warehouse.tables import FactSale
 from leadpersona.config import Settings
 from leadpersona.errors import LeadPersonaError
 from leadpersona.services.sales_load import SalesLoadReport, api_range, load_sales
@@ -87,6 +89,22 @@ async def test_a_batch_lands_in_the_star_with_its_keys(engine: Engine) -> None:
         ("O1", 2, "2026-01-05", "SKU-2", "ada@example.com", Decimal("20.00"), "files"),
         ("O2", 1, "2026-01-07", "SKU-1", "bob@example.com", Decimal("20.00"), "files"),
     ]
+    # The dimension keys are not declared foreign keys; the load keeps them whole.
+    orphans = rows(
+        engine,
+        "SELECT count(*) FROM fact_sales f LEFT JOIN dim_date d ON d.date_id = f.date_id "
+        "LEFT JOIN dim_product p ON p.product_key = f.product_key "
+        "LEFT JOIN dim_customer c ON c.customer_key = f.customer_key "
+        "WHERE d.date_id IS NULL OR p.product_key IS NULL OR c.customer_key IS NULL",
+    )
+    assert orphans == [(0,)]
+    with Session(engine) as session:
+        sale = session.scalars(select(FactSale).where(FactSale.order_id == "O2")).one()
+        assert (sale.customer.email, sale.product.sku, sale.date.weekday) == (
+            "bob@example.com",
+            "SKU-1",
+            3,
+        )
     days = rows(engine, "SELECT date_id, year, quarter, month, day, weekday FROM dim_date")
     assert sorted(days) == [(20260105, 2026, 1, 1, 5, 1), (20260107, 2026, 1, 1, 7, 3)]
     customers = rows(engine, "SELECT email, valid_from, valid_to FROM dim_customer ORDER BY 1")
