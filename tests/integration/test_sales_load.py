@@ -3,7 +3,7 @@ type 2 customers, quarantine, partitions, the mock sales API end to end."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +16,12 @@ from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.adapters.warehouse.tables import FactSale
 from leadpersona.config import Settings
 from leadpersona.errors import LeadPersonaError
+from leadpersona.sales.shop_db import (
+    create_demo_shop,
+    create_shop_engine,
+    first_orders,
+    refund_order,
+)
 from leadpersona.services.sales_load import SalesLoadReport, api_range, load_sales
 from tests.fakes import InMemoryRunRepository
 from tests.sales_support import ListSource, add_lead, record, set_persona
@@ -285,3 +291,42 @@ def test_api_range_defaults() -> None:
         date(2025, 1, 1),
         date(2025, 1, 2),
     )
+
+
+async def test_the_shop_database_loads_incrementally_and_a_refund_supersedes(
+    warehouse_factory: Callable[[], str],
+) -> None:
+    warehouse = make_engine(warehouse_factory())
+    shop_url = warehouse_factory()
+    shop = create_shop_engine(shop_url)
+    try:
+        lines = create_demo_shop(
+            shop, start=date(2026, 1, 10), end=date(2026, 1, 12), orders_per_day=5, api_overlap=1
+        )
+        settings = Settings(sales_source_url=shop_url)
+        runs = InMemoryRunRepository()
+        first = await load_sales(
+            settings,
+            runs=runs,
+            sources=["db", "api"],
+            engine=warehouse,
+            now=NOW,
+            start_date=date(2026, 1, 10),
+            end_date=date(2026, 1, 12),
+        )
+        check_balance(first)
+        db = first.sources["db"]
+        assert db.read == db.loaded == lines and db.quarantined == 0
+        # The shop repeats one API order a day: the API's copies are stored once.
+        assert first.sources["api"].duplicates >= 3
+        order = first_orders(shop, 1)[0]
+        assert refund_order(shop, order, NOW)
+        again = await load_sales(settings, runs=runs, sources=["db"], engine=warehouse, now=NOW)
+        assert again.sources["db"].updated == again.sources["db"].read > 0
+        statuses = rows(
+            warehouse, f"SELECT DISTINCT status FROM fact_sales WHERE order_id = '{order}'"
+        )
+        assert statuses == [("refunded",)]
+    finally:
+        shop.dispose()
+        warehouse.dispose()
