@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.adapters.warehouse.tables import FactSale
 from leadpersona.config import Settings
 from leadpersona.errors import LeadPersonaError
+from leadpersona.sales.demo_files import write_demo_inbox
 from leadpersona.sales.shop_db import (
     create_demo_shop,
     create_shop_engine,
@@ -330,3 +332,33 @@ async def test_the_shop_database_loads_incrementally_and_a_refund_supersedes(
     finally:
         shop.dispose()
         warehouse.dispose()
+
+
+async def test_inbox_files_load_once_and_unreadable_ones_are_counted_and_alerted(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(warehouse_url)
+    inbox = tmp_path / "inbox"
+    paths = write_demo_inbox(inbox, date(2026, 1, 20), date(2026, 1, 25))
+    (inbox / "notes.xlsx").write_bytes(b"PK\x03\x04")
+    settings = Settings(sales_inbox=inbox)
+    runs = InMemoryRunRepository()
+    try:
+        first = await load_sales(settings, runs=runs, sources=["files"], engine=engine, now=NOW)
+        check_balance(first)
+        files = first.sources["files"]
+        assert files.loaded > 50 and files.quarantined > 0 and files.files_failed == 1
+        assert {a.kind for a in first.alerts} >= {"quality"}
+        assert sorted(p.name for p in (inbox / "processed").iterdir()) == sorted(
+            p.name for p in paths
+        )
+        # Dropped again under another name: recognised by content, read no more.
+        (inbox / "processed" / paths[0].name).rename(inbox / "again.csv")
+        again = await load_sales(settings, runs=runs, sources=["files"], engine=engine, now=NOW)
+        assert again.sources["files"].read == 0 and not (inbox / "again.csv").exists()
+        quality = rows(engine, "SELECT read, quarantined, files_failed FROM sales_loads")
+        assert (files.read, files.quarantined, 1) in quality
+        located = rows(engine, "SELECT DISTINCT location FROM sales_quarantine")
+        assert {name for (name,) in located} <= {p.name for p in paths}
+    finally:
+        engine.dispose()

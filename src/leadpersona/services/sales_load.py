@@ -245,7 +245,9 @@ def open_sources(
             )
             return ApiSource(client, start_date, end_date)
         if name == "files":
-            raise ConfigError(f"the {name} sales source is not wired into this build")
+            from leadpersona.sales.sources.files import FileInboxSource
+
+            return FileInboxSource(settings.effective_sales_inbox)
         if name == "db":
             if settings.sales_source_url is None:
                 raise ConfigError(
