@@ -37,10 +37,28 @@ def test_demo_enriches_seeded_leads_and_writes_a_summary(settings_env: Settings)
     assert [len(q["rows"]) > 0 for q in demo["queries"]] == [True, True]
     assert sum(row[1] for row in demo["queries"][1]["rows"]) == 60  # leads per company type
     assert "## Warehouse" in text and "```sql" in text
+    # Then sales from the three sources, revenue by persona, and the daily run.
+    sales = demo["sales"]["sources"]
+    assert set(sales) == {"api", "files", "db"}
+    for source in sales.values():
+        assert source["read"] == source["loaded"] + source["quarantined"] + source["duplicates"]
+        assert source["loaded"] > 0
+    assert sales["files"]["quarantined"] >= 3 and sales["db"]["duplicates"] > 0
+    assert any(row["academic_field"] for row in demo["revenue"])
+    assert demo["daily"]["status"] == "completed"
+    assert [step["kind"] for step in demo["daily"]["steps"]] == [
+        "enrich",
+        "warehouse_sync",
+        "sales_load",
+    ]
+    assert demo["daily"]["steps"][2]["counts"]["loaded"] == 0  # nothing new to store
+    assert demo["ledger"][0]["kind"] == "sales_load"
+    assert "## Sales" in text and "## The daily run" in text
 
     again = runner.invoke(app, ["demo", "--leads", "60"])
     assert again.exit_code == 0, again.output
     assert "report (open in a browser):" in again.stdout
     assert "Leads per company type" in again.stdout
+    assert "revenue by persona" in again.stdout and "daily run" in again.stdout
     second = json.loads(runner.invoke(app, ["persona", "stats", "--json"]).stdout)
     assert second["personas"] == 60

@@ -54,19 +54,25 @@ def test_run_records_a_step_each_and_runs_lists_them(
     assert [(s["kind"], s["status"]) for s in report["steps"]] == [
         ("enrich", "completed"),
         ("warehouse_sync", "completed"),
+        ("sales_load", "completed"),
     ]
     assert report["steps"][0]["counts"]["processed"] == 8
     assert report["steps"][1]["counts"]["inserted"] > 0
+    sold = report["steps"][2]["counts"]
+    assert sold["loaded"] > 0
+    assert sold["read"] == sold["loaded"] + sold["quarantined"] + sold["duplicates"]
 
     again = json.loads(runner.invoke(app, ["run", "--json"]).stdout)
     assert again["steps"][0]["counts"]["processed"] == 0  # finished work is not redone
     assert again["steps"][1]["counts"] == {"inserted": 0, "updated": 0, "deleted": 0}
+    # Only today's sales (the day is not over) are read again: nothing new to store.
+    assert again["steps"][2]["counts"]["loaded"] == 0
 
     listed = runner.invoke(app, ["runs", "--last", "3", "--json"])
     assert listed.exit_code == 0, listed.stderr
     ledger = json.loads(listed.stdout)
-    assert [r["kind"] for r in ledger] == ["warehouse_sync", "enrich", "daily"]
-    assert {r["parent_id"] for r in ledger[:2]} == {again["run_id"]}
+    assert [r["kind"] for r in ledger] == ["sales_load", "warehouse_sync", "enrich"]
+    assert {r["parent_id"] for r in ledger} == {again["run_id"]}
     assert all(r["status"] == "completed" for r in ledger)
     human = runner.invoke(app, ["runs"])
     assert human.exit_code == 0 and "daily" in human.stdout

@@ -3,17 +3,27 @@ type 2 customers, quarantine, partitions, the mock sales API end to end."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
 
 from leadpersona.adapters.warehouse.engine import make_engine
+from leadpersona.adapters.warehouse.tables import FactSale
 from leadpersona.config import Settings
 from leadpersona.errors import LeadPersonaError
+from leadpersona.sales.demo_files import write_demo_inbox
+from leadpersona.sales.shop_db import (
+    create_demo_shop,
+    create_shop_engine,
+    first_orders,
+    refund_order,
+)
 from leadpersona.services.sales_load import SalesLoadReport, api_range, load_sales
 from tests.fakes import InMemoryRunRepository
 from tests.sales_support import ListSource, add_lead, record, set_persona
@@ -87,6 +97,22 @@ async def test_a_batch_lands_in_the_star_with_its_keys(engine: Engine) -> None:
         ("O1", 2, "2026-01-05", "SKU-2", "ada@example.com", Decimal("20.00"), "files"),
         ("O2", 1, "2026-01-07", "SKU-1", "bob@example.com", Decimal("20.00"), "files"),
     ]
+    # The dimension keys are not declared foreign keys; the load keeps them whole.
+    orphans = rows(
+        engine,
+        "SELECT count(*) FROM fact_sales f LEFT JOIN dim_date d ON d.date_id = f.date_id "
+        "LEFT JOIN dim_product p ON p.product_key = f.product_key "
+        "LEFT JOIN dim_customer c ON c.customer_key = f.customer_key "
+        "WHERE d.date_id IS NULL OR p.product_key IS NULL OR c.customer_key IS NULL",
+    )
+    assert orphans == [(0,)]
+    with Session(engine) as session:
+        sale = session.scalars(select(FactSale).where(FactSale.order_id == "O2")).one()
+        assert (sale.customer.email, sale.product.sku, sale.date.weekday) == (
+            "bob@example.com",
+            "SKU-1",
+            3,
+        )
     days = rows(engine, "SELECT date_id, year, quarter, month, day, weekday FROM dim_date")
     assert sorted(days) == [(20260105, 2026, 1, 1, 5, 1), (20260107, 2026, 1, 1, 7, 3)]
     customers = rows(engine, "SELECT email, valid_from, valid_to FROM dim_customer ORDER BY 1")
@@ -267,3 +293,72 @@ def test_api_range_defaults() -> None:
         date(2025, 1, 1),
         date(2025, 1, 2),
     )
+
+
+async def test_the_shop_database_loads_incrementally_and_a_refund_supersedes(
+    warehouse_factory: Callable[[], str],
+) -> None:
+    warehouse = make_engine(warehouse_factory())
+    shop_url = warehouse_factory()
+    shop = create_shop_engine(shop_url)
+    try:
+        lines = create_demo_shop(
+            shop, start=date(2026, 1, 10), end=date(2026, 1, 12), orders_per_day=5, api_overlap=1
+        )
+        settings = Settings(sales_source_url=shop_url)
+        runs = InMemoryRunRepository()
+        first = await load_sales(
+            settings,
+            runs=runs,
+            sources=["db", "api"],
+            engine=warehouse,
+            now=NOW,
+            start_date=date(2026, 1, 10),
+            end_date=date(2026, 1, 12),
+        )
+        check_balance(first)
+        db = first.sources["db"]
+        assert db.read == db.loaded == lines and db.quarantined == 0
+        # The shop repeats one API order a day: the API's copies are stored once.
+        assert first.sources["api"].duplicates >= 3
+        order = first_orders(shop, 1)[0]
+        assert refund_order(shop, order, NOW)
+        again = await load_sales(settings, runs=runs, sources=["db"], engine=warehouse, now=NOW)
+        assert again.sources["db"].updated == again.sources["db"].read > 0
+        statuses = rows(
+            warehouse, f"SELECT DISTINCT status FROM fact_sales WHERE order_id = '{order}'"
+        )
+        assert statuses == [("refunded",)]
+    finally:
+        shop.dispose()
+        warehouse.dispose()
+
+
+async def test_inbox_files_load_once_and_unreadable_ones_are_counted_and_alerted(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(warehouse_url)
+    inbox = tmp_path / "inbox"
+    paths = write_demo_inbox(inbox, date(2026, 1, 20), date(2026, 1, 25))
+    (inbox / "notes.xlsx").write_bytes(b"PK\x03\x04")
+    settings = Settings(sales_inbox=inbox)
+    runs = InMemoryRunRepository()
+    try:
+        first = await load_sales(settings, runs=runs, sources=["files"], engine=engine, now=NOW)
+        check_balance(first)
+        files = first.sources["files"]
+        assert files.loaded > 50 and files.quarantined > 0 and files.files_failed == 1
+        assert {a.kind for a in first.alerts} >= {"quality"}
+        assert sorted(p.name for p in (inbox / "processed").iterdir()) == sorted(
+            p.name for p in paths
+        )
+        # Dropped again under another name: recognised by content, read no more.
+        (inbox / "processed" / paths[0].name).rename(inbox / "again.csv")
+        again = await load_sales(settings, runs=runs, sources=["files"], engine=engine, now=NOW)
+        assert again.sources["files"].read == 0 and not (inbox / "again.csv").exists()
+        quality = rows(engine, "SELECT read, quarantined, files_failed FROM sales_loads")
+        assert (files.read, files.quarantined, 1) in quality
+        located = rows(engine, "SELECT DISTINCT location FROM sales_quarantine")
+        assert {name for (name,) in located} <= {p.name for p in paths}
+    finally:
+        engine.dispose()

@@ -53,6 +53,7 @@ def write_demo_inbox(inbox: Path, start: date, end: date, *, orders_per_day: int
         )
     )
     shared = list(synthetic_sales(start, start, seed=0))[:SHARED_LINES]
+    records[:0] = _invalid(records[0])
     third = len(records) // 3
     stamp = f"{start:%Y%m%d}-{end:%Y%m%d}"
     paths = []
@@ -80,6 +81,15 @@ def write_demo_inbox(inbox: Path, start: date, end: date, *, orders_per_day: int
     pq.write_table(table, path)
     paths.append(path)
     return paths
+
+
+def _invalid(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """Three lines a shop export gets wrong, for the quarantine to show."""
+    return [
+        {**model, "order_id": "WEB-BAD-1", "quantity": "0", "currency": "EURO"},
+        {**model, "order_id": "WEB-BAD-2", "customer_email": "", "unit_price": "-5"},
+        {**model, "order_id": "WEB-BAD-3", "order_date": "31/02/2026", "status": "lost"},
+    ]
 
 
 def _text(value: Any) -> str | None:

@@ -10,7 +10,7 @@ the same messy value means the same thing wherever it came from.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -83,7 +83,7 @@ ISO_4217: frozenset[str] = frozenset(
 )
 
 
-def raw_table(records: list[Mapping[str, Any]]) -> pa.Table:
+def raw_table(records: Sequence[Mapping[str, Any]]) -> pa.Table:
     """Raw records (dicts, e.g. an API page) as a table of strings, names lower-cased.
 
     Keys are matched case-insensitively and trimmed; values become strings (``None`` stays

@@ -1,9 +1,11 @@
-"""``leadpersona run``: enrich → warehouse sync as one recorded ``daily`` run, a step each.
+"""``leadpersona run``: enrich → warehouse sync → sales load as one recorded ``daily`` run, a
+step each.
 
 Each step is recorded as its own run with the daily run as parent. The job stops at the first
 failing step, records why on the daily run and raises a ``step_failed`` alert. Re-running it
 after the cause is fixed finishes the job: enrich only takes leads still without a persona and
-the warehouse sync only what changed since its watermark, so finished work is not redone.
+the warehouse sync only what changed since its watermark, and the sales load resumes each source
+after its last committed checkpoint, so finished work is not redone.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from leadpersona.domain.runs import RunStatus
 from leadpersona.services.alerts import Alert, Alerts, credits_alert
 from leadpersona.services.enrichment import run_enrichment
 from leadpersona.services.runs import describe_error, recorded_run
+from leadpersona.services.sales_load import load_sales
 from leadpersona.services.warehouse_sync import sync_warehouse
 
 __all__ = ["DailyRunReport", "StepReport", "run_daily"]
@@ -122,6 +125,22 @@ async def run_daily(
                     "updated": sum(synced.updated.values()),
                     "deleted": sum(synced.deleted.values()),
                 },
+            )
+        )
+
+        # Step 3: sales load (quality and freshness alerts are raised by the load itself).
+        try:
+            sold = await load_sales(
+                settings, runs=runs, engine=engine, alerts=alerts, parent_run_id=daily.id
+            )
+        except Exception as exc:
+            return await raised("sales_load", exc)
+        report.steps.append(
+            StepReport(
+                kind="sales_load",
+                run_id=sold.run_id,
+                status="completed",
+                counts=sold.totals(),
             )
         )
         daily.counts.update({done.kind: done.counts for done in report.steps})

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import Engine
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.adapters.warehouse.engine import make_engine, warehouse_errors
 from leadpersona.adapters.warehouse.queries import QueryResult, run_examples
+from leadpersona.adapters.warehouse.sales_queries import revenue_by_persona
 from leadpersona.config import Settings
 from leadpersona.domain.persona import Persona
+from leadpersona.domain.runs import RunRecord
 from leadpersona.domain.samples import DEMO_EMAIL
 from leadpersona.mapping import CleaningReport, open_field_map
+from leadpersona.sales.demo_files import write_demo_inbox
+from leadpersona.sales.shop_db import create_demo_shop, create_shop_engine
+from leadpersona.services.daily_run import DailyRunReport, run_daily
 from leadpersona.services.enrichment import ProgressCallback, RunSummary, run_enrichment
 from leadpersona.services.personas import PersonaService
+from leadpersona.services.sales_load import SalesLoadReport, load_sales
 from leadpersona.services.seed import SeedReport, seed_leads
 from leadpersona.services.setup import InitReport, initialise
 from leadpersona.services.warehouse_sync import SyncReport, sync_warehouse
@@ -25,6 +33,8 @@ from leadpersona.services.warehouse_sync import SyncReport, sync_warehouse
 __all__ = ["DEMO_LEADS", "DemoResult", "run_demo", "summary_markdown"]
 
 DEMO_LEADS = 300
+#: Days of sales the demo loads (ending today), from each of the three sources.
+DEMO_SALES_DAYS = 30
 _EXAMPLES = 4
 
 
@@ -39,6 +49,10 @@ class DemoResult(BaseModel):
     examples: list[Persona]
     warehouse: SyncReport
     queries: list[QueryResult]
+    sales: SalesLoadReport
+    revenue: list[dict[str, Any]]
+    daily: DailyRunReport
+    ledger: list[RunRecord]
     summary_path: Path
 
 
@@ -117,6 +131,55 @@ def summary_markdown(result: DemoResult) -> str:
         lines.append("| " + " | ".join(query.columns) + " |")
         lines.append("|" + "---|" * len(query.columns))
         lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in query.rows]
+    sales = result.sales
+    lines += [
+        "",
+        "## Sales",
+        "",
+        f"- API {sales.start_date} → {sales.end_date}, the inbox files and the demo shop"
+        f" database loaded in {sales.seconds:.1f} s",
+        "",
+        "| source | read | loaded | quarantined | duplicates | validity |",
+        "|---|---|---|---|---|---|",
+    ]
+    for item in sales.sources.values():
+        lines.append(
+            f"| {item.source} | {item.read} | {item.loaded} | {item.quarantined} |"
+            f" {item.duplicates} | {item.validity:.1%} |"
+        )
+    lines += [
+        "",
+        "### Revenue by persona (completed lines)",
+        "",
+        "| academic field | company type | currency | revenue | orders | customers |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in result.revenue:
+        lines.append(
+            f"| {row['academic_field'] or '—'} | {row['company_type'] or '—'}"
+            f" | {row['currency']} | {row['revenue']} | {row['orders']} | {row['customers']} |"
+        )
+    daily = result.daily
+    lines += [
+        "",
+        "## The daily run",
+        "",
+        f"`leadpersona run` once more ({daily.status}): "
+        + "; ".join(
+            f"{step.kind} {step.status} ("
+            + ", ".join(f"{k} {v}" for k, v in step.counts.items() if not isinstance(v, dict))
+            + ")"
+            for step in daily.steps
+        ),
+        "",
+        "| started | kind | status | parent | seconds |",
+        "|---|---|---|---|---|",
+    ]
+    for record in result.ledger:
+        lines.append(
+            f"| {record.started_at:%Y-%m-%d %H:%M:%S} | {record.kind} | {record.status} |"
+            f" {(record.parent_id or '')[:12]} | {record.duration_s or 0:.1f} |"
+        )
     lines += ["", "## Example personas", ""]
     for example in result.examples:
         features = ", ".join(f"{k}: {v}" for k, v in example.public()["features"].items())
@@ -130,6 +193,37 @@ def summary_markdown(result: DemoResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _revenue(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        return revenue_by_persona(connection, ["academic_field", "company_type"], by_month=False)
+
+
+async def demo_sales(
+    settings: Settings, database: MongoDatabase, engine: Engine, *, today: date | None = None
+) -> tuple[SalesLoadReport, str]:
+    """The last :data:`DEMO_SALES_DAYS` days of sales from the three sources: the mock sales
+    API, three files dropped into the inbox and a demo shop database (``shop.db`` in the data
+    dir unless ``LEADPERSONA_SALES_SOURCE_URL`` names one); the load and the shop's URL."""
+    end = today or datetime.now(UTC).date()
+    start = end - timedelta(days=DEMO_SALES_DAYS - 1)
+    shop_url = settings.sales_source_url or f"sqlite:///{(settings.data_dir / 'shop.db').resolve()}"
+    shop = create_shop_engine(shop_url)
+    try:
+        await asyncio.to_thread(write_demo_inbox, settings.effective_sales_inbox, start, end)
+        await asyncio.to_thread(create_demo_shop, shop, start=start, end=end, api_overlap=1)
+    finally:
+        shop.dispose()
+    report = await load_sales(
+        settings.model_copy(update={"sales_source_url": shop_url}),
+        runs=MongoRunRepository(database),
+        sources=["api", "files", "db"],
+        start_date=start,
+        end_date=end,
+        engine=engine,
+    )
+    return report, shop_url
+
+
 async def run_demo(
     settings: Settings,
     database: MongoDatabase,
@@ -137,7 +231,8 @@ async def run_demo(
     leads: int = DEMO_LEADS,
     on_progress: ProgressCallback | None = None,
 ) -> DemoResult:
-    """init → seed → enrich → warehouse sync → mapping report → stats → examples → summary."""
+    """init → seed → enrich → warehouse sync → sales load → the daily run → mapping report →
+    stats → examples → summary."""
     init = await initialise(settings, database)
     seeded = await seed_leads(database, leads)
     run = await run_enrichment(settings, database, on_progress=on_progress)
@@ -146,6 +241,18 @@ async def run_demo(
         warehouse = await sync_warehouse(settings, database, engine=engine)
         with warehouse_errors(settings.effective_warehouse_url):
             queries = await asyncio.to_thread(run_examples, engine)
+        sales, shop_url = await demo_sales(settings, database, engine)
+        with warehouse_errors(settings.effective_warehouse_url):
+            revenue = await asyncio.to_thread(_revenue, engine)
+        # The daily job as an operator runs it: finished work is not redone.
+        runs = MongoRunRepository(database)
+        daily = await run_daily(
+            settings.model_copy(update={"sales_source_url": shop_url}),
+            database,
+            engine=engine,
+            runs=runs,
+        )
+        ledger = await runs.recent(8)
     finally:
         engine.dispose()
     service = PersonaService(database)
@@ -158,6 +265,10 @@ async def run_demo(
         examples=await _examples(database, service),
         warehouse=warehouse,
         queries=queries,
+        sales=sales,
+        revenue=revenue,
+        daily=daily,
+        ledger=ledger,
         summary_path=settings.data_dir / "demo-summary.md",
     )
     result.summary_path.parent.mkdir(parents=True, exist_ok=True)

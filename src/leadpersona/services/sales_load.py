@@ -244,8 +244,21 @@ def open_sources(
                 open_sales_client(settings, **(api_options or {}))
             )
             return ApiSource(client, start_date, end_date)
-        if name in ("files", "db"):
-            raise ConfigError(f"the {name} sales source is not wired into this build")
+        if name == "files":
+            from leadpersona.sales.sources.files import FileInboxSource
+
+            return FileInboxSource(settings.effective_sales_inbox)
+        if name == "db":
+            if settings.sales_source_url is None:
+                raise ConfigError(
+                    "no shop database: set LEADPERSONA_SALES_SOURCE_URL to load --source db"
+                )
+            from leadpersona.sales.shop_db import create_shop_engine
+            from leadpersona.sales.sources.shopdb import ShopDbSource
+
+            shop = create_shop_engine(settings.sales_source_url)
+            stack.callback(shop.dispose)
+            return ShopDbSource(shop)
         raise ConfigError(f"unknown sales source {name!r}: use one of {', '.join(SOURCE_NAMES)}")
 
     return make

@@ -12,12 +12,16 @@ from leadpersona.entrypoints.cli.main import app
 from leadpersona.entrypoints.cli.views import (
     print_mapping_report,
     print_persona,
+    print_runs,
     print_stats,
     print_summary,
     progress_reporter,
 )
 from leadpersona.entrypoints.report import ReportPaths, default_report_dir, write_report
 from leadpersona.services.demo import DEMO_LEADS, DemoResult, run_demo
+
+#: Revenue rows the demo prints (the summary page has them all).
+TOP_REVENUE = 12
 
 
 @app.command()
@@ -65,6 +69,50 @@ def demo(
         for row in query.rows:
             answer.add_row(*(str(value) for value in row))
         console.print(answer)
+    console.rule("sales")
+    sold = result.sales
+    loads = Table(
+        title=f"sales load ({sold.seconds:.1f} s, API {sold.start_date} → {sold.end_date})"
+    )
+    for name in ("source", "read", "loaded", "quarantined", "duplicates"):
+        loads.add_column(name, justify="left" if name == "source" else "right")
+    for item in sold.sources.values():
+        loads.add_row(
+            item.source,
+            str(item.read),
+            str(item.loaded),
+            str(item.quarantined),
+            str(item.duplicates),
+        )
+    console.print(loads)
+    shown = result.revenue[:TOP_REVENUE]
+    more = len(result.revenue) - len(shown)
+    revenue = Table(
+        title="revenue by persona (completed sales)"
+        + (f", top {len(shown)} of {len(result.revenue)}" if more > 0 else "")
+    )
+    for name in ("academic field", "company type", "currency", "revenue", "orders", "customers"):
+        revenue.add_column(
+            name, justify="right" if name in ("revenue", "orders", "customers") else "left"
+        )
+    for sold_by in shown:
+        revenue.add_row(
+            sold_by["academic_field"] or "—",
+            sold_by["company_type"] or "—",
+            sold_by["currency"],
+            sold_by["revenue"],
+            str(sold_by["orders"]),
+            str(sold_by["customers"]),
+        )
+    console.print(revenue)
+    console.rule("daily run")
+    console.print(
+        f"leadpersona run: {result.daily.status}; "
+        + "; ".join(f"{step.kind} {step.status}" for step in result.daily.steps),
+        markup=False,
+        highlight=False,
+    )
+    print_runs(result.ledger)
     console.rule("example personas")
     for example in result.examples:
         print_persona(example)

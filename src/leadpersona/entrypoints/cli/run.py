@@ -21,6 +21,7 @@ from leadpersona.entrypoints.cli.common import (
     settings_or_exit,
 )
 from leadpersona.entrypoints.cli.main import app
+from leadpersona.entrypoints.cli.views import print_runs
 from leadpersona.services.daily_run import DailyRunReport, run_daily
 
 __all__ = ["run", "runs"]
@@ -31,7 +32,7 @@ LOCK_FILE = "run.lock"
 
 @app.command()
 def run(as_json: bool = JsonOption) -> None:
-    """The daily job: enrich, then warehouse sync, recorded as one run with a step each."""
+    """The daily job: enrich, warehouse sync, sales load, recorded as one run with a step each."""
     settings = settings_or_exit()
 
     async def work(settings: Settings, database: MongoDatabase) -> DailyRunReport:
@@ -72,17 +73,4 @@ def runs(
     if as_json:
         emit_json([_row(record) for record in records])
         return
-    table = Table(title=f"last {len(records)} runs")
-    for name in ("started", "kind", "status", "id", "parent", "seconds", "error"):
-        table.add_column(name)
-    for record in records:
-        table.add_row(
-            record.started_at.isoformat(timespec="seconds"),
-            record.kind,
-            record.status,
-            record.id[:12],
-            (record.parent_id or "")[:12],
-            "" if record.duration_s is None else f"{record.duration_s:.1f}",
-            record.error or "",
-        )
-    console.print(table)
+    print_runs(records)

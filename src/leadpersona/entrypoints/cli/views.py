@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from rich.table import Table
 
 from leadpersona.domain.persona import CORE_FEATURES, Persona
+from leadpersona.domain.runs import RunRecord
 from leadpersona.entrypoints.cli.common import console, err_console, progress_bar
 from leadpersona.mapping import CleaningReport
 from leadpersona.services.enrichment import ProgressCallback, RunSummary
@@ -172,3 +173,21 @@ def print_mapping_report(report: CleaningReport, *, full: bool = True) -> None:
     for label, count in report.label_distribution.items():
         labels.add_row(label, str(count))
     console.print(labels)
+
+
+def print_runs(records: Sequence[RunRecord]) -> None:
+    """The run ledger as a table, newest first."""
+    table = Table(title=f"last {len(records)} runs")
+    for name in ("started", "kind", "status", "id", "parent", "seconds", "error"):
+        table.add_column(name)
+    for record in records:
+        table.add_row(
+            f"{record.started_at:%m-%d %H:%M:%S}",
+            record.kind,
+            record.status,
+            record.id[:12],
+            (record.parent_id or "")[:12],
+            "" if record.duration_s is None else f"{record.duration_s:.1f}",
+            record.error or "",
+        )
+    console.print(table)

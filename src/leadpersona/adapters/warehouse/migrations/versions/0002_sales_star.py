@@ -141,19 +141,6 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["customer_key"],
-            ["dim_customer.customer_key"],
-            name=op.f("fk_fact_sales_customer_key_dim_customer"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["date_id"], ["dim_date.date_id"], name=op.f("fk_fact_sales_date_id_dim_date")
-        ),
-        sa.ForeignKeyConstraint(
-            ["product_key"],
-            ["dim_product.product_key"],
-            name=op.f("fk_fact_sales_product_key_dim_product"),
-        ),
         sa.PrimaryKeyConstraint("order_id", "line_no", "date_id", name=op.f("pk_fact_sales")),
         postgresql_partition_by="RANGE (date_id)",
     )
@@ -163,9 +150,6 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_fact_sales_date_id"), ["date_id"], unique=False)
         batch_op.create_index(
-            "ix_fact_sales_order_id_line_no", ["order_id", "line_no"], unique=False
-        )
-        batch_op.create_index(
             batch_op.f("ix_fact_sales_product_key"), ["product_key"], unique=False
         )
 
@@ -173,7 +157,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("fact_sales", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_fact_sales_product_key"))
-        batch_op.drop_index("ix_fact_sales_order_id_line_no")
         batch_op.drop_index(batch_op.f("ix_fact_sales_date_id"))
         batch_op.drop_index(batch_op.f("ix_fact_sales_customer_key"))
 

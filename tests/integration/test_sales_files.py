@@ -1,0 +1,182 @@
+"""The sales file inbox: CSV (sniffed delimiter, BOM, quoted cells), JSON Lines, Parquet; the
+content-hash ledger, resuming a file, processed/ and failed/, and bounded batches."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from leadpersona.sales.cleaning import SalesCleaner
+from leadpersona.sales.records import SourceBatch
+from leadpersona.sales.sources.files import FileInboxSource
+from leadpersona.sales.synthetic import synthetic_lines
+
+HEADER = (
+    "ORDER_ID;Line_No;order_date;customer_email;product_sku;product_name;category;quantity;"
+    "unit_price;discount;currency;status;Note"
+)
+
+
+async def collect(
+    source: FileInboxSource, state: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[SourceBatch]:
+    found = []
+    async for batch in source.batches(state or {}):
+        found.append(batch)
+        await source.committed(batch)
+    return found
+
+
+def rows(batches: list[SourceBatch]) -> list[dict[str, Any]]:
+    return [row for batch in batches for row in batch.records.to_pylist()]
+
+
+async def test_csv_with_semicolons_bom_quotes_and_upper_case_headers(tmp_path: Path) -> None:
+    body = (
+        HEADER + "\n"
+        'O1;1;05/01/2026;Ada@Example.com;S1;"Desk; oak";Office;2;"1,234.50";10%;EUR;;x\n'
+        'O2;1;2026-01-06;bob@example.com;S2;"Lamp\nwith a break";Office;1;€12.30;;;;\n'
+    )
+    (tmp_path / "orders.csv").write_bytes(b"\xef\xbb\xbf" + body.encode())
+    source = FileInboxSource(tmp_path)
+    batches = await collect(source)
+    assert [b.checkpoint["done"] for b in batches] == [True]
+    found = rows(batches)
+    assert [r["order_id"] for r in found] == ["O1", "O2"]
+    assert found[0]["product_name"] == "Desk; oak" and found[0]["note"] == "x"
+    assert found[1]["product_name"] == "Lamp\nwith a break"
+    assert found[0]["unit_price"] == "1,234.50" and found[1]["discount"] is None
+    assert (tmp_path / "processed" / "orders.csv").exists()
+    cleaned = SalesCleaner().clean(batches[0].records)
+    assert cleaned.rejected == [] and cleaned.lines.num_rows == 2
+    assert str(cleaned.lines["amount"][0]) == "2222.10"
+
+
+async def test_tsv_and_a_short_row_kept_for_the_quarantine(tmp_path: Path) -> None:
+    header = HEADER.replace(";", "\t")
+    good = "O1\t1\t2026-01-05\ta@example.com\tS1\tN\tC\t1\t2\t0\tEUR\tcompleted\t"
+    (tmp_path / "orders.tsv").write_text(f"{header}\n{good}\nO2\t1\n")
+    batches = await collect(FileInboxSource(tmp_path))
+    found = rows(batches)
+    assert len(found) == 2
+    short = [r for r in found if r["order_id"] is None]
+    assert len(short) == 1 and short[0]["value"].startswith("O2")
+    cleaned = SalesCleaner().clean(batches[0].records)
+    assert cleaned.lines.num_rows == 1 and len(cleaned.rejected) == 1
+
+
+async def test_json_lines_with_a_blank_line_and_a_line_that_is_not_an_object(
+    tmp_path: Path,
+) -> None:
+    lines = [
+        json.dumps({"ORDER_ID": "J1", "line_no": 1, "quantity": 2, "unit_price": 9.5}),
+        "",
+        "[1, 2]",
+        "{broken",
+        json.dumps({"order_id": "J2", "line_no": 1, "extra": {"a": 1}}),
+    ]
+    (tmp_path / "orders.jsonl").write_text("\n".join(lines) + "\n")
+    batches = await collect(FileInboxSource(tmp_path))
+    found = rows(batches)
+    assert [r["order_id"] for r in found] == ["J1", None, None, "J2"]
+    assert found[0]["quantity"] == "2" and found[0]["unit_price"] == "9.5"
+    assert found[1]["value"] == "[1, 2]" and found[2]["value"] == "{broken"
+    assert found[3]["extra"] == '{"a": 1}'
+    assert batches[0].lines == [1, 3, 4, 5]
+
+
+async def test_parquet_typed_columns_arrive_as_text_in_bounded_batches(tmp_path: Path) -> None:
+    records = list(synthetic_lines(25))
+    table = pa.table(
+        {
+            "Order_ID": [r["order_id"] for r in records],
+            "line_no": pa.array([int(r["line_no"]) for r in records], pa.int32()),
+            "order_date": pa.array(
+                [date.fromisoformat(str(r["order_date"])[:10]) for r in records], pa.date32()
+            ),
+            "quantity": pa.array([int(r["quantity"]) for r in records], pa.int64()),
+            "unit_price": pa.array([float(r["unit_price"]) for r in records], pa.float64()),
+        }
+    )
+    pq.write_table(table, tmp_path / "orders.parquet", row_group_size=7)
+    batches = await collect(FileInboxSource(tmp_path, batch_rows=10))
+    assert all(b.records.num_rows <= 10 for b in batches)
+    assert [b.first_row for b in batches][:2] == [1, batches[0].records.num_rows + 1]
+    found = rows(batches)
+    assert len(found) == 25 and found[0]["order_id"] == records[0]["order_id"]
+    assert found[0]["line_no"] == str(records[0]["line_no"])
+    assert isinstance(found[0]["quantity"], str)
+    assert found[0]["order_date"] == str(records[0]["order_date"])[:10]
+    assert [b.checkpoint["done"] for b in batches].count(True) == 1 and batches[-1].checkpoint[
+        "done"
+    ]
+
+
+async def test_a_file_is_loaded_once_even_renamed_and_resumes_after_a_kill(
+    tmp_path: Path,
+) -> None:
+    records = list(synthetic_lines(30))
+    body = "\n".join(json.dumps(r) for r in records) + "\n"
+    (tmp_path / "a.jsonl").write_text(body)
+    source = FileInboxSource(tmp_path, batch_rows=8)
+    # A load killed after storing two batches: the checkpoint says 16 records.
+    batches = [b async for b in source.batches({})]
+    key = batches[0].checkpoint_key
+    assert key.startswith("file:") and [b.checkpoint["rows"] for b in batches] == [8, 16, 24, 30]
+    resumed = [
+        b
+        async for b in FileInboxSource(tmp_path, batch_rows=8).batches({key: batches[1].checkpoint})
+    ]
+    assert [r["order_id"] for r in rows(resumed)] == [r["order_id"] for r in records[16:]]
+    assert resumed[0].first_row == 17 and resumed[0].lines == list(range(17, 25))
+    # Once done, the same content under another name is not read again.
+    (tmp_path / "a.jsonl").rename(tmp_path / "copy-of-a.jsonl")
+    again = FileInboxSource(tmp_path)
+    assert [b async for b in again.batches({key: batches[-1].checkpoint})] == []
+    assert (tmp_path / "processed" / "copy-of-a.jsonl").exists()
+
+
+async def test_only_the_last_batch_moves_the_file(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(r) for r in synthetic_lines(5)) + "\n")
+    source = FileInboxSource(tmp_path, batch_rows=2)
+    seen = []
+    async for batch in source.batches({}):
+        await source.committed(batch)
+        seen.append((batch.checkpoint["done"], (tmp_path / "a.jsonl").exists()))
+    assert seen == [(False, True), (False, True), (True, False)]
+
+
+async def test_an_empty_file_with_a_header_is_recorded_as_done(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_text(HEADER.replace(";", ",") + "\n")
+    batches = await collect(FileInboxSource(tmp_path))
+    assert [(b.records.num_rows, b.checkpoint["done"]) for b in batches] == [(0, True)]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("garbage.csv", b"\xff\xfe\x00\x01binary\x00" * 50, "not UTF-8"),
+        ("sheet.xlsx", b"PK\x03\x04", "unsupported file type .xlsx"),
+        ("broken.parquet", b"PAR1 not really", "not a readable Parquet file"),
+        ("nothing.csv", b"", "no header"),
+        ("list.jsonl", b"[1, 2, 3]\n", "not a JSON object"),
+    ],
+)
+async def test_unreadable_files_go_to_failed_with_a_reason(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    source = FileInboxSource(tmp_path)
+    assert await collect(source) == []
+    assert [f.name for f in source.failures] == [name]
+    assert reason in source.failures[0].reason
+    assert (tmp_path / "failed" / name).exists()
+    written = (tmp_path / "failed" / f"{name}.reason.txt").read_text()
+    assert reason in written and not (tmp_path / name).exists()
