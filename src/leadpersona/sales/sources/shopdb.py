@@ -131,6 +131,10 @@ def _table(rows: Sequence[Sequence[Any]]) -> pa.Table:
     return pa.table(arrays)
 
 
+def _batch(rows: Sequence[Sequence[Any]]) -> tuple[pa.Table, dict[str, Any]]:
+    return _table(rows), _checkpoint(rows[-1])
+
+
 def _checkpoint(row: Sequence[Any]) -> dict[str, Any]:
     updated_at = row[_UPDATED_AT]
     if isinstance(updated_at, datetime):
@@ -170,22 +174,19 @@ class _Pass:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopdb")
         self._connection: Connection | None = None
         self._result: CursorResult[Any] | None = None
-        self._ahead: asyncio.Future[tuple[pa.Table, dict[str, Any]] | None] | None = None
+        self._ahead: asyncio.Future[Sequence[Sequence[Any]]] | None = None
         self.closed = False
 
-    def _fetch(self) -> tuple[pa.Table, dict[str, Any]] | None:
+    def _fetch(self) -> Sequence[Sequence[Any]]:
         try:
             if self._result is None:
                 self._connection = self._engine.connect()
                 self._result = self._connection.execution_options(
                     stream_results=True, yield_per=self._batch_rows
                 ).execute(self._statement)
-            rows = self._result.fetchmany(self._batch_rows)
+            return self._result.fetchmany(self._batch_rows)
         except SQLAlchemyError as exc:
             raise shop_errors(self._engine, exc) from None
-        if not rows:
-            return None
-        return _table(rows), _checkpoint(rows[-1])
 
     def _release(self) -> None:
         try:
@@ -196,22 +197,25 @@ class _Pass:
                 self._connection.close()  # rolls back and returns it to the pool
             self._result = self._connection = None
 
-    def _submit(self) -> asyncio.Future[tuple[pa.Table, dict[str, Any]] | None]:
+    def _submit(self) -> asyncio.Future[Sequence[Sequence[Any]]]:
         return asyncio.get_running_loop().run_in_executor(self._executor, self._fetch)
 
     async def fetch(self) -> tuple[pa.Table, dict[str, Any]] | None:
         """The next batch (records, checkpoint), or None once the query is exhausted.
 
-        The batch after it is fetched meanwhile (one ahead), while the consumer cleans and
-        stores this one.
+        The rows after it are fetched meanwhile (one batch ahead, on the connection's thread),
+        while these are turned into a table (on another thread) and the consumer cleans and
+        stores them.
         """
         if self.closed:
             return None
         pending, self._ahead = self._ahead or self._submit(), None
-        fetched = await pending
-        if fetched is not None and not self.closed:
+        rows = await pending
+        if not rows:
+            return None
+        if not self.closed:
             self._ahead = self._submit()
-        return fetched
+        return await asyncio.to_thread(_batch, rows)
 
     async def close(self) -> None:
         """Give the connection back (after any fetch still running) and stop the thread."""
