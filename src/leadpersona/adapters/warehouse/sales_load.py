@@ -502,7 +502,6 @@ class SalesWriter:
             statement = f"COPY sales_stage ({', '.join(FACT_COLUMNS)}) FROM STDIN (FORMAT csv)"
             with driver.cursor() as cursor, cursor.copy(statement) as copy:
                 copy.write(buffer.getvalue())
-            connection.execute(text("ANALYZE sales_stage"))
             return
         connection.execute(text("DROP TABLE IF EXISTS temp.sales_stage"))
         _STAGE.create(connection)
@@ -514,22 +513,32 @@ class SalesWriter:
         ]
         connection.execute(_STAGE.insert(), rows)
 
-    def _merge(self, connection: Connection, counts: BatchCounts) -> None:
+    def _merge(self, connection: Connection, counts: BatchCounts, staged: int) -> None:
         stage = _STAGE
-        same = and_(*(FACT.c[name] == stage.c[name] for name in _SAME))
-        duplicates = connection.execute(
-            stage.delete().where(select(FACT.c.order_id).where(same).exists())
-        )
-        counts.duplicates += duplicates.rowcount
-        key = tuple_(FACT.c.order_id, FACT.c.line_no)
-        superseded = connection.execute(
-            FACT.delete().where(key.in_(select(stage.c.order_id, stage.c.line_no)))
-        )
-        staged = connection.execute(select(func.count()).select_from(stage)).scalar_one()
+        known = connection.execute(
+            select(func.count())
+            .select_from(stage)
+            .join(
+                FACT, and_(FACT.c.order_id == stage.c.order_id, FACT.c.line_no == stage.c.line_no)
+            )
+        ).scalar_one()
+        superseded = 0
+        if known:  # most batches bring only new sales: one probe per line, not three
+            same = and_(*(FACT.c[name] == stage.c[name] for name in _SAME))
+            duplicates = connection.execute(
+                stage.delete().where(select(FACT.c.order_id).where(same).exists())
+            ).rowcount
+            counts.duplicates += duplicates
+            staged -= duplicates
+            if known > duplicates:
+                key = tuple_(FACT.c.order_id, FACT.c.line_no)
+                superseded = connection.execute(
+                    FACT.delete().where(key.in_(select(stage.c.order_id, stage.c.line_no)))
+                ).rowcount
         columns = [stage.c[name] for name in FACT_COLUMNS]
         connection.execute(FACT.insert().from_select(list(FACT_COLUMNS), select(*columns)))
-        counts.updated += superseded.rowcount
-        counts.inserted += staged - superseded.rowcount
+        counts.updated += superseded
+        counts.inserted += staged - superseded
 
     # One batch.
 
@@ -560,7 +569,7 @@ class SalesWriter:
             fact, days = self._fact_table(connection, lines, source)
             ensure_partitions(connection, days)
             self._stage(connection, fact)
-            self._merge(connection, counts)
+            self._merge(connection, counts, fact.num_rows)
         now = datetime.now(UTC)
         if rejected:
             statement = _insert(connection, QUARANTINE).on_conflict_do_nothing(
