@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Integer, cast, desc, distinct, func, literal, select
+from sqlalchemy import Connection, Integer, Select, cast, desc, distinct, func, literal, select
 
 from leadpersona.adapters.warehouse.tables import (
     DimCustomer,
@@ -30,6 +30,7 @@ __all__ = [
     "month_range",
     "quarantined_sales",
     "revenue_by_persona",
+    "revenue_query",
     "top_products",
 ]
 
@@ -62,15 +63,10 @@ def _money(value: Any) -> str:
     return str(Decimal(str(value or 0)).quantize(Decimal("0.01")))
 
 
-def revenue_by_persona(
-    connection: Connection,
-    by: Sequence[str],
-    *,
-    month: str | None = None,
-    by_month: bool = True,
-) -> list[dict[str, Any]]:
-    """Revenue, orders, customers and lines per grouping, month (unless not ``by_month``) and
-    currency."""
+def revenue_query(
+    by: Sequence[str], *, month: str | None = None, by_month: bool = True
+) -> Select[Any]:
+    """The statement behind :func:`revenue_by_persona` (for plans and benchmarks)."""
     unknown = [name for name in by if name not in GROUPINGS]
     if unknown:
         raise InvalidInput(
@@ -98,6 +94,19 @@ def revenue_by_persona(
     if month is not None:
         low, high = month_range(month)
         query = query.where(FACT.c.date_id >= low, FACT.c.date_id < high)
+    return query
+
+
+def revenue_by_persona(
+    connection: Connection,
+    by: Sequence[str],
+    *,
+    month: str | None = None,
+    by_month: bool = True,
+) -> list[dict[str, Any]]:
+    """Revenue, orders, customers and lines per grouping, month (unless not ``by_month``) and
+    currency."""
+    query = revenue_query(by, month=month, by_month=by_month)
     result = []
     for row in connection.execute(query):
         item = {name: getattr(row, name) for name in by}
