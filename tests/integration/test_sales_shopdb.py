@@ -334,3 +334,22 @@ async def test_order_dates_are_iso_text_with_a_fraction_only_when_there_is_one(
     assert _dates(moments).to_pylist() == want
     aware = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert _dates([aware, date(2026, 1, 2)]).to_pylist() == [aware.isoformat(), "2026-01-02"]
+
+
+async def test_the_shop_writes_while_a_pass_streams_and_the_change_is_read_after(
+    shop: Engine,
+) -> None:
+    create_demo_shop(shop, start=START, end=END, orders_per_day=PER_DAY)
+    source = ShopDbSource(shop, batch_rows=10)
+    stream = source.batches({})
+    first = [await anext(stream)]
+    order_id = first[0].records.column("order_id")[0].as_py()
+    # The shop's write is not blocked by the open pass (SQLite in WAL mode, PostgreSQL MVCC).
+    assert refund_order(shop, order_id, datetime(2026, 3, 1))
+    passed = first + [batch async for batch in stream]
+    later = await read(source, {"db": passed[-1].checkpoint})
+    seen = [r for r in rows(passed) + rows(later) if r["order_id"] == order_id]
+    assert seen[0]["status"] == expected_lines()[0]["status"]
+    assert seen[-1]["status"] == "refunded"
+    assert len(rows(passed)) + len(rows(later)) == len(expected_lines()) + len(seen) // 2
+    assert shop.pool.checkedout() == 0
