@@ -123,6 +123,18 @@ def test_bad_demo_range_and_bad_url_are_one_line_errors() -> None:
     try:
         with pytest.raises(InvalidInput, match="before its start"):
             create_demo_shop(engine, start=END, end=START)
+        with pytest.raises(InvalidInput, match="chunk_lines"):
+            create_demo_shop(engine, start=START, end=END, chunk_lines=0)
+    finally:
+        engine.dispose()
+
+
+async def test_an_in_memory_shop_is_one_database_for_every_thread() -> None:
+    engine = create_shop_engine("sqlite://")
+    try:
+        written = create_demo_shop(engine, start=START, end=START, orders_per_day=PER_DAY)
+        got = rows(await read(ShopDbSource(engine, batch_rows=7)))
+        assert len(got) == written == len(expected_lines(START, START))
     finally:
         engine.dispose()
 

@@ -49,6 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
 
 from leadpersona.adapters.warehouse.engine import safe_url
 from leadpersona.errors import ConfigError, DatabaseError, InvalidInput
@@ -128,13 +129,17 @@ def create_shop_engine(url: str, *, pool_size: int = 5) -> Engine:
 
     On PostgreSQL the pool keeps ``pool_size`` connections and opens up to as many more under
     load, recycling them after 30 minutes; SQLite gets foreign keys enforced and WAL, so a
-    long read does not block the shop's writers.
+    long read does not block the shop's writers; an in-memory SQLite shop is one database
+    shared by every thread (for demos and tests).
     """
     try:
         parsed = make_url(url)
         options: dict[str, Any] = {"pool_pre_ping": True}
         if parsed.get_backend_name() != "sqlite":
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+        elif parsed.database in (None, "", ":memory:"):
+            # One in-memory database, whichever thread asks (the source reads on its own).
+            options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
         engine = create_engine(parsed, **options)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise ConfigError(f"cannot use the shop database URL {safe_url(url)}: {exc}") from None
@@ -275,6 +280,8 @@ def create_demo_shop(
         raise InvalidInput("the demo shop's end date is before its start date")
     if orders_per_day < 0 or api_overlap < 0:
         raise InvalidInput("orders per day must not be negative")
+    if chunk_lines < 1:
+        raise InvalidInput("chunk_lines must be at least 1")
     try:
         metadata.create_all(engine)
         with engine.begin() as connection:
