@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from leadpersona.adapters.warehouse.engine import make_engine
+from leadpersona.adapters.warehouse.sales_queries import revenue_by_persona
 from leadpersona.adapters.warehouse.tables import FactSale
 from leadpersona.config import Settings
 from leadpersona.errors import LeadPersonaError
@@ -362,3 +363,40 @@ async def test_inbox_files_load_once_and_unreadable_ones_are_counted_and_alerted
         assert {name for (name,) in located} <= {p.name for p in paths}
     finally:
         engine.dispose()
+
+
+async def test_revenue_counts_orders_customers_and_lines_per_group(engine: Engine) -> None:
+    await load(
+        engine,
+        ListSource(
+            [
+                [
+                    record("O1", 1),
+                    record("O1", 2, product_sku="SKU-2", category="Office", unit_price="5"),
+                    record("O2", 1, order_date="2026-01-20"),
+                    record("O3", 1, customer_email="bob@example.com", status="refunded"),
+                    record("O4", 1, customer_email="bob@example.com", order_date="2026-01-02"),
+                    record("O5", 1, order_date="2026-01-25", currency="USD"),
+                ]
+            ]
+        ),
+    )
+    with engine.connect() as connection:
+        persona = revenue_by_persona(connection, ["academic_field", "company_type"])
+        category = revenue_by_persona(connection, ["category"], month="2026-01")
+        whole = revenue_by_persona(connection, [], by_month=False)
+    assert [
+        (r["month"], r["currency"], r["revenue"], r["orders"], r["customers"], r["lines"])
+        for r in persona
+    ] == [("2026-01", "EUR", "70.00", 3, 2, 4), ("2026-01", "USD", "20.00", 1, 1, 1)]
+    assert [
+        (r["category"], r["currency"], r["revenue"], r["orders"], r["customers"]) for r in category
+    ] == [
+        ("Hardware", "EUR", "60.00", 3, 2),
+        ("Office", "EUR", "10.00", 1, 1),
+        ("Hardware", "USD", "20.00", 1, 1),
+    ]
+    assert [(r["currency"], r["orders"], r["customers"]) for r in whole] == [
+        ("EUR", 3, 2),
+        ("USD", 1, 1),
+    ]

