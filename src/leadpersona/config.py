@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     #: Section 8: an enrich run whose share of failed calls passes this fails (as does one
     #: where every call failed), and an alert is raised.
     enrich_max_failure_rate: float = Field(default=0.5, ge=0, le=1)
+    #: Section 8: the daily run raises a quality alert when fewer leads than this share have a
+    #: persona, or when the academic field is unknown for more than this share of enriched leads.
+    persona_min_coverage: float = Field(default=0.9, ge=0, le=1)
+    academic_unknown_max_rate: float = Field(default=0.25, ge=0, le=1)
     #: Section 8: every alert is POSTed as JSON here when set.
     alert_webhook: str | None = None
     #: Section 8: an alert is raised when the API reports fewer credits left than this.

@@ -141,3 +141,21 @@ def test_a_second_run_is_refused_and_a_killed_holder_leaves_no_lock(
 
     with run_lock(lock):  # the kernel released the killed holder's lock
         assert lock.read_text() == str(os.getpid())
+
+
+def test_low_persona_coverage_raises_a_quality_alert(
+    with_leads: MongoClient[dict[str, Any]],
+    settings_env: Settings,
+    warehouse_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEADPERSONA_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("LEADPERSONA_PERSONA_MIN_COVERAGE", "0.95")
+    # A lead without an email gets no persona: 8 of 9 leads have one.
+    with_leads[settings_env.mongodb_db]["leads"].insert_one({"_id": "d9999", "status": 0})
+    result = runner.invoke(app, ["run", "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    quality = [a for a in report["alerts"] if a["kind"] == "quality"]
+    assert any("persona coverage 88.9% is below 95%" in a["message"] for a in quality)
+    assert "alert [quality]" in result.stderr

@@ -7,7 +7,7 @@ import socket
 from datetime import UTC, datetime
 
 from leadpersona.domain.runs import RunRecord
-from leadpersona.services.alerts import Alert, Alerts
+from leadpersona.services.alerts import Alert, Alerts, persona_quality_alerts
 from leadpersona.services.enrichment import RunSummary, failure_verdict
 from tests.fakes import InMemoryRunRepository
 from tests.webhook_support import webhook_server
@@ -66,3 +66,26 @@ def test_credits_alert_only_below_the_floor() -> None:
     alert = credits_alert(99, 100, "r")
     assert alert is not None and alert.kind == "credits" and alert.run_id == "r"
     assert "99 < floor 100" in alert.message
+
+
+def test_persona_quality_alerts_below_coverage_and_above_unknown_rate() -> None:
+    healthy = {"coverage": 0.95, "enriched": 10, "academic_field": {"unknown_rate": 0.1}}
+    assert (
+        persona_quality_alerts(healthy, min_coverage=0.9, max_unknown_rate=0.25, run_id="r") == []
+    )
+    poor = {
+        "coverage": 0.5,
+        "personas": 5,
+        "total_leads": 10,
+        "enriched": 5,
+        "academic_field": {"unknown_rate": 0.6},
+    }
+    found = persona_quality_alerts(poor, min_coverage=0.9, max_unknown_rate=0.25, run_id="r")
+    assert [a.kind for a in found] == ["quality", "quality"]
+    assert "coverage 50.0% is below 90%" in found[0].message
+    assert "unknown for 60.0% of enriched leads" in found[1].message
+    nothing_enriched = {"coverage": None, "enriched": 0, "academic_field": {"unknown_rate": None}}
+    assert (
+        persona_quality_alerts(nothing_enriched, min_coverage=0.9, max_unknown_rate=0.2, run_id="r")
+        == []
+    )

@@ -9,15 +9,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 import httpx
 from pydantic import BaseModel, Field
 
 from leadpersona.adapters.repositories import RunRepository
 
-__all__ = ["Alert", "AlertKind", "Alerts", "credits_alert"]
+__all__ = ["Alert", "AlertKind", "Alerts", "credits_alert", "persona_quality_alerts"]
 
 _log = logging.getLogger(__name__)
 
@@ -100,3 +101,36 @@ def credits_alert(credits_left: int | None, floor: int, run_id: str) -> Alert | 
         message=f"enrichment API credits left {credits_left} < floor {floor}",
         run_id=run_id,
     )
+
+
+def persona_quality_alerts(
+    stats: Mapping[str, Any], *, min_coverage: float, max_unknown_rate: float, run_id: str
+) -> list[Alert]:
+    """Quality alerts on the personas (``persona stats``): too few leads with a persona, or too
+    many enriched leads whose academic field the mapping could not name."""
+    found = []
+    coverage = stats.get("coverage")
+    if coverage is not None and coverage < min_coverage:
+        found.append(
+            Alert(
+                kind="quality",
+                run_id=run_id,
+                message=(
+                    f"persona coverage {coverage:.1%} is below {min_coverage:.0%}"
+                    f" ({stats.get('personas')} personas for {stats.get('total_leads')} leads)"
+                ),
+            )
+        )
+    unknown = (stats.get("academic_field") or {}).get("unknown_rate")
+    if stats.get("enriched") and unknown is not None and unknown > max_unknown_rate:
+        found.append(
+            Alert(
+                kind="quality",
+                run_id=run_id,
+                message=(
+                    f"academic field unknown for {unknown:.1%} of enriched leads, above"
+                    f" {max_unknown_rate:.0%}: grow the mapping (leadpersona mapping add)"
+                ),
+            )
+        )
+    return found

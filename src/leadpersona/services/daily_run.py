@@ -21,8 +21,14 @@ from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.adapters.repositories import RunRepository
 from leadpersona.config import Settings
 from leadpersona.domain.runs import RunStatus
-from leadpersona.services.alerts import Alert, Alerts, credits_alert
+from leadpersona.services.alerts import (
+    Alert,
+    Alerts,
+    credits_alert,
+    persona_quality_alerts,
+)
 from leadpersona.services.enrichment import run_enrichment
+from leadpersona.services.personas import PersonaService
 from leadpersona.services.runs import describe_error, recorded_run
 from leadpersona.services.sales_load import load_sales
 from leadpersona.services.warehouse_sync import sync_warehouse
@@ -107,6 +113,13 @@ async def run_daily(
         if summary.status != "completed":
             return await stop(step)
         report.steps.append(step)
+        for alert in persona_quality_alerts(
+            await PersonaService(database).stats(),
+            min_coverage=settings.persona_min_coverage,
+            max_unknown_rate=settings.academic_unknown_max_rate,
+            run_id=daily.id,
+        ):
+            await alerts.raise_alert(alert)
 
         # Step 2: warehouse sync.
         try:
