@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.mongo.runs import MongoRunRepository
+from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.config import Settings
+from leadpersona.entrypoints.http.page import render_page
+from leadpersona.entrypoints.report import report_markdown
 from leadpersona.mapping import open_field_map
 from leadpersona.services.dashboard import RECENT_RUNS, DashboardData, collect_dashboard
+from leadpersona.services.sales_load import load_sales
 from tests.dashboard_fixtures import EXPECTED, RUNS, seed_dashboard
+from tests.sales_support import ListSource, add_lead, record, set_persona
+from tests.warehouse_support import warehouse_factory, warehouse_url
+
+__all__ = ["warehouse_factory", "warehouse_url"]
 
 
 def _matrix(rows: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
@@ -98,3 +108,63 @@ async def test_unreadable_mapping_csv_does_not_hide_the_rest(
     assert data.mapping_error is not None and "mapping-is-a-directory.csv" in data.mapping_error
     assert data.stats["personas"] == EXPECTED["personas"]
     assert data.quarantine.total == EXPECTED["quarantine_total"]
+
+
+async def test_sales_views_from_the_warehouse(
+    database: MongoDatabase, settings_env: Settings, warehouse_url: str
+) -> None:
+    settings = settings_env.model_copy(update={"warehouse_url": warehouse_url})
+    empty = await collect_dashboard(settings, database)
+    assert empty.sales.revenue == [] and empty.sales.error is None
+    assert 'id="sales-empty"' in render_page(empty, live=False)
+
+    engine = make_engine(warehouse_url)
+    try:
+        add_lead(engine, "L1", "ada@example.com")
+        set_persona(engine, "L1", "engineering", "Startup", datetime(2026, 1, 1, tzinfo=UTC))
+        source = ListSource(
+            [[record("O1"), record("O2", customer_email="bob@example.com", unit_price="99")]]
+        )
+
+        async def make(_name: str) -> ListSource:
+            return source
+
+        await load_sales(
+            settings,
+            runs=MongoRunRepository(database),
+            sources=["files"],
+            engine=engine,
+            now=datetime(2026, 1, 6, tzinfo=UTC),
+            make_source=make,
+        )
+    finally:
+        engine.dispose()
+
+    data = await collect_dashboard(settings, database)
+    assert [(r["academic_field"], r["revenue"]) for r in data.sales.revenue] == [
+        (None, "198.00"),
+        ("engineering", "20.00"),
+    ]
+    assert data.sales.conversion[0] | {"conversion": 1.0} == {
+        "academic_field": "engineering",
+        "company_type": "Startup",
+        "leads": 1,
+        "customers": 1,
+        "conversion": 1.0,
+    }
+    assert {r["sku"] for r in data.sales.top_products} == {"SKU-1"}
+    assert [q["source"] for q in data.sales.quality] == ["files"]
+    assert data.ledger[0].kind == "sales_load" and data.ledger[0].status == "completed"
+    html = render_page(data, live=False)
+    for element in (
+        "chart-revenue",
+        "revenue-table",
+        "conversion-table",
+        "top-products-table",
+        "quality-table",
+        "ledger-table",
+    ):
+        assert f'id="{element}"' in html, element
+    markdown = report_markdown(data)
+    assert "| engineering | Startup | 2026-01 | EUR | 20.00 | 1 | 1 |" in markdown
+    assert "| engineering | Startup | 1 | 1 | 100.0 % |" in markdown

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from leadpersona.adapters.warehouse.engine import make_engine
-from leadpersona.adapters.warehouse.sales_queries import revenue_by_persona
+from leadpersona.adapters.warehouse.sales_queries import conversion_by_persona, revenue_by_persona
 from leadpersona.adapters.warehouse.tables import FactSale
 from leadpersona.config import Settings
 from leadpersona.errors import LeadPersonaError
@@ -399,4 +399,44 @@ async def test_revenue_counts_orders_customers_and_lines_per_group(engine: Engin
     assert [(r["currency"], r["orders"], r["customers"]) for r in whole] == [
         ("EUR", 3, 2),
         ("USD", 1, 1),
+    ]
+
+
+async def test_conversion_counts_leads_who_bought_per_persona(engine: Engine) -> None:
+    add_lead(engine, "L1", "ada@example.com")
+    add_lead(engine, "L2", "carol@example.com")
+    add_lead(engine, "L3", "dan@example.com")
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    set_persona(engine, "L1", "engineering", "Startup", at)
+    set_persona(engine, "L2", "engineering", "Startup", at)
+    set_persona(engine, "L3", "law", None, at)
+    await load(
+        engine,
+        ListSource(
+            [
+                [
+                    record("O1"),
+                    record("O2", customer_email="dan@example.com", status="cancelled"),
+                    record("O3", customer_email="bob@example.com"),
+                ]
+            ]
+        ),
+    )
+    with engine.connect() as connection:
+        rows = conversion_by_persona(connection)
+    assert rows == [
+        {
+            "academic_field": "engineering",
+            "company_type": "Startup",
+            "leads": 2,
+            "customers": 1,
+            "conversion": 0.5,
+        },
+        {
+            "academic_field": "law",
+            "company_type": None,
+            "leads": 1,
+            "customers": 0,
+            "conversion": 0.0,
+        },
     ]

@@ -153,7 +153,44 @@ def report_markdown(data: DashboardData) -> str:
             f"{_pct(mapping.mapping_ratio_after)} |",
         ]
     lines.append("")
+    lines += _sales_markdown(data)
     return "\n".join(lines)
+
+
+def _sales_markdown(data: DashboardData) -> list[str]:
+    sales = data.sales
+    lines = ["## Revenue by persona and month", ""]
+    if sales.error:
+        return [*lines, f"Warehouse unavailable: {sales.error}", ""]
+    if not sales.revenue:
+        return [*lines, "No sale loaded yet.", ""]
+    lines += [
+        "| academic field | company type | month | currency | revenue | orders | customers |",
+        "|---|---|---|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {_cell(r['academic_field'] or '(unknown)')} | {_cell(r['company_type'] or '(unknown)')}"
+        f" | {r['month']} | {r['currency']} | {r['revenue']} | {r['orders']} | {r['customers']} |"
+        for r in sales.revenue
+    ]
+    lines += ["", "## Lead-to-customer conversion", ""]
+    lines += ["| academic field | company type | leads | customers | conversion |"]
+    lines += ["|---|---|---:|---:|---:|"]
+    lines += [
+        f"| {_cell(r['academic_field'] or '(unknown)')} | {_cell(r['company_type'] or '(unknown)')}"
+        f" | {r['leads']} | {r['customers']} | {_pct(r['conversion'])} |"
+        for r in sales.conversion
+    ]
+    lines += ["", "## Top products per persona", ""]
+    lines += ["| academic field | company type | product | revenue | quantity |"]
+    lines += ["|---|---|---|---:|---:|"]
+    lines += [
+        f"| {_cell(r['academic_field'] or '(unknown)')} | {_cell(r['company_type'] or '(unknown)')}"
+        f" | {_cell(r['name'] or r['sku'])} | {r['revenue']} {r['currency']} | {r['quantity']} |"
+        for r in sales.top_products
+    ]
+    lines.append("")
+    return lines
 
 
 def _write_atomic(path: Path, text: str) -> None:

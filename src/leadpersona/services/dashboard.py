@@ -1,4 +1,5 @@
-"""The dashboard's content: persona statistics, recent runs, quarantine, mapping cleaning.
+"""The dashboard's content: persona statistics, recent runs, quarantine, mapping cleaning, and
+sales by persona from the warehouse.
 
 One document (:class:`DashboardData`) feeds the live page (``GET /``, ``GET /dashboard/data``)
 and the static report (``leadpersona report``), so both always show the same thing.
@@ -12,13 +13,21 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from pymongo import DESCENDING
+from sqlalchemy import inspect
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.documents import ImportDocument, QuarantineDocument
 from leadpersona.adapters.mongo.persona_documents import RunDocument
-from leadpersona.adapters.mongo.runs import ENRICH_RUNS
+from leadpersona.adapters.mongo.runs import ENRICH_RUNS, MongoRunRepository
+from leadpersona.adapters.warehouse.engine import make_engine, warehouse_errors
+from leadpersona.adapters.warehouse.sales_queries import (
+    conversion_by_persona,
+    load_quality,
+    revenue_by_persona,
+    top_products,
+)
 from leadpersona.config import Settings
-from leadpersona.errors import FieldMapError
+from leadpersona.errors import FieldMapError, LeadPersonaError
 from leadpersona.mapping import CleaningReport, open_field_map
 from leadpersona.services.personas import PersonaService
 
@@ -28,9 +37,12 @@ __all__ = [
     "RUN_ERRORS_SHOWN",
     "DashboardData",
     "ImportSummary",
+    "LedgerEntry",
     "QuarantineSummary",
     "RunSummary",
+    "SalesSummary",
     "collect_dashboard",
+    "sales_summary",
 ]
 
 #: How many enrichment runs the dashboard lists (newest first).
@@ -83,6 +95,37 @@ class QuarantineSummary(BaseModel):
     imports: list[ImportSummary]
 
 
+class SalesSummary(BaseModel):
+    """Sales by persona, read from the warehouse (empty lists before the first sales load)."""
+
+    revenue: list[dict[str, Any]] = Field(
+        default_factory=list, description="revenue, orders, customers by persona and month"
+    )
+    top_products: list[dict[str, Any]] = Field(
+        default_factory=list, description="the best-selling products of each persona"
+    )
+    conversion: list[dict[str, Any]] = Field(
+        default_factory=list, description="leads and leads who bought, by persona"
+    )
+    quality: list[dict[str, Any]] = Field(
+        default_factory=list, description="the last sales loads per source, with quality"
+    )
+    error: str | None = Field(default=None, description="why the warehouse could not be read")
+
+
+class LedgerEntry(BaseModel):
+    """One run of any kind (enrich, import, warehouse sync, sales load, daily), with its alerts."""
+
+    id: str
+    kind: str
+    parent_id: str | None = None
+    status: str
+    started_at: datetime
+    duration_seconds: float | None = None
+    error: str | None = None
+    alerts: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class DashboardData(BaseModel):
     """Everything the dashboard page and the static report show."""
 
@@ -95,6 +138,10 @@ class DashboardData(BaseModel):
     mapping_error: str | None = Field(
         default=None, description="why the mapping summary is missing, when it is"
     )
+    ledger: list[LedgerEntry] = Field(
+        default_factory=list, description="the last runs of every kind, newest first"
+    )
+    sales: SalesSummary = Field(default_factory=SalesSummary)
 
 
 def _utc(value: Any) -> datetime | None:
@@ -177,6 +224,48 @@ async def mapping_summary(settings: Settings) -> CleaningReport:
     return await asyncio.to_thread(lambda: open_field_map(settings).report())
 
 
+def _read_sales(url: str) -> SalesSummary:
+    engine = make_engine(url)
+    try:
+        with warehouse_errors(url), engine.connect() as connection:
+            if not inspect(connection).has_table("fact_sales"):
+                return SalesSummary()  # never migrated: nothing loaded yet
+            return SalesSummary(
+                revenue=revenue_by_persona(connection, ["academic_field", "company_type"]),
+                top_products=top_products(connection, per_persona=3),
+                conversion=conversion_by_persona(connection),
+                quality=load_quality(connection, limit=5),
+            )
+    finally:
+        engine.dispose()
+
+
+async def sales_summary(settings: Settings) -> SalesSummary:
+    """Sales by persona from the warehouse; a warehouse that cannot be read (not migrated yet,
+    unreachable) gives an empty summary with the reason, not a failing page."""
+    try:
+        return await asyncio.to_thread(_read_sales, settings.effective_warehouse_url)
+    except LeadPersonaError as exc:
+        return SalesSummary(error=str(exc))
+
+
+async def ledger(database: MongoDatabase, limit: int = RECENT_RUNS) -> list[LedgerEntry]:
+    """The last runs of every kind, newest first."""
+    return [
+        LedgerEntry(
+            id=record.id,
+            kind=record.kind,
+            parent_id=record.parent_id,
+            status=record.status,
+            started_at=record.started_at,
+            duration_seconds=record.duration_s,
+            error=record.error,
+            alerts=record.alerts,
+        )
+        for record in await MongoRunRepository(database).recent(limit)
+    ]
+
+
 async def collect_dashboard(settings: Settings, database: MongoDatabase) -> DashboardData:
     """Gather the dashboard's content. A mapping CSV that cannot be read does not hide the
     rest: its error is reported in ``mapping_error``."""
@@ -197,4 +286,6 @@ async def collect_dashboard(settings: Settings, database: MongoDatabase) -> Dash
         quarantine=quarantine,
         mapping=mapping,
         mapping_error=mapping_error,
+        ledger=await ledger(database),
+        sales=await sales_summary(settings),
     )

@@ -19,6 +19,8 @@ from leadpersona.adapters.warehouse.tables import (
     DimCustomer,
     DimProduct,
     FactSale,
+    Lead,
+    Persona,
     SalesLoad,
     SalesQuarantine,
 )
@@ -26,6 +28,7 @@ from leadpersona.errors import InvalidInput
 
 __all__ = [
     "GROUPINGS",
+    "conversion_by_persona",
     "load_quality",
     "month_range",
     "quarantined_sales",
@@ -39,6 +42,8 @@ CUSTOMER = DimCustomer.__table__
 PRODUCT = DimProduct.__table__
 LOADS = SalesLoad.__table__
 QUARANTINE = SalesQuarantine.__table__
+LEADS = Lead.__table__
+PERSONAS = Persona.__table__
 
 #: What revenue can be grouped by (besides month and currency).
 GROUPINGS = {
@@ -280,3 +285,36 @@ def quarantined_sales(
         }
         for row in connection.execute(query.limit(limit))
     ]
+
+
+def conversion_by_persona(connection: Connection) -> list[dict[str, Any]]:
+    """Leads per academic field and company type, and how many of them bought: a lead is a
+    customer when a completed sale belongs to a customer row linked to it."""
+    bought = (
+        select(CUSTOMER.c.customer_key)
+        .select_from(CUSTOMER.join(FACT, FACT.c.customer_key == CUSTOMER.c.customer_key))
+        .where(CUSTOMER.c.lead_id == LEADS.c.lead_id, FACT.c.status == "completed")
+        .exists()
+    )
+    query = (
+        select(
+            PERSONAS.c.academic_field,
+            PERSONAS.c.company_type,
+            func.count().label("leads"),
+            func.count().filter(bought).label("customers"),
+        )
+        .select_from(LEADS.outerjoin(PERSONAS, PERSONAS.c.lead_id == LEADS.c.lead_id))
+        .group_by(PERSONAS.c.academic_field, PERSONAS.c.company_type)
+    )
+    rows = [
+        {
+            "academic_field": row.academic_field,
+            "company_type": row.company_type,
+            "leads": int(row.leads),
+            "customers": int(row.customers),
+            "conversion": round(int(row.customers) / int(row.leads), 4) if row.leads else 0.0,
+        }
+        for row in connection.execute(query)
+    ]
+    rows.sort(key=lambda r: (-r["customers"], -r["leads"], str(r["academic_field"])))
+    return rows

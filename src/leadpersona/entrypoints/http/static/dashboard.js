@@ -86,7 +86,38 @@
       .slice(0, limit);
   }
 
+  function revenueChart() {
+    const rows = data.sales.revenue.map(function (row) {
+      return {
+        month: row.month,
+        persona: row.academic_field === null ? UNKNOWN : row.academic_field,
+        company_type: row.company_type === null ? UNKNOWN : row.company_type,
+        currency: row.currency,
+        revenue: Number(row.revenue),
+        orders: row.orders,
+      };
+    });
+    return {
+      data: { values: rows },
+      width: 640,
+      height: 260,
+      mark: { type: "bar", tooltip: true },
+      encoding: {
+        x: { field: "month", type: "ordinal", title: "month", axis: { labelAngle: 0 } },
+        y: { aggregate: "sum", field: "revenue", type: "quantitative", title: "completed revenue" },
+        color: { field: "persona", type: "nominal", title: "academic field",
+                 sort: { op: "sum", field: "revenue", order: "descending" } },
+        tooltip: [
+          { field: "month" }, { field: "persona", title: "academic field" },
+          { field: "company_type", title: "company type" }, { field: "currency" },
+          { field: "revenue", format: ",.2f" }, { field: "orders" },
+        ],
+      },
+    };
+  }
+
   draw("chart-matrix", matrixChart());
+  if (data.sales && data.sales.revenue.length) draw("chart-revenue", revenueChart());
   draw("chart-states", barChart(entries(data.stats.enrichment_states, 20), "state", "leads"));
   if (data.mapping) {
     draw("chart-labels", barChart(entries(data.mapping.label_distribution, 15),
