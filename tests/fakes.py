@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from leadpersona.adapters.repositories import QuarantineRepository, RunRepository
+from leadpersona.adapters.repositories import QuarantineRepository, RunRepository, RunTally
 from leadpersona.domain.runs import QuarantineRecord, RunKind, RunRecord, RunStatus
 
 
@@ -65,6 +65,16 @@ class InMemoryRunRepository(RunRepository):
 
     async def add_alert(self, run_id: str, alert: dict[str, Any]) -> None:
         self.runs[run_id].alerts.append(dict(alert))
+
+    async def tally(self) -> RunTally:
+        tally = RunTally()
+        for run in self.runs.values():
+            key = (run.kind, run.status)
+            tally.runs[key] = tally.runs.get(key, 0) + 1
+            for alert in run.alerts:
+                kind = str(alert.get("kind"))
+                tally.alerts[kind] = tally.alerts.get(kind, 0) + 1
+        return tally
 
 
 class InMemoryQuarantineRepository(QuarantineRepository):

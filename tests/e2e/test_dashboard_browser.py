@@ -22,10 +22,13 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixe
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.persona_store import PersonaStore
+from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.config import Settings
 from leadpersona.domain.persona import FeatureProvenance, Persona
 from leadpersona.entrypoints.report import write_report
+from leadpersona.services.sales_load import load_sales
 from tests.dashboard_fixtures import seed_dashboard
+from tests.sales_support import ListSource, record
 from tests.support import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
@@ -216,3 +219,43 @@ async def test_static_report_renders_offline(
     assert _errors(browser) == []
     assert browser.find_element(By.ID, "kpi-quarantine").text == "3"
     assert not browser.find_elements(By.ID, "lead-search")
+
+
+async def test_sales_views_in_headless_chromium(
+    database: MongoDatabase, settings_env: Settings, served: str, browser: Any
+) -> None:
+    await seed_dashboard(database)
+    source = ListSource(
+        [
+            [
+                record("O1"),
+                record("O2", order_date="2026-02-03", customer_email="bob@example.com"),
+                record("O3", product_sku="SKU-2", product_name="Gadget", status="refunded"),
+            ]
+        ]
+    )
+
+    async def make(_name: str) -> ListSource:
+        return source
+
+    await load_sales(
+        settings_env,
+        runs=MongoRunRepository(database),
+        sources=["files"],
+        now=datetime(2026, 2, 10, tzinfo=UTC),
+        make_source=make,
+    )
+    wait = WebDriverWait(browser, 30)
+
+    browser.get(served + "/")
+
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#chart-revenue svg"))
+    bars = browser.find_elements(By.CSS_SELECTOR, "#chart-revenue svg path")
+    assert bars, "the revenue chart drew nothing"
+    assert _errors(browser) == []
+    rows = browser.find_elements(By.CSS_SELECTOR, "#revenue-table tbody tr")
+    assert len(rows) == 2  # January and February; the refund is left out
+    products = browser.find_element(By.ID, "top-products-table").text
+    assert "Widget" in products and "Gadget" not in products
+    assert "files" in browser.find_element(By.ID, "quality-table").text
+    assert "sales_load" in browser.find_element(By.ID, "ledger-table").text

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from leadpersona.domain.runs import QuarantineRecord, RunKind, RunRecord, RunStatus
 
-__all__ = ["QuarantineRepository", "RunRepository"]
+__all__ = ["QuarantineRepository", "RunRepository", "RunTally"]
+
+
+@dataclass
+class RunTally:
+    """The whole ledger counted: runs by (kind, status), alerts by kind."""
+
+    runs: dict[tuple[str, str], int] = field(default_factory=dict)
+    alerts: dict[str, int] = field(default_factory=dict)
 
 
 class RunRepository(abc.ABC):
@@ -57,6 +66,10 @@ class RunRepository(abc.ABC):
     @abc.abstractmethod
     async def add_alert(self, run_id: str, alert: dict[str, Any]) -> None:
         """Keep an alert with the run that raised it."""
+
+    @abc.abstractmethod
+    async def tally(self) -> RunTally:
+        """Every run counted by kind and status, and every alert by kind."""
 
     def stops_run(self, exc: BaseException) -> bool:
         """Whether ``exc`` is this store failing (the run is then aborted, not failed)."""

@@ -300,18 +300,22 @@ class _Run:
         self.summary.api_calls = stats.api_calls
         self.summary.credits_left = stats.credits_left
         self.summary.rate_limit_left = stats.rate_limit_left
-        return self.summary.model_dump(
-            include={
-                "processed",
-                "enriched",
-                "no_data",
-                "failed",
-                "skipped",
-                "api_calls",
-                "cache_hits",
-                "new_fields_of_study",
-            }
-        )
+        return {
+            **self.summary.model_dump(
+                include={
+                    "processed",
+                    "enriched",
+                    "no_data",
+                    "failed",
+                    "skipped",
+                    "api_calls",
+                    "cache_hits",
+                    "new_fields_of_study",
+                }
+            ),
+            "retries": stats.retries,
+            "rate_limited": stats.rate_limited,
+        }
 
     async def to_do(self, limit: int | None) -> int:
         leads = await self.database[LeadDocument.get_collection_name()].count_documents({})

@@ -10,7 +10,7 @@ from pymongo import DESCENDING, ReplaceOne
 from pymongo.errors import PyMongoError
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.repositories import QuarantineRepository, RunRepository
+from leadpersona.adapters.repositories import QuarantineRepository, RunRepository, RunTally
 from leadpersona.domain.runs import QuarantineRecord, RunKind, RunRecord, RunStatus
 
 __all__ = ["ENRICH_RUNS", "MongoQuarantineRepository", "MongoRunRepository"]
@@ -98,6 +98,24 @@ class MongoRunRepository(RunRepository):
 
     async def add_alert(self, run_id: str, alert: dict[str, Any]) -> None:
         await self.collection.update_one({"_id": run_id}, {"$push": {"alerts": alert}})
+
+    async def tally(self) -> RunTally:
+        tally = RunTally()
+        kind = {"$ifNull": ["$kind", "enrich"]}
+        runs: list[dict[str, Any]] = [
+            {"$group": {"_id": {"kind": kind, "status": "$status"}, "n": {"$sum": 1}}}
+        ]
+        async for row in await self.collection.aggregate(runs):
+            key = (str(row["_id"]["kind"]), str(row["_id"]["status"]))
+            tally.runs[key] = tally.runs.get(key, 0) + int(row["n"])
+        alerts: list[dict[str, Any]] = [
+            {"$match": {"alerts.0": {"$exists": True}}},
+            {"$unwind": "$alerts"},
+            {"$group": {"_id": "$alerts.kind", "n": {"$sum": 1}}},
+        ]
+        async for row in await self.collection.aggregate(alerts):
+            tally.alerts[str(row["_id"])] = int(row["n"])
+        return tally
 
     def stops_run(self, exc: BaseException) -> bool:
         return isinstance(exc, PyMongoError)

@@ -18,6 +18,7 @@ from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.bootstrap import mongo_server, open_database
 from leadpersona.config import Settings, load_settings
 from leadpersona.entrypoints.http.dashboard import router as dashboard_router
+from leadpersona.entrypoints.http.metrics import router as metrics_router
 from leadpersona.errors import DatabaseError, InvalidInput, NotFoundError
 from leadpersona.services.personas import MAX_PAGE, PersonaService, parse_assignment
 
@@ -101,6 +102,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(dashboard_router)
+    app.include_router(metrics_router)
 
     @app.exception_handler(NotFoundError)
     async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
