@@ -138,7 +138,7 @@ async def test_the_same_load_twice_stores_nothing_twice(engine: Engine) -> None:
 
 
 async def test_a_later_record_supersedes_and_a_refund_leaves_revenue(engine: Engine) -> None:
-    await load(engine, ListSource([[record("O1"), record("O2")]]))
+    await load(engine, ListSource([[record("O1"), record("O2", order_date="2025-12-20")]]))
     later = await load(
         engine,
         ListSource(
@@ -150,6 +150,11 @@ async def test_a_later_record_supersedes_and_a_refund_leaves_revenue(engine: Eng
     assert (files.updated, files.inserted, files.duplicates) == (2, 0, 0)
     facts = rows(engine, "SELECT order_id, date_id, status FROM fact_sales ORDER BY 1")
     assert facts == [("O1", 20260105, "refunded"), ("O2", 20260130, "completed")]
+    # Re-dated into another month (another partition on PostgreSQL): still one row.
+    assert rows(engine, "SELECT order_id, line_no, date_id FROM sales_keys ORDER BY 1") == [
+        ("O1", 1, 20260105),
+        ("O2", 1, 20260130),
+    ]
     revenue = rows(engine, "SELECT sum(amount) FROM fact_sales WHERE status = 'completed'")
     assert Decimal(str(revenue[0][0])) == Decimal("20.00")
 

@@ -45,6 +45,7 @@ TABLES = {
     "dim_customer",
     "fact_sales",
     "sales_checkpoints",
+    "sales_keys",
     "sales_loads",
     "sales_quarantine",
 }

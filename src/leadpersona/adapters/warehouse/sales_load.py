@@ -9,12 +9,13 @@ Within a batch (SQLAlchemy Core, set-based):
 1. ``dim_date`` gets the missing days; ``dim_product`` the new SKUs (name and category updated
    when a record brings other ones); ``dim_customer`` a first row for each new email, with the
    lead of that email (if any) and its persona, valid from the beginning of time.
-2. The fact rows (surrogate keys resolved; the customer row valid at the order date) go into a
-   temporary staging table: ``COPY`` of Arrow-written CSV on PostgreSQL, one executemany
-   ``INSERT`` on SQLite.
-3. Staged rows identical to a stored sale are duplicates and dropped; stored sales with a staged
-   key are superseded (deleted); the staged rows are inserted. On PostgreSQL the monthly
-   partitions they need are created first.
+2. The fact rows get their surrogate keys (the customer row valid at the order date).
+3. ``sales_keys`` (one row per order line: where it is stored) tells with one index probe per
+   line whether any is stored already. When none is (the usual case), PostgreSQL gets the
+   lines by ``COPY`` straight into ``fact_sales``. Otherwise they are staged: staged rows
+   identical to a stored sale are duplicates and dropped; stored sales with a staged key are
+   superseded (deleted, found in their partition through ``sales_keys``); the staged rows are
+   inserted. On PostgreSQL the monthly partitions they need are created first.
 
 :func:`refresh_customers` applies persona changes (type 2) once per load.
 """
@@ -60,6 +61,7 @@ from leadpersona.adapters.warehouse.tables import (
     Lead,
     Persona,
     SalesCheckpoint,
+    SalesKey,
     SalesLoad,
     SalesQuarantine,
 )
@@ -85,6 +87,7 @@ FACT: Table = FactSale.__table__  # type: ignore[assignment]
 LEADS: Table = Lead.__table__  # type: ignore[assignment]
 PERSONAS: Table = Persona.__table__  # type: ignore[assignment]
 CHECKPOINTS: Table = SalesCheckpoint.__table__  # type: ignore[assignment]
+KEYS: Table = SalesKey.__table__  # type: ignore[assignment]
 LOADS: Table = SalesLoad.__table__  # type: ignore[assignment]
 QUARANTINE: Table = SalesQuarantine.__table__  # type: ignore[assignment]
 
@@ -306,12 +309,12 @@ def refresh_customers(connection: Connection, today: date) -> int:
 
 
 def _copy(connection: Connection, table: str, fact: pa.Table) -> None:
-    """``COPY`` the fact rows into ``table`` (PostgreSQL), written as CSV by Arrow."""
+    """``COPY`` the columns of ``fact`` into ``table`` (PostgreSQL), written as CSV by Arrow."""
     buffer = io.BytesIO()
     pacsv.write_csv(fact, buffer, write_options=pacsv.WriteOptions(include_header=False))
     driver = connection.connection.driver_connection
     assert driver is not None
-    statement = f"COPY {table} ({', '.join(FACT_COLUMNS)}) FROM STDIN (FORMAT csv)"
+    statement = f"COPY {table} ({', '.join(fact.column_names)}) FROM STDIN (FORMAT csv)"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
         copy.write(buffer.getvalue())
 
@@ -321,7 +324,7 @@ def refresh_statistics(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
     with engine.begin() as connection:
-        for table in ("fact_sales", "dim_customer", "dim_product", "dim_date"):
+        for table in ("fact_sales", "sales_keys", "dim_customer", "dim_product", "dim_date"):
             connection.execute(text(f"ANALYZE {table}"))
 
 
@@ -519,12 +522,12 @@ class SalesWriter:
         return fact, distinct_days
 
     def _stored_keys(self, connection: Connection, fact: pa.Table) -> int:
-        """On PostgreSQL, how many of these lines' keys are stored already (one index probe
-        each, the keys sent as two arrays)."""
+        """On PostgreSQL, how many of these lines are stored already: one probe of
+        ``sales_keys`` each, the keys sent as two arrays."""
         statement = text(
-            "SELECT count(*) FROM fact_sales f JOIN unnest(CAST(:ids AS text[]),"
+            "SELECT count(*) FROM sales_keys s JOIN unnest(CAST(:ids AS text[]),"
             " CAST(:lines AS integer[])) AS k(order_id, line_no)"
-            " ON f.order_id = k.order_id AND f.line_no = k.line_no"
+            " ON s.order_id = k.order_id AND s.line_no = k.line_no"
         )
         ids, lines = fact["order_id"].to_pylist(), fact["line_no"].to_pylist()
         return int(connection.execute(statement, {"ids": ids, "lines": lines}).scalar_one())
@@ -548,12 +551,9 @@ class SalesWriter:
 
     def _merge(self, connection: Connection, counts: BatchCounts, staged: int) -> None:
         stage = _STAGE
+        same_key = and_(KEYS.c.order_id == stage.c.order_id, KEYS.c.line_no == stage.c.line_no)
         known = connection.execute(
-            select(func.count())
-            .select_from(stage)
-            .join(
-                FACT, and_(FACT.c.order_id == stage.c.order_id, FACT.c.line_no == stage.c.line_no)
-            )
+            select(func.count()).select_from(stage).join(KEYS, same_key)
         ).scalar_one()
         superseded = 0
         if known:  # most batches bring only new sales: one probe per line, not three
@@ -564,12 +564,29 @@ class SalesWriter:
             counts.duplicates += duplicates
             staged -= duplicates
             if known > duplicates:
-                key = tuple_(FACT.c.order_id, FACT.c.line_no)
-                superseded = connection.execute(
-                    FACT.delete().where(key.in_(select(stage.c.order_id, stage.c.line_no)))
-                ).rowcount
+                # The stored line is where sales_keys says (its partition on PostgreSQL).
+                stored = select(KEYS.c.order_id, KEYS.c.line_no, KEYS.c.date_id).where(
+                    tuple_(KEYS.c.order_id, KEYS.c.line_no).in_(
+                        select(stage.c.order_id, stage.c.line_no)
+                    )
+                )
+                key = tuple_(FACT.c.order_id, FACT.c.line_no, FACT.c.date_id)
+                superseded = connection.execute(FACT.delete().where(key.in_(stored))).rowcount
+                connection.execute(
+                    KEYS.delete().where(
+                        tuple_(KEYS.c.order_id, KEYS.c.line_no).in_(
+                            select(stage.c.order_id, stage.c.line_no)
+                        )
+                    )
+                )
         columns = [stage.c[name] for name in FACT_COLUMNS]
         connection.execute(FACT.insert().from_select(list(FACT_COLUMNS), select(*columns)))
+        connection.execute(
+            KEYS.insert().from_select(
+                ["order_id", "line_no", "date_id"],
+                select(stage.c.order_id, stage.c.line_no, stage.c.date_id),
+            )
+        )
         counts.updated += superseded
         counts.inserted += staged - superseded
 
@@ -604,6 +621,7 @@ class SalesWriter:
             if connection.dialect.name == "postgresql" and not self._stored_keys(connection, fact):
                 # Only new sales (the usual case): straight into fact_sales.
                 _copy(connection, "fact_sales", fact)
+                _copy(connection, "sales_keys", fact.select(["order_id", "line_no", "date_id"]))
                 counts.inserted += fact.num_rows
             else:
                 self._stage(connection, fact)

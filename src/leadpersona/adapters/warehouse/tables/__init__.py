@@ -15,6 +15,7 @@ from leadpersona.adapters.warehouse.tables.sales import (
     DimProduct,
     FactSale,
     SalesCheckpoint,
+    SalesKey,
     SalesLoad,
     SalesQuarantine,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "Persona",
     "Position",
     "SalesCheckpoint",
+    "SalesKey",
     "SalesLoad",
     "SalesQuarantine",
     "Skill",

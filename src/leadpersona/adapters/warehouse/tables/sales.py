@@ -39,6 +39,7 @@ __all__ = [
     "DimProduct",
     "FactSale",
     "SalesCheckpoint",
+    "SalesKey",
     "SalesLoad",
     "SalesQuarantine",
 ]
@@ -136,6 +137,22 @@ class FactSale(Base):
     customer: Mapped[DimCustomer] = relationship(
         primaryjoin="foreign(FactSale.customer_key) == DimCustomer.customer_key", viewonly=True
     )
+
+
+class SalesKey(Base):
+    """Where each sale is: (order_id, line_no) → the ``date_id`` of its ``fact_sales`` row.
+
+    PostgreSQL has no unique index across partitions; this table is that index. It enforces
+    one row per order line and lets a load find the lines it already holds with one index
+    probe each, whatever the size of ``fact_sales`` (probing the partitioned table itself
+    meant a scan of every stored line per batch).
+    """
+
+    __tablename__ = "sales_keys"
+
+    order_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    date_id: Mapped[int] = mapped_column(Integer)
 
 
 class SalesCheckpoint(Base):

@@ -1,5 +1,5 @@
 """Sales: dim_date, dim_product, dim_customer, fact_sales (partitioned by month on PostgreSQL),
-sales_checkpoints, sales_loads, sales_quarantine.
+sales_keys, sales_checkpoints, sales_loads, sales_quarantine.
 
 Revision ID: 0002_sales_star
 Revises: 0001_warehouse
@@ -54,6 +54,13 @@ def upgrade() -> None:
     with op.batch_alter_table("sales_checkpoints", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sales_checkpoints_source"), ["source"], unique=False)
 
+    op.create_table(
+        "sales_keys",
+        sa.Column("order_id", sa.String(length=200), nullable=False),
+        sa.Column("line_no", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("date_id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("order_id", "line_no", name=op.f("pk_sales_keys")),
+    )
     op.create_table(
         "sales_loads",
         sa.Column("load_id", sa.String(length=64), nullable=False),
@@ -178,6 +185,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sales_loads_started_at"))
 
     op.drop_table("sales_loads")
+    op.drop_table("sales_keys")
     with op.batch_alter_table("sales_checkpoints", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sales_checkpoints_source"))
 
