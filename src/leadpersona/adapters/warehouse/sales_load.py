@@ -529,6 +529,14 @@ class SalesWriter:
             " CAST(:lines AS integer[])) AS k(order_id, line_no)"
             " ON s.order_id = k.order_id AND s.line_no = k.line_no"
         )
+        bounds = pc.min_max(fact["order_id"]).as_py()
+        stored_between = text(
+            "SELECT EXISTS (SELECT 1 FROM sales_keys WHERE order_id BETWEEN :low AND :high)"
+        )
+        if not connection.execute(
+            stored_between, {"low": bounds["min"], "high": bounds["max"]}
+        ).scalar_one():
+            return 0  # nothing stored in the batch's key range (byte order both sides)
         ids, lines = fact["order_id"].to_pylist(), fact["line_no"].to_pylist()
         return int(connection.execute(statement, {"ids": ids, "lines": lines}).scalar_one())
 
