@@ -1,0 +1,578 @@
+"""Sales load into PostgreSQL: the product from Parquet and CSV files against a raw COPY of the
+same final rows and against pandas; the cleaning library choice; the revenue report.
+
+Each size generates synthetic order lines once (2 % in other accepted forms, 0.5 % invalid;
+not timed) and writes them as one Parquet and one CSV file. Measured in the same run, each load
+in a fresh process (peak RSS is that process's own) into a fresh PostgreSQL database:
+
+- *product*: ``load_sales`` with the file inbox source (read, clean, dimensions, type 2
+  customers, supersession check, quarantine, checkpoint; one transaction per 50,000 lines);
+- *COPY floor*: the ``fact_sales`` rows the product stored, dumped beforehand, loaded into an
+  empty schema (dimensions and partitions made first, not timed) with ``COPY ... FROM STDIN``
+  only;
+- *pandas*: what a pandas user would write: ``read_csv`` in 50,000-row chunks as text, the same
+  parsing and validation rules vectorised in pandas, the facts written with ``to_sql`` through
+  ``COPY`` into a plain table (no dimensions, no supersession: less work than the product);
+- *cleaning only*: 1,000,000 raw text rows through the product's DuckDB cleaner, and through the
+  same rules written in pandas and in Polars;
+- *report*: ``sales report`` (revenue, orders, customers by academic field, company type and
+  month) over the largest load, median of 5 after a warm-up, with its plan.
+
+Override the sizes with ``LEADPERSONA_BENCH_SALES=10000,100000``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import multiprocessing
+import os
+import resource
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from sqlalchemy import create_engine, text
+
+from leadpersona.adapters.warehouse.engine import make_engine, upgrade
+from leadpersona.adapters.warehouse.sales_load import ensure_partitions
+from leadpersona.adapters.warehouse.sales_queries import revenue_by_persona, revenue_query
+from leadpersona.sales.records import FIELDS, raw_table
+from leadpersona.sales.synthetic import synthetic_lines
+
+SIZES = tuple(
+    int(n) for n in os.environ.get("LEADPERSONA_BENCH_SALES", "10000,100000,1000000").split(",")
+)
+POSTGRES = os.environ.get(
+    "LEADPERSONA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
+)
+CLEANING_ROWS = 1_000_000
+#: The memory check reads the largest CSV this many times over, as one file.
+BIG_REPEATS = 8
+ORDERS_PER_DAY = 2000  # keeps 1,000,000 lines inside the first months of 2026
+FACT = (
+    "order_id, line_no, date_id, product_key, customer_key, quantity, unit_price, discount, "
+    "amount, currency, status, source"
+)
+
+
+# Databases.
+
+
+def _admin() -> Any:
+    return create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+
+
+def _new_database() -> str:
+    name = f"lp_bench_{uuid.uuid4().hex[:12]}"
+    with _admin().connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    return name
+
+
+def _drop(name: str) -> None:
+    with _admin().connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# Inputs.
+
+
+def _inputs(count: int, folder: Path) -> tuple[Path, Path, pa.Table]:
+    records = list(
+        synthetic_lines(count, orders_per_day=ORDERS_PER_DAY, messy_rate=0.02, invalid_rate=0.005)
+    )
+    table = raw_table(records).select(list(FIELDS))
+    parquet = folder / f"sales-{count}.parquet"
+    pq.write_table(table, parquet)
+    csv_path = folder / f"sales-{count}.csv"
+    pacsv.write_csv(table, csv_path)
+    return parquet, csv_path, table
+
+
+# Children: each measured load runs in its own process.
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, not inherited
+    from the parent across ``exec``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child_source_only(path: str, queue: Any) -> None:
+    from leadpersona.sales.sources.files import FileInboxSource
+
+    inbox = Path(tempfile.mkdtemp(prefix="lp-bench-inbox-"))
+    os.link(path, inbox / Path(path).name)
+    source = FileInboxSource(inbox)
+
+    async def read() -> int:
+        count = 0
+        async for batch in source.batches({}):
+            count += batch.records.num_rows
+        return count
+
+    started = time.perf_counter()
+    count = asyncio.run(read())
+    queue.put({"seconds": time.perf_counter() - started, "rss_mb": _peak_rss_mb(), "read": count})
+
+
+def _child_product(path: str, url: str, queue: Any) -> None:
+    from tests.fakes import InMemoryRunRepository
+
+    from leadpersona.config import Settings
+    from leadpersona.services.sales_load import load_sales
+
+    inbox = Path(tempfile.mkdtemp(prefix="lp-bench-inbox-"))
+    os.link(path, inbox / Path(path).name)
+    engine = make_engine(url)
+    upgrade(engine)
+    started = time.perf_counter()
+    report = asyncio.run(
+        load_sales(
+            Settings(sales_inbox=inbox),
+            runs=InMemoryRunRepository(),
+            sources=["files"],
+            engine=engine,
+        )
+    )
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    files = report.sources["files"]
+    queue.put(
+        {
+            "seconds": seconds,
+            "rss_mb": _peak_rss_mb(),
+            "read": files.read,
+            "loaded": files.loaded,
+            "quarantined": files.quarantined,
+        }
+    )
+
+
+def _child_pandas(path: str, url: str, queue: Any) -> None:
+    import pandas as pd
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TABLE pandas_sales (order_id text, line_no numeric, order_date date, "
+                "customer_email text, product_sku text, product_name text, category text, "
+                "quantity numeric, unit_price numeric(18,4), discount numeric(9,4), "
+                "currency text, status text, amount numeric(18,2))"
+            )
+        )
+
+    def copy(table: Any, conn: Any, keys: list[str], data_iter: Any) -> int:
+        buffer = io.StringIO()
+        pd.DataFrame(list(data_iter), columns=keys).to_csv(buffer, index=False, header=False)
+        with (
+            conn.connection.cursor() as cursor,
+            cursor.copy(f"COPY {table.name} ({', '.join(keys)}) FROM STDIN (FORMAT csv)") as writer,
+        ):
+            writer.write(buffer.getvalue())
+        return 0
+
+    started = time.perf_counter()
+    loaded = rejected = 0
+    for chunk in pd.read_csv(path, dtype=str, chunksize=50_000, keep_default_na=False):
+        clean, bad = _pandas_clean(chunk)
+        loaded += len(clean)
+        rejected += bad
+        clean.to_sql("pandas_sales", engine, if_exists="append", index=False, method=copy)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    queue.put(
+        {
+            "seconds": seconds,
+            "rss_mb": _peak_rss_mb(),
+            "loaded": loaded,
+            "quarantined": rejected,
+        }
+    )
+
+
+def _in_child(target: Callable[..., None], *args: Any) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
+    while True:
+        try:
+            result: dict[str, Any] = queue.get(timeout=1)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise RuntimeError(
+                    f"{target.__name__} died: exit code {process.exitcode}"
+                ) from None
+    process.join()
+    return result
+
+
+# The same cleaning rules in pandas and Polars (the library comparison).
+
+
+def _pandas_clean(frame: Any) -> tuple[Any, int]:
+    import numpy as np
+    import pandas as pd
+
+    from leadpersona.sales.records import ISO_4217
+
+    f = frame.apply(lambda column: column.str.strip()).replace("", None)
+    price = f["unit_price"].str.replace(r"[€$£\s]", "", regex=True)
+    comma_decimal = price.str.fullmatch(r"-?\d{1,3}(\.\d{3})*,\d+|-?\d+,\d+", na=False)
+    price = price.where(~comma_decimal, price.str.replace(".", "").str.replace(",", "."))
+    price = pd.to_numeric(price.str.replace(",", ""), errors="coerce")
+    discount_text = f["discount"].fillna("0")
+    percent = discount_text.str.endswith("%")
+    discount = pd.to_numeric(discount_text.str.rstrip("%"), errors="coerce")
+    discount = discount.where(~percent, discount / 100)
+    quantity = pd.to_numeric(f["quantity"], errors="coerce")
+    raw_date = f["order_date"].fillna("")
+    iso = pd.to_datetime(raw_date.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    dmy = pd.to_datetime(raw_date, format="%d/%m/%Y", errors="coerce")
+    epoch_seconds = pd.to_numeric(raw_date.where(raw_date.str.fullmatch(r"\d{9,11}")), "coerce")
+    epoch = pd.to_datetime(epoch_seconds, unit="s", errors="coerce")
+    day = iso.fillna(dmy).fillna(epoch)
+    currency = f["currency"].fillna("EUR").str.upper()
+    status = f["status"].fillna("completed").str.lower()
+    email = f["customer_email"].str.lower()
+    line_no = pd.to_numeric(f["line_no"], errors="coerce")
+    ok = (
+        f["order_id"].notna()
+        & line_no.notna()
+        & email.notna()
+        & f["product_sku"].notna()
+        & day.notna()
+        & (quantity > 0)
+        & (quantity == np.floor(quantity))
+        & (price >= 0)
+        & discount.between(0, 1)
+        & currency.isin(ISO_4217)
+        & status.isin(["completed", "refunded", "cancelled"])
+    )
+    amount = (quantity * price * (1 - discount) * 100 + 0.5).apply(np.floor) / 100
+    clean = pd.DataFrame(
+        {
+            "order_id": f["order_id"],
+            "line_no": line_no,
+            "order_date": day.dt.date,
+            "customer_email": email,
+            "product_sku": f["product_sku"],
+            "product_name": f["product_name"],
+            "category": f["category"],
+            "quantity": quantity,
+            "unit_price": price,
+            "discount": discount,
+            "currency": currency,
+            "status": status,
+            "amount": amount,
+        }
+    )[ok]
+    clean = clean.drop_duplicates(["order_id", "line_no"], keep="last")
+    return clean, int((~ok).sum())
+
+
+def _polars_clean(table: pa.Table) -> tuple[Any, int]:
+    import polars as pl
+
+    from leadpersona.sales.records import ISO_4217
+
+    f = pl.from_arrow(table)
+    assert isinstance(f, pl.DataFrame)
+    f = f.with_columns(pl.all().str.strip_chars().replace("", None))
+    price_text = pl.col("unit_price").str.replace_all(r"[€$£\s]", "")
+    comma_decimal = price_text.str.contains(r"^-?\d{1,3}(\.\d{3})*,\d+$|^-?\d+,\d+$")
+    price = (
+        pl.when(comma_decimal)
+        .then(price_text.str.replace_all(r"\.", "").str.replace(",", "."))
+        .otherwise(price_text.str.replace_all(",", ""))
+        .cast(pl.Float64, strict=False)
+    )
+    discount_text = pl.col("discount").fill_null("0")
+    discount = (
+        pl.when(discount_text.str.ends_with("%"))
+        .then(discount_text.str.strip_chars_end("%").cast(pl.Float64, strict=False) / 100)
+        .otherwise(discount_text.cast(pl.Float64, strict=False))
+    )
+    raw_date = pl.col("order_date")
+    day = pl.coalesce(
+        raw_date.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
+        raw_date.str.to_date("%d/%m/%Y", strict=False),
+        pl.when(raw_date.str.contains(r"^\d{9,11}$"))
+        .then(pl.from_epoch(raw_date.cast(pl.Int64, strict=False), time_unit="s").dt.date())
+        .otherwise(None),
+    )
+    out = f.select(
+        pl.col("order_id"),
+        pl.col("line_no").cast(pl.Float64, strict=False).alias("line_no"),
+        day.alias("order_date"),
+        pl.col("customer_email").str.to_lowercase().alias("customer_email"),
+        pl.col("product_sku"),
+        pl.col("product_name"),
+        pl.col("category"),
+        pl.col("quantity").cast(pl.Float64, strict=False).alias("quantity"),
+        price.alias("unit_price"),
+        discount.alias("discount"),
+        pl.col("currency").fill_null("EUR").str.to_uppercase().alias("currency"),
+        pl.col("status").fill_null("completed").str.to_lowercase().alias("status"),
+    )
+    ok = (
+        pl.col("order_id").is_not_null()
+        & pl.col("line_no").is_not_null()
+        & pl.col("customer_email").is_not_null()
+        & pl.col("product_sku").is_not_null()
+        & pl.col("order_date").is_not_null()
+        & (pl.col("quantity") > 0)
+        & (pl.col("quantity") == pl.col("quantity").floor())
+        & (pl.col("unit_price") >= 0)
+        & pl.col("discount").is_between(0, 1)
+        & pl.col("currency").is_in(sorted(ISO_4217))
+        & pl.col("status").is_in(["completed", "refunded", "cancelled"])
+    )
+    checked = out.with_columns(ok.fill_null(False).alias("ok"))
+    good = checked.filter(pl.col("ok")).with_columns(
+        (
+            (
+                pl.col("quantity") * pl.col("unit_price") * (1 - pl.col("discount")) * 100 + 0.5
+            ).floor()
+            / 100
+        ).alias("amount")
+    )
+    good = good.unique(["order_id", "line_no"], keep="last", maintain_order=True)
+    return good, checked.height - int(checked["ok"].sum())
+
+
+def _cleaning(table: pa.Table) -> list[tuple[str, float, int]]:
+    from leadpersona.sales.cleaning import SalesCleaner
+
+    results = []
+    cleaner = SalesCleaner()
+    started = time.perf_counter()
+    accepted = sum(
+        cleaner.clean(table.slice(offset, 50_000)).lines.num_rows
+        for offset in range(0, table.num_rows, 50_000)
+    )
+    results.append(("DuckDB (the product's cleaner)", time.perf_counter() - started, accepted))
+    cleaner.close()
+    frame = table.to_pandas()
+    started = time.perf_counter()
+    accepted = sum(
+        len(_pandas_clean(frame.iloc[offset : offset + 50_000])[0])
+        for offset in range(0, len(frame), 50_000)
+    )
+    results.append(("pandas", time.perf_counter() - started, accepted))
+    del frame
+    started = time.perf_counter()
+    accepted = sum(
+        _polars_clean(table.slice(offset, 50_000))[0].height
+        for offset in range(0, table.num_rows, 50_000)
+    )
+    results.append(("Polars", time.perf_counter() - started, accepted))
+    return results
+
+
+# COPY floor and report.
+
+
+def _copy_floor(source_db: str) -> tuple[float, int]:
+    source = make_engine(f"{POSTGRES}/{source_db}")
+    target_db = _new_database()
+    target = make_engine(f"{POSTGRES}/{target_db}")
+    try:
+        upgrade(target)
+        dumps: dict[str, bytes] = {}
+        with source.connect() as connection:
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            for table in ("dim_date", "dim_product", "dim_customer", "fact_sales"):
+                columns = FACT if table == "fact_sales" else "*"
+                buffer = io.BytesIO()
+                with (
+                    driver.cursor() as cursor,
+                    cursor.copy(f"COPY (SELECT {columns} FROM {table}) TO STDOUT") as copy,
+                ):
+                    for block in copy:
+                        buffer.write(block)
+                dumps[table] = buffer.getvalue()
+            days = list(connection.scalars(text("SELECT date_id FROM dim_date")))
+        with target.begin() as connection:
+            ensure_partitions(connection, days)
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            for table in ("dim_date", "dim_product", "dim_customer"):
+                with driver.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN") as copy:
+                    copy.write(dumps[table])
+        rows = dumps["fact_sales"].count(b"\n")
+        with target.begin() as connection:
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            started = time.perf_counter()
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(f"COPY fact_sales ({FACT}) FROM STDIN") as copy,
+            ):
+                copy.write(dumps["fact_sales"])
+        return time.perf_counter() - started, rows
+    finally:
+        source.dispose()
+        target.dispose()
+        _drop(target_db)
+
+
+def _report(database: str) -> tuple[float, float, list[str]]:
+    engine = make_engine(f"{POSTGRES}/{database}")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("ANALYZE"))
+            month = "2026-02"
+            timings: dict[str, list[float]] = {"all": [], "month": []}
+            for _ in range(6):
+                for label, kwargs in (("all", {}), ("month", {"month": month})):
+                    started = time.perf_counter()
+                    revenue_by_persona(connection, ["academic_field", "company_type"], **kwargs)
+                    timings[label].append(time.perf_counter() - started)
+            statement = _report_sql()
+            plan = [
+                row[0]
+                for row in connection.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {statement}"))
+            ]
+        return statistics.median(timings["all"][1:]), statistics.median(timings["month"][1:]), plan
+    finally:
+        engine.dispose()
+
+
+def _report_sql() -> str:
+    from sqlalchemy.dialects import postgresql
+
+    statement = revenue_query(["academic_field", "company_type"])
+    return str(
+        statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    )
+
+
+# The section.
+
+
+def run() -> str:
+    lines = [
+        "## Sales load into PostgreSQL",
+        "",
+        __doc__.split("\n\n", 1)[1].strip() if __doc__ else "",
+        "",
+        "| lines | product from Parquet | product from CSV | COPY floor | product (Parquet) / COPY"
+        " speed | pandas from CSV | product (CSV) / pandas speed | peak RSS: Parquet / CSV /"
+        " pandas |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    report_figures: tuple[float, float, list[str]] | None = None
+    source_only: dict[str, Any] | None = None
+    big_mb = 0.0
+    cleaning_table: pa.Table | None = None
+    with tempfile.TemporaryDirectory(prefix="lp-bench-sales-") as folder:
+        for size in SIZES:
+            parquet, csv_path, table = _inputs(size, Path(folder))
+            if size == CLEANING_ROWS:
+                cleaning_table = table
+            databases = []
+            try:
+                name = _new_database()
+                databases.append(name)
+                from_parquet = _in_child(_child_product, str(parquet), f"{POSTGRES}/{name}")
+                copy_seconds, copied = _copy_floor(name)
+                csv_db = _new_database()
+                databases.append(csv_db)
+                from_csv = _in_child(_child_product, str(csv_path), f"{POSTGRES}/{csv_db}")
+                pandas_db = _new_database()
+                databases.append(pandas_db)
+                pandas = _in_child(_child_pandas, str(csv_path), f"{POSTGRES}/{pandas_db}")
+                if size == max(SIZES):
+                    report_figures = _report(name)
+            finally:
+                for database in databases:
+                    _drop(database)
+            if size == max(SIZES):
+                big = Path(folder) / "big.csv"
+                body = csv_path.read_bytes().split(b"\n", 1)[1]
+                with big.open("wb") as handle:
+                    handle.write(csv_path.read_bytes())
+                    for _ in range(BIG_REPEATS - 1):
+                        handle.write(body)
+                big_mb = big.stat().st_size / 2**20
+                source_only = _in_child(_child_source_only, str(big))
+                big.unlink()
+            rate = size / from_parquet["seconds"]
+            lines.append(
+                f"| {size:,} | {rate:,.0f} lines/s ({from_parquet['seconds']:.1f} s) |"
+                f" {size / from_csv['seconds']:,.0f} lines/s ({from_csv['seconds']:.1f} s) |"
+                f" {copied / copy_seconds:,.0f} rows/s ({copy_seconds:.1f} s) |"
+                f" {copy_seconds / from_parquet['seconds']:.2f} |"
+                f" {size / pandas['seconds']:,.0f} lines/s ({pandas['seconds']:.1f} s) |"
+                f" {pandas['seconds'] / from_csv['seconds']:.2f} |"
+                f" {from_parquet['rss_mb']:.0f} / {from_csv['rss_mb']:.0f} /"
+                f" {pandas['rss_mb']:.0f} MB |"
+            )
+            lines.append(
+                f"|  | loaded {from_parquet['loaded']:,}, quarantined"
+                f" {from_parquet['quarantined']:,} | loaded {from_csv['loaded']:,} | | |"
+                f" loaded {pandas['loaded']:,}, rejected {pandas['quarantined']:,} | | |"
+            )
+            del table
+    if source_only is not None:
+        lines += [
+            "",
+            f"Memory: the file inbox source alone read a {big_mb:,.0f} MB CSV"
+            f" ({source_only['read']:,} lines, the largest file {BIG_REPEATS} times over) in"
+            f" {source_only['seconds']:.1f} s with a peak RSS of {source_only['rss_mb']:.0f} MB.",
+        ]
+    if cleaning_table is None:
+        cleaning_table = raw_table(
+            list(
+                synthetic_lines(
+                    CLEANING_ROWS,
+                    orders_per_day=ORDERS_PER_DAY,
+                    messy_rate=0.02,
+                    invalid_rate=0.005,
+                )
+            )
+        ).select(list(FIELDS))
+    cleaning = _cleaning(cleaning_table)
+    base = cleaning[0][1]
+    lines += [
+        "",
+        f"Cleaning only, {cleaning_table.num_rows:,} raw text rows in 50,000-row batches:",
+        "",
+        "| library | seconds | rows/s | time vs DuckDB | rows accepted |",
+        "|---|---|---|---|---|",
+    ]
+    for label, seconds, accepted in cleaning:
+        lines.append(
+            f"| {label} | {seconds:.2f} | {cleaning_table.num_rows / seconds:,.0f} |"
+            f" {seconds / base:.2f}x | {accepted:,} |"
+        )
+    if report_figures is not None:
+        whole, month, plan = report_figures
+        lines += [
+            "",
+            f"Revenue by academic field, company type and month over {max(SIZES):,} lines:"
+            f" {whole * 1000:.0f} ms for every month, {month * 1000:.0f} ms for one month"
+            " (median of 5 after a warm-up). Plan of the whole query:",
+            "",
+            "```text",
+            *plan[:18],
+            "```",
+        ]
+    return "\n".join(lines)
