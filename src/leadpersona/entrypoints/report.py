@@ -164,31 +164,58 @@ def _sales_markdown(data: DashboardData) -> list[str]:
         return [*lines, f"Warehouse unavailable: {sales.error}", ""]
     if not sales.revenue:
         return [*lines, "No sale loaded yet.", ""]
-    lines += [
-        "| academic field | company type | month | currency | revenue | orders | customers |",
-        "|---|---|---|---|---:|---:|---:|",
-    ]
-    lines += [
-        f"| {_cell(r['academic_field'] or '(unknown)')} | {_cell(r['company_type'] or '(unknown)')}"
-        f" | {r['month']} | {r['currency']} | {r['revenue']} | {r['orders']} | {r['customers']} |"
-        for r in sales.revenue
-    ]
-    lines += ["", "## Lead-to-customer conversion", ""]
-    lines += ["| academic field | company type | leads | customers | conversion |"]
-    lines += ["|---|---|---:|---:|---:|"]
-    lines += [
-        f"| {_cell(r['academic_field'] or '(unknown)')} | {_cell(r['company_type'] or '(unknown)')}"
-        f" | {r['leads']} | {r['customers']} | {_pct(r['conversion'])} |"
-        for r in sales.conversion
-    ]
-    lines += ["", "## Top products per persona", ""]
-    lines += ["| academic field | company type | product | revenue | quantity |"]
-    lines += ["|---|---|---|---:|---:|"]
-    lines += [
-        f"| {_cell(r['academic_field'] or '(unknown)')} | {_cell(r['company_type'] or '(unknown)')}"
-        f" | {_cell(r['name'] or r['sku'])} | {r['revenue']} {r['currency']} | {r['quantity']} |"
-        for r in sales.top_products
-    ]
+
+    def persona(row: dict[str, object]) -> list[str]:
+        return [
+            _cell(row["academic_field"] or "(unknown)"),
+            _cell(row["company_type"] or "(unknown)"),
+        ]
+
+    def table(title: str | None, head: str, align: str, rows: list[list[str]]) -> None:
+        if title:
+            lines.extend(["", f"## {title}", ""])
+        lines.extend([f"| academic field | company type | {head} |", f"|---|---|{align}|"])
+        lines.extend("| " + " | ".join(cells) + " |" for cells in rows)
+
+    table(
+        None,
+        "month | currency | revenue | orders | customers",
+        "---|---|---:|---:|---:",
+        [
+            [
+                *persona(r),
+                r["month"],
+                r["currency"],
+                r["revenue"],
+                str(r["orders"]),
+                str(r["customers"]),
+            ]
+            for r in sales.revenue
+        ],
+    )
+    table(
+        "Lead-to-customer conversion",
+        "leads | customers | conversion",
+        "---:|---:|---:",
+        [
+            [*persona(r), str(r["leads"]), str(r["customers"]), _pct(r["conversion"])]
+            for r in sales.conversion
+        ],
+    )
+    table(
+        "Top products per persona",
+        "product | revenue | quantity",
+        "---|---:|---:",
+        [
+            [
+                *persona(r),
+                _cell(r["name"] or r["sku"]),
+                f"{r['revenue']} {r['currency']}",
+                str(r["quantity"]),
+            ]
+            for r in sales.top_products
+        ],
+    )
     lines.append("")
     return lines
 

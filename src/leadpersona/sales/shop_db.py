@@ -51,7 +51,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from leadpersona.adapters.warehouse.engine import safe_url
+from leadpersona.adapters.warehouse.engine import safe_url, sqlite_pragmas
 from leadpersona.errors import ConfigError, DatabaseError, InvalidInput
 from leadpersona.sales.records import STATUSES
 from leadpersona.sales.synthetic import (
@@ -116,14 +116,6 @@ products = Table(
 _IN_CHUNK = 500
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
 def create_shop_engine(url: str, *, pool_size: int = 5) -> Engine:
     """A pooled engine for the shop database at ``url`` (connections checked before use).
 
@@ -144,7 +136,7 @@ def create_shop_engine(url: str, *, pool_size: int = 5) -> Engine:
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise ConfigError(f"cannot use the shop database URL {safe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", sqlite_pragmas)
     return engine
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "migrate_to",
     "safe_url",
     "schema_differences",
+    "sqlite_pragmas",
     "upgrade",
     "warehouse_errors",
 ]
@@ -48,7 +49,8 @@ def safe_url(url: str) -> str:
         return "<invalid URL>"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """On every new SQLite connection: foreign keys enforced, WAL, a 30 s busy timeout."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -66,7 +68,7 @@ def make_engine(url: str) -> Engine:
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise WarehouseError(f"cannot use the warehouse URL {safe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", sqlite_pragmas)
     return engine
 
 
