@@ -12,6 +12,7 @@ running it again: personas are upserted by lead id and only leads without one ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
@@ -108,6 +109,17 @@ class _Answer:
     error: str | None = None
 
 
+@dataclass
+class _Fetched:
+    """A page whose answers are in hand, waiting to be written."""
+
+    size: int
+    skipped: int
+    leads_by_email: dict[str, list[str]]
+    answers: dict[str, _Answer]
+    fetched: list[tuple[str, FetchResult]]
+
+
 class _Run:
     def __init__(
         self,
@@ -136,6 +148,7 @@ class _Run:
         self.ledger: RunHandle | None = None
         self.rules = settings.company_type_rules
         self.summary = RunSummary(run_id=new_run_id())
+        self.total: int | None = None
 
     async def pages(self, batch_size: int) -> Any:
         """Pages of leads in ``_id`` order, projected to id and email.
@@ -161,7 +174,9 @@ class _Run:
 
     async def fetch_all(
         self, emails: Sequence[str], leads_by_email: dict[str, list[str]]
-    ) -> dict[str, _Answer]:
+    ) -> tuple[dict[str, _Answer], list[tuple[str, FetchResult]]]:
+        """The page's answers: reused from the archive when fresh, else fetched (the fetched
+        ones are archived by :meth:`write`, with the page)."""
         answers: dict[str, _Answer] = {}
         if self.settings.linkedin_freshness_days > 0 and emails:
             newer_than = datetime.now(UTC) - timedelta(days=self.settings.linkedin_freshness_days)
@@ -199,25 +214,34 @@ class _Run:
             # Anything else (a bug, a broken connection) stops the run as itself, not as a
             # group: callers and the CLI's error handler see the first error.
             raise errors.exceptions[0] from None
-        # The page's new answers go to the archive together: a constant number of writes per
-        # page instead of one upload (and its index checks) per answer.
-        archived = await self.archive.put_many(
-            [(result, leads_by_email[email]) for email, result in fetched]
-        )
-        for (email, result), entry in zip(fetched, archived, strict=True):
-            answers[email] = _Answer(result.response, result.found, entry.archive_id)
-        return answers
+        return answers, fetched
 
-    async def process(self, page: Sequence[LeadRef]) -> None:
-        now = datetime.now(UTC)
+    async def fetch_page(self, page: Sequence[LeadRef]) -> _Fetched:
+        """Group the page's leads by email and get an answer for each email."""
         leads_by_email: dict[str, list[str]] = {}
+        skipped = 0
         for lead in page:
             email = normalize_email(lead.email or "")
             if not email:
-                self.summary.skipped += 1
+                skipped += 1
                 continue
             leads_by_email.setdefault(email, []).append(lead.id)
-        answers = await self.fetch_all(list(leads_by_email), leads_by_email)
+        answers, fetched = await self.fetch_all(list(leads_by_email), leads_by_email)
+        return _Fetched(len(page), skipped, leads_by_email, answers, fetched)
+
+    async def write(self, page: _Fetched) -> int:
+        """Archive the page's new answers, then store its personas and enrichment states; the
+        number of leads the page held."""
+        now = datetime.now(UTC)
+        leads_by_email, answers = page.leads_by_email, page.answers
+        self.summary.skipped += page.skipped
+        # The page's new answers go to the archive together: a constant number of writes per
+        # page instead of one upload (and its index checks) per answer.
+        archived = await self.archive.put_many(
+            [(result, leads_by_email[email]) for email, result in page.fetched]
+        )
+        for (email, result), entry in zip(page.fetched, archived, strict=True):
+            answers[email] = _Answer(result.response, result.found, entry.archive_id)
 
         field_map = self.field_maps.load()
         # Fields of study the map must infer are classified once per page, off the event loop.
@@ -276,6 +300,7 @@ class _Run:
         if self.ledger is not None:
             self.ledger.counts.update(self._counts())
             await self.ledger.checkpoint()
+        return page.size
 
     def _state(
         self, lead_id: str, email: str, state: str, error: str | None, now: datetime
@@ -377,21 +402,50 @@ class _Run:
         return self.summary
 
     async def _pages(self, limit: int | None, batch_size: int) -> None:
-        total = await self.to_do(limit)
+        """Page by page; a page's answers are fetched while the previous page is written (one
+        write in flight), so the API is not left idle while the database works."""
+        self.total = await self.to_do(limit)
         remaining = limit
-        async for page in self.pages(batch_size):
-            if not self.refresh:
-                done = await self.store.existing_ids([lead.id for lead in page])
-                page = [lead for lead in page if lead.id not in done]
-            if remaining is not None:
-                page = page[:remaining]
-                remaining -= len(page)
-            if page:
-                await self.process(page)
+        writing: asyncio.Task[int] | None = None
+        written_emails: set[str] = set()
+
+        async def written() -> None:
+            # Progress is reported here, on the run's own task: a callback that raises (Ctrl-C)
+            # must stop the run, not a background task.
+            nonlocal writing
+            if writing is not None:
+                size = await writing
+                writing = None
                 if self.on_progress is not None:
-                    self.on_progress(len(page), total)
-            if remaining == 0:
-                break
+                    self.on_progress(size, self.total)
+
+        try:
+            async for page in self.pages(batch_size):
+                if not self.refresh:
+                    done = await self.store.existing_ids([lead.id for lead in page])
+                    page = [lead for lead in page if lead.id not in done]
+                if remaining is not None:
+                    page = page[:remaining]
+                    remaining -= len(page)
+                if page:
+                    emails = {normalize_email(lead.email or "") for lead in page}
+                    if emails & written_emails:
+                        # An email of the page being written: wait for its answer to be
+                        # archived, so that it is reused, not asked for again.
+                        await written()
+                    fetched = await self.fetch_page(page)
+                    await written()
+                    writing = asyncio.ensure_future(self.write(fetched))
+                    written_emails = set(fetched.leads_by_email)
+                if remaining == 0:
+                    break
+            await written()
+        finally:
+            if writing is not None and not writing.done():
+                # Stopped while a page was being written: let that write finish (its answers
+                # were paid for), then the error that stopped the run goes on.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(writing)
 
 
 async def run_enrichment(
