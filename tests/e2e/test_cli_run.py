@@ -159,3 +159,47 @@ def test_low_persona_coverage_raises_a_quality_alert(
     quality = [a for a in report["alerts"] if a["kind"] == "quality"]
     assert any("persona coverage 88.9% is below 95%" in a["message"] for a in quality)
     assert "alert [quality]" in result.stderr
+
+
+def test_a_failing_warehouse_sync_step_stops_the_run(
+    with_leads: MongoClient[dict[str, Any]], settings_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "LEADPERSONA_WAREHOUSE_URL", f"postgresql+psycopg://nobody@127.0.0.1:{_closed_port()}/x"
+    )
+    result = runner.invoke(app, ["run", "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert [(s["kind"], s["status"]) for s in report["steps"]] == [
+        ("enrich", "completed"),
+        ("warehouse_sync", "failed"),
+    ]
+    assert report["error"].startswith("step warehouse_sync failed:")
+    assert "step_failed" in [a["kind"] for a in report["alerts"]]
+
+
+def test_a_failing_sales_load_step_stops_the_run_and_the_next_run_finishes(
+    with_leads: MongoClient[dict[str, Any]],
+    settings_env: Settings,
+    warehouse_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEADPERSONA_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv(
+        "LEADPERSONA_SALES_SOURCE_URL", f"postgresql+psycopg://shop@127.0.0.1:{_closed_port()}/x"
+    )
+    result = runner.invoke(app, ["run", "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert [(s["kind"], s["status"]) for s in report["steps"]] == [
+        ("enrich", "completed"),
+        ("warehouse_sync", "completed"),
+        ("sales_load", "failed"),
+    ]
+    assert "sales source db" in report["error"]
+    assert "alert [step_failed]" in result.stderr
+    # The other sources were loaded; once the shop database is fixed, the next run finishes.
+    monkeypatch.delenv("LEADPERSONA_SALES_SOURCE_URL")
+    again = json.loads(runner.invoke(app, ["run", "--json"]).stdout)
+    assert again["status"] == "completed"
+    assert again["steps"][2]["counts"]["loaded"] == 0  # the API's lines are already stored
