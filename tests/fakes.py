@@ -7,12 +7,38 @@ against a real server in ``tests/integration``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import itertools
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from leadpersona.adapters.repositories import QuarantineRepository, RunRepository, RunTally
+from leadpersona import __version__
+from leadpersona.adapters.archive import ArchivedAnswer, RawArchive
+from leadpersona.adapters.enrichment_client import FetchResult
+from leadpersona.adapters.mongo.persona_store import apply_overrides
+from leadpersona.adapters.repositories import (
+    EmailOwner,
+    EnrichmentOutcome,
+    EnrichmentStateRepository,
+    ImportedLead,
+    ImportLedger,
+    ImportProgress,
+    LeadContact,
+    LeadRepository,
+    LoggedImport,
+    NewImport,
+    PersonaRepository,
+    QuarantineRepository,
+    Repositories,
+    RunRepository,
+    RunTally,
+    SharedEmails,
+)
+from leadpersona.domain.email import normalize_email
+from leadpersona.domain.persona import Persona
 from leadpersona.domain.runs import QuarantineRecord, RunKind, RunRecord, RunStatus
+from leadpersona.errors import ArchiveNotFound
 
 
 class InMemoryRunRepository(RunRepository):
@@ -84,3 +110,249 @@ class InMemoryQuarantineRepository(QuarantineRepository):
     async def add(self, records: Sequence[QuarantineRecord]) -> None:
         for record in records:
             self.records[record.id] = record
+
+
+class InMemoryLeadRepository(LeadRepository):
+    def __init__(self, leads: Sequence[LeadContact] = ()) -> None:
+        self.leads: dict[str, LeadContact] = {lead.id: lead for lead in leads}
+        self.imported: dict[str, ImportedLead] = {}
+        self.email_keys: dict[str, str] = {}  # normalised email -> owner lead id
+        self.cursors = 0
+        self.bulk_writes = 0
+
+    async def contact_pages(self, page_size: int) -> AsyncIterator[list[LeadContact]]:
+        self.cursors += 1
+        ordered = [self.leads[key] for key in sorted(self.leads)]
+        for start in range(0, len(ordered), page_size):
+            yield ordered[start : start + page_size]
+
+    async def count(self) -> int:
+        return len(self.leads)
+
+    async def register_email_keys(self) -> SharedEmails:
+        shared: dict[str, set[str]] = {}
+        for lead_id in sorted(self.leads):
+            email = self.leads[lead_id].email
+            key = normalize_email(email) if isinstance(email, str) else ""
+            if not key:
+                continue
+            holder = self.email_keys.setdefault(key, lead_id)
+            if holder != lead_id:
+                shared.setdefault(key, {holder}).add(lead_id)
+        return SharedEmails(
+            emails=len(shared),
+            leads=sum(len(ids) for ids in shared.values()),
+            examples=[
+                {"email": key, "lead_ids": sorted(ids)[:5]}
+                for key, ids in sorted(shared.items())[:5]
+            ],
+        )
+
+    async def email_owners(self, keys: Sequence[str]) -> dict[str, EmailOwner]:
+        owners = {}
+        for key in set(keys):
+            lead_id = self.email_keys.get(key)
+            if lead_id is None or lead_id not in self.leads:
+                continue
+            source = self.imported.get(lead_id)
+            owners[key] = (
+                EmailOwner(lead_id, source.import_id, source.row)
+                if source is not None
+                else EmailOwner(lead_id)
+            )
+        return owners
+
+    async def claim_email_keys(self, claims: Sequence[tuple[str, str, str]]) -> list[int]:
+        losers = []
+        for index, (key, lead_id, _) in enumerate(claims):
+            owner = self.email_keys.get(key)
+            if owner is None or owner not in self.leads:
+                self.email_keys[key] = lead_id
+            elif owner != lead_id:
+                losers.append(index)
+        return losers
+
+    async def add_imported(self, leads: Sequence[ImportedLead]) -> None:
+        if not leads:
+            return
+        self.bulk_writes += 1
+        for lead in leads:
+            if lead.lead_id not in self.leads:
+                self.leads[lead.lead_id] = LeadContact(lead.lead_id, lead.fields.get("email"))
+                self.imported[lead.lead_id] = lead
+
+
+class InMemoryPersonaRepository(PersonaRepository):
+    def __init__(self) -> None:
+        self.personas: dict[str, Persona] = {}
+        self.bulk_writes = 0
+
+    async def existing_ids(self, lead_ids: Sequence[str]) -> set[str]:
+        return {lead_id for lead_id in lead_ids if lead_id in self.personas}
+
+    async def count_all(self) -> int:
+        return len(self.personas)
+
+    async def save_computed(self, personas: Sequence[Persona]) -> None:
+        if not personas:
+            return
+        self.bulk_writes += 1
+        for persona in personas:
+            current = self.personas.get(persona.lead_id)
+            overrides = current.overrides if current is not None else {}
+            self.personas[persona.lead_id] = apply_overrides(persona, overrides)
+
+
+class InMemoryEnrichmentStateRepository(EnrichmentStateRepository):
+    def __init__(self) -> None:
+        self.states: dict[str, dict[str, Any]] = {}
+        self.bulk_writes = 0
+
+    async def record_attempts(
+        self, outcomes: Sequence[EnrichmentOutcome], *, run_id: str, at: datetime
+    ) -> None:
+        if not outcomes:
+            return
+        self.bulk_writes += 1
+        for outcome in outcomes:
+            attempts = self.states.get(outcome.lead_id, {}).get("attempts", 0)
+            self.states[outcome.lead_id] = {
+                "state": outcome.state,
+                "last_error": outcome.error,
+                "email": outcome.email,
+                "run_id": run_id,
+                "updated_at": at,
+                "attempts": attempts + 1,
+            }
+
+
+class InMemoryArchive(RawArchive):
+    """Raw answers kept in a dict, newest last."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, tuple[ArchivedAnswer, bytes]] = {}
+        self._ids = itertools.count(1)
+
+    async def ensure_indexes(self) -> None:
+        return None
+
+    async def put(self, result: FetchResult, lead_ids: Sequence[str]) -> ArchivedAnswer:
+        return (await self.put_many([(result, lead_ids)]))[0]
+
+    async def put_many(
+        self, items: Sequence[tuple[FetchResult, Sequence[str]]]
+    ) -> list[ArchivedAnswer]:
+        stored = []
+        for result, lead_ids in items:
+            answer = ArchivedAnswer(
+                archive_id=f"a{next(self._ids):06d}",
+                email=normalize_email(result.email),
+                lead_ids=list(dict.fromkeys(lead_ids)),
+                fetched_at=result.fetched_at,
+                status_code=result.status_code,
+                sha256=hashlib.sha256(result.raw).hexdigest(),
+                size=len(result.raw),
+                client_version=__version__,
+            )
+            self.answers[answer.archive_id] = (answer, result.raw)
+            stored.append(answer)
+        return stored
+
+    async def link(self, archive_id: str, lead_ids: Sequence[str]) -> None:
+        await self.link_many({archive_id: lead_ids})
+
+    async def link_many(self, links: Mapping[str, Sequence[str]]) -> None:
+        for archive_id, lead_ids in links.items():
+            answer, raw = self.answers[archive_id]
+            merged = list(dict.fromkeys([*answer.lead_ids, *lead_ids]))
+            self.answers[archive_id] = (answer.model_copy(update={"lead_ids": merged}), raw)
+
+    async def get(self, archive_id: str) -> tuple[ArchivedAnswer, bytes]:
+        if archive_id not in self.answers:
+            raise ArchiveNotFound(f"no archived answer {archive_id}")
+        return self.answers[archive_id]
+
+    async def get_many(self, archive_ids: Sequence[str]) -> dict[str, tuple[ArchivedAnswer, bytes]]:
+        return {i: self.answers[i] for i in archive_ids if i in self.answers}
+
+    def _matching(self, lead_id: str | None, email: str | None) -> list[ArchivedAnswer]:
+        key = normalize_email(email) if email is not None else None
+        return [
+            answer
+            for answer, _ in reversed(self.answers.values())
+            if (lead_id is not None and lead_id in answer.lead_ids) or answer.email == key
+        ]
+
+    async def latest(
+        self, *, lead_id: str | None = None, email: str | None = None
+    ) -> tuple[ArchivedAnswer, bytes]:
+        found = self._matching(lead_id, email)
+        if not found:
+            raise ArchiveNotFound(f"nothing archived for {lead_id or email}")
+        return self.answers[found[0].archive_id]
+
+    async def history(
+        self, *, lead_id: str | None = None, email: str | None = None
+    ) -> list[ArchivedAnswer]:
+        return self._matching(lead_id, email)
+
+    async def latest_for_emails(
+        self, emails: Sequence[str], newer_than: datetime
+    ) -> dict[str, tuple[ArchivedAnswer, bytes]]:
+        latest: dict[str, tuple[ArchivedAnswer, bytes]] = {}
+        wanted = set(emails)
+        for answer, raw in self.answers.values():
+            if answer.email in wanted and answer.fetched_at > newer_than:
+                latest[answer.email] = (answer, raw)
+        return latest
+
+
+class InMemoryImportLedger(ImportLedger):
+    def __init__(self) -> None:
+        self.imports: dict[str, dict[str, Any]] = {}
+
+    async def find(self, sha256: str) -> LoggedImport | None:
+        entry = self.imports.get(sha256)
+        if entry is None:
+            return None
+        return LoggedImport(sha256, entry["status"], entry["finished_at"])
+
+    async def start_or_resume(self, new: NewImport) -> ImportProgress | None:
+        entry = self.imports.get(new.sha256)
+        if entry is None:
+            self.imports[new.sha256] = {
+                "new": new,
+                "status": "running",
+                "counters": dict(new.counters),
+                "by_reason": {},
+                "rows_done": 0,
+                "runs": 1,
+                "finished_at": None,
+            }
+            return None
+        entry["runs"] += 1
+        return ImportProgress(
+            counters={name: int(entry["counters"].get(name, 0)) for name in new.counters},
+            by_reason=dict(entry["by_reason"]),
+            rows_done=entry["rows_done"],
+        )
+
+    async def checkpoint(self, sha256: str, *, counters: dict[str, Any], rows_done: int) -> None:
+        entry = self.imports[sha256]
+        entry["counters"] = {k: v for k, v in counters.items() if k != "by_reason"}
+        entry["by_reason"] = dict(counters.get("by_reason", {}))
+        entry["rows_done"] = rows_done
+
+    async def complete(self, sha256: str, *, at: datetime) -> None:
+        self.imports[sha256].update(status="complete", finished_at=at)
+
+
+def in_memory_repositories(leads: Sequence[LeadContact] = ()) -> Repositories:
+    return Repositories(
+        leads=InMemoryLeadRepository(leads),
+        personas=InMemoryPersonaRepository(),
+        enrichment_states=InMemoryEnrichmentStateRepository(),
+        runs=InMemoryRunRepository(),
+        quarantine=InMemoryQuarantineRepository(),
+        imports=InMemoryImportLedger(),
+    )

@@ -7,14 +7,34 @@ Each has a MongoDB implementation in ``adapters/mongo/`` and an in-memory fake i
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, Field
+
+from leadpersona.domain.persona import Persona
 from leadpersona.domain.runs import QuarantineRecord, RunKind, RunRecord, RunStatus
 
-__all__ = ["QuarantineRepository", "RunRepository", "RunTally"]
+__all__ = [
+    "EmailOwner",
+    "EnrichmentOutcome",
+    "EnrichmentStateRepository",
+    "ImportLedger",
+    "ImportProgress",
+    "ImportedLead",
+    "LeadContact",
+    "LeadRepository",
+    "LoggedImport",
+    "NewImport",
+    "PersonaRepository",
+    "QuarantineRepository",
+    "Repositories",
+    "RunRepository",
+    "RunTally",
+    "SharedEmails",
+]
 
 
 @dataclass
@@ -82,3 +102,173 @@ class QuarantineRepository(abc.ABC):
     @abc.abstractmethod
     async def add(self, records: Sequence[QuarantineRecord]) -> None:
         """Store rejected rows; a row stored before (same id) is replaced, not duplicated."""
+
+
+@dataclass(frozen=True)
+class LeadContact:
+    """What enrichment reads of a lead: its id and email (as stored, maybe empty)."""
+
+    id: str
+    email: str | None = None
+
+
+class SharedEmails(BaseModel):
+    """Leads that share an email key: how many keys, how many leads, a few examples."""
+
+    emails: int = 0
+    leads: int = 0
+    examples: list[dict[str, Any]] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EmailOwner:
+    """The stored lead that owns an email key, and the import row it came from (if any)."""
+
+    lead_id: str
+    import_id: str | None = None
+    row: Any = None
+
+
+@dataclass(frozen=True)
+class ImportedLead:
+    """A lead read from row ``row`` of the import ``import_id`` (the file's SHA-256)."""
+
+    lead_id: str
+    fields: dict[str, Any]
+    import_id: str
+    row: int
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class LeadRepository(abc.ABC):
+    """The leads, and the index of their email keys (one owner lead per normalised email)."""
+
+    @abc.abstractmethod
+    def contact_pages(self, page_size: int) -> AsyncIterator[list[LeadContact]]:
+        """Every lead's contact in id order, ``page_size`` at a time, read through one cursor."""
+
+    @abc.abstractmethod
+    async def count(self) -> int:
+        """How many leads are stored."""
+
+    @abc.abstractmethod
+    async def register_email_keys(self) -> SharedEmails:
+        """Give every stored lead's email key an owner (the first lead by id); report the keys
+        several leads share. Idempotent; one pass over the leads in batches."""
+
+    @abc.abstractmethod
+    async def email_owners(self, keys: Sequence[str]) -> dict[str, EmailOwner]:
+        """The stored lead owning each of these email keys, by key (keys nobody owns left out)."""
+
+    @abc.abstractmethod
+    async def claim_email_keys(self, claims: Sequence[tuple[str, str, str]]) -> list[int]:
+        """Claim email keys (key, lead id, email as written) for leads about to be added, in
+        one bulk write; the indexes of the claims another lead holds. A key already claimed
+        for the same lead id counts as won; one whose owner lead no longer exists is taken."""
+
+    @abc.abstractmethod
+    async def add_imported(self, leads: Sequence[ImportedLead]) -> None:
+        """Store a batch of imported leads in one bulk write; a lead already stored under its id
+        (written by an interrupted run of the same import) is left as it is."""
+
+
+class PersonaRepository(abc.ABC):
+    """The computed personas (one per lead, keyed by lead id)."""
+
+    @abc.abstractmethod
+    async def existing_ids(self, lead_ids: Sequence[str]) -> set[str]:
+        """Which of ``lead_ids`` already have a persona (one query)."""
+
+    @abc.abstractmethod
+    async def count_all(self) -> int:
+        """How many personas are stored."""
+
+    @abc.abstractmethod
+    async def save_computed(self, personas: Sequence[Persona]) -> None:
+        """Upsert freshly computed personas in one bulk write, keeping manual overrides."""
+
+
+@dataclass(frozen=True)
+class EnrichmentOutcome:
+    """How one lead's enrichment attempt ended."""
+
+    lead_id: str
+    email: str
+    state: Literal["enriched", "no_data", "failed"]
+    error: str | None = None
+
+
+class EnrichmentStateRepository(abc.ABC):
+    """Where each lead stands with enrichment: last state and error, attempts so far."""
+
+    @abc.abstractmethod
+    async def record_attempts(
+        self, outcomes: Sequence[EnrichmentOutcome], *, run_id: str, at: datetime
+    ) -> None:
+        """Record a page of attempts in one bulk write (each adds one to the lead's attempts)."""
+
+
+@dataclass(frozen=True)
+class LoggedImport:
+    """An import of a file as the ledger knows it."""
+
+    sha256: str
+    status: str
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NewImport:
+    """An import about to start: the file, its layout, and its counters at zero."""
+
+    sha256: str
+    file: str
+    delimiter: str
+    columns: list[str]
+    extra_columns: list[str]
+    records: int
+    counters: dict[str, int]
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    """Where an interrupted import stopped: its counters and the rows done."""
+
+    counters: dict[str, int]
+    by_reason: dict[str, int]
+    rows_done: int
+
+
+class ImportLedger(abc.ABC):
+    """The imports of lead files, keyed by the file's SHA-256: so a file is imported once and an
+    interrupted import resumes where it stopped."""
+
+    @abc.abstractmethod
+    async def find(self, sha256: str) -> LoggedImport | None:
+        """The import of this file, or None if it was never started."""
+
+    @abc.abstractmethod
+    async def start_or_resume(self, new: NewImport) -> ImportProgress | None:
+        """Record ``new`` as running; if this file's import is recorded already, count one more
+        run of it and return its progress instead (None: a fresh start)."""
+
+    @abc.abstractmethod
+    async def checkpoint(self, sha256: str, *, counters: dict[str, Any], rows_done: int) -> None:
+        """Save a running import's counters after ``rows_done`` rows."""
+
+    @abc.abstractmethod
+    async def complete(self, sha256: str, *, at: datetime) -> None:
+        """Mark the import complete: the file will not be imported again."""
+
+
+@dataclass(frozen=True)
+class Repositories:
+    """Every repository, as ``bootstrap.mongo_repositories`` (or a test's fakes) builds them."""
+
+    leads: LeadRepository
+    personas: PersonaRepository
+    enrichment_states: EnrichmentStateRepository
+    runs: RunRepository
+    quarantine: QuarantineRepository
+    imports: ImportLedger

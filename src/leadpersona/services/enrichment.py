@@ -1,12 +1,13 @@
 """``leadpersona enrich``: leads → enrichment API → raw archive → personas.
 
-Extract: lead ids and emails only (a Beanie projection), in ``_id`` order, one page at a time
-(keyset pagination: no cursor is held open while the API is called). Leads that already have a
-persona are skipped unless ``refresh``. Fetch: each distinct email once per run, through the
-rate-limited client, unless an answer archived within the freshness window can be reused.
-Transform: the pure persona rules. Load: one bulk upsert of personas and one of enrichment
-states per page, then the run document's counters. A run killed at any point is finished by
-running it again: personas are upserted by lead id and only leads without one are selected.
+Extract: lead ids and emails only, in id order, a page at a time read through one cursor (the
+``LeadRepository``). Leads that already have a persona are skipped unless ``refresh``. Fetch:
+each distinct email once per run, through the rate-limited client, unless an answer archived
+within the freshness window can be reused. Transform: the pure persona rules. Load: one bulk
+upsert of personas and one of enrichment states per page (``PersonaRepository``,
+``EnrichmentStateRepository``), then the run's counters in the ledger. A run killed at any
+point is finished by running it again: personas are upserted by lead id and only leads without
+one are selected.
 """
 
 from __future__ import annotations
@@ -16,25 +17,21 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pymongo import UpdateOne
+from pydantic import BaseModel
 
-from leadpersona.adapters.archive import RawArchive, build_archive
-from leadpersona.adapters.enrichment_client import (
-    EnrichmentClient,
-    FetchResult,
-    build_enrichment_client,
+from leadpersona import bootstrap
+from leadpersona.adapters.archive import RawArchive
+from leadpersona.adapters.enrichment_client import EnrichmentClient, FetchResult
+from leadpersona.adapters.repositories import (
+    EnrichmentOutcome,
+    LeadContact,
+    Repositories,
+    RunRepository,
 )
-from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.mongo.documents import LeadDocument
-from leadpersona.adapters.mongo.persona_documents import EnrichmentStateDocument
-from leadpersona.adapters.mongo.persona_store import PersonaStore
-from leadpersona.adapters.mongo.runs import MongoRunRepository
-from leadpersona.adapters.repositories import RunRepository
 from leadpersona.config import Settings
 from leadpersona.domain.email import normalize_email
 from leadpersona.domain.persona import Persona, derive_features
@@ -42,10 +39,10 @@ from leadpersona.domain.profile import LinkedInResponse
 from leadpersona.domain.runs import new_run_id
 from leadpersona.domain.segmentation import person_field_of_study
 from leadpersona.errors import EnrichmentError, FatalEnrichmentError
-from leadpersona.mapping import FieldMapStore, open_field_map
+from leadpersona.mapping import FieldMapStore
 from leadpersona.services.runs import RunHandle, describe_error, recorded_run
 
-__all__ = ["LeadRef", "ProgressCallback", "RunSummary", "run_enrichment"]
+__all__ = ["LeadRef", "ProgressCallback", "RunSummary", "enrich_leads", "run_enrichment"]
 
 DEFAULT_BATCH = 500
 
@@ -53,13 +50,8 @@ DEFAULT_BATCH = 500
 ProgressCallback = Callable[[int, int | None], None]
 
 
-class LeadRef(BaseModel):
-    """The projection the pipeline reads: id and email, nothing else."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    id: str = Field(alias="_id")
-    email: str | None = None
+#: What the pipeline reads of a lead: id and email, nothing else.
+LeadRef = LeadContact
 
 
 class RunSummary(BaseModel):
@@ -124,53 +116,30 @@ class _Run:
     def __init__(
         self,
         settings: Settings,
-        database: MongoDatabase,
+        repositories: Repositories,
         client: EnrichmentClient,
         archive: RawArchive,
         field_maps: FieldMapStore,
         *,
         refresh: bool,
         on_progress: ProgressCallback | None,
-        runs: RunRepository,
         parent_run_id: str | None,
     ) -> None:
         self.settings = settings
-        self.database = database
+        self.leads = repositories.leads
+        self.store = repositories.personas
+        self.states = repositories.enrichment_states
+        self.runs = repositories.runs
         self.client = client
         self.archive = archive
         self.field_maps = field_maps
         self.refresh = refresh
         self.on_progress = on_progress
-        self.store = PersonaStore(database)
-        self.states = database[EnrichmentStateDocument.get_collection_name()]
-        self.runs = runs
         self.parent_run_id = parent_run_id
         self.ledger: RunHandle | None = None
         self.rules = settings.company_type_rules
         self.summary = RunSummary(run_id=new_run_id())
         self.total: int | None = None
-
-    async def pages(self, batch_size: int) -> Any:
-        """Pages of leads in ``_id`` order, projected to id and email.
-
-        One cursor for the whole run, read a page per round trip: a new ``find`` per page
-        (``_id > last``, sorted, limited) made some servers sort the collection again for
-        every page, a cost per page that grew with the number of leads.
-        """
-        cursor = (
-            self.database[LeadDocument.get_collection_name()]
-            .find({}, {"email": 1})
-            .sort("_id", 1)
-            .batch_size(batch_size)
-        )
-        page: list[LeadRef] = []
-        async for document in cursor:
-            page.append(LeadRef.model_validate(document))
-            if len(page) >= batch_size:
-                yield page
-                page = []
-        if page:
-            yield page
 
     async def fetch_all(
         self, emails: Sequence[str], leads_by_email: dict[str, list[str]]
@@ -255,7 +224,7 @@ class _Run:
         if studied:
             await asyncio.to_thread(field_map.lookup_many, studied)
         personas: list[Persona] = []
-        state_ops: list[UpdateOne] = []
+        outcomes: list[EnrichmentOutcome] = []
         discovered: list[str] = []
         for email, lead_ids in leads_by_email.items():
             answer = answers[email]
@@ -264,7 +233,7 @@ class _Run:
                     self.summary.failed += 1
                     if self.ledger is not None:
                         self.ledger.add_error(lead_id=lead_id, error=answer.error)
-                    state_ops.append(self._state(lead_id, email, "failed", answer.error, now))
+                    outcomes.append(EnrichmentOutcome(lead_id, email, "failed", answer.error))
                     continue
                 features, provenance, field_of_study = derive_features(
                     answer.response if answer.found else None, field_map, self.rules
@@ -290,35 +259,16 @@ class _Run:
                     self.summary.enriched += 1
                 else:
                     self.summary.no_data += 1
-                state_ops.append(self._state(lead_id, email, status, None, now))
+                outcomes.append(EnrichmentOutcome(lead_id, email, status))
         if discovered:
             self.summary.new_fields_of_study += len(self.field_maps.append_unknown(discovered))
         await self.store.save_computed(personas)
-        if state_ops:
-            await self.states.bulk_write(state_ops, ordered=False)
+        await self.states.record_attempts(outcomes, run_id=self.summary.run_id, at=now)
         self.summary.processed += sum(len(ids) for ids in leads_by_email.values())
         if self.ledger is not None:
             self.ledger.counts.update(self._counts())
             await self.ledger.checkpoint()
         return page.size
-
-    def _state(
-        self, lead_id: str, email: str, state: str, error: str | None, now: datetime
-    ) -> UpdateOne:
-        return UpdateOne(
-            {"_id": lead_id},
-            {
-                "$set": {
-                    "state": state,
-                    "last_error": error,
-                    "email": email,
-                    "run_id": self.summary.run_id,
-                    "updated_at": now,
-                },
-                "$inc": {"attempts": 1},
-            },
-            upsert=True,
-        )
 
     def _counts(self) -> dict[str, Any]:
         stats = self.client.stats
@@ -343,10 +293,9 @@ class _Run:
         }
 
     async def to_do(self, limit: int | None) -> int:
-        leads = await self.database[LeadDocument.get_collection_name()].count_documents({})
-        total = leads
+        total = await self.leads.count()
         if not self.refresh:
-            total -= await self.store.collection.count_documents({})
+            total -= await self.store.count_all()
         total = max(total, 0)
         return total if limit is None else min(total, limit)
 
@@ -420,7 +369,7 @@ class _Run:
                     self.on_progress(size, self.total)
 
         try:
-            async for page in self.pages(batch_size):
+            async for page in self.leads.contact_pages(batch_size):
                 if not self.refresh:
                     done = await self.store.existing_ids([lead.id for lead in page])
                     page = [lead for lead in page if lead.id not in done]
@@ -448,9 +397,44 @@ class _Run:
                     await asyncio.shield(writing)
 
 
+async def enrich_leads(
+    settings: Settings,
+    repositories: Repositories,
+    *,
+    client: EnrichmentClient,
+    archive: RawArchive,
+    field_maps: FieldMapStore,
+    limit: int | None = None,
+    refresh: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+    on_progress: ProgressCallback | None = None,
+    parent_run_id: str | None = None,
+) -> RunSummary:
+    """Enrich leads without a persona (all of them with ``refresh``), at most ``limit``.
+
+    Reads leads and writes personas and enrichment states through ``repositories`` a page at a
+    time; the run is recorded in ``repositories.runs``, as a step of ``parent_run_id`` when
+    given. Raises ``FatalEnrichmentError`` (``AuthenticationError`` for a refused key; the run
+    is recorded as aborted and nothing of the page in flight is written) when the API cannot
+    be used any more; any other error ends the run as ``failed`` and is raised as itself.
+    """
+    await archive.ensure_indexes()
+    run = _Run(
+        settings,
+        repositories,
+        client,
+        archive,
+        field_maps,
+        refresh=refresh,
+        on_progress=on_progress,
+        parent_run_id=parent_run_id,
+    )
+    return await run.run(limit=limit, batch_size=batch_size)
+
+
 async def run_enrichment(
     settings: Settings,
-    database: MongoDatabase,
+    database: bootstrap.MongoDatabase,
     *,
     limit: int | None = None,
     refresh: bool = False,
@@ -462,29 +446,25 @@ async def run_enrichment(
     runs: RunRepository | None = None,
     parent_run_id: str | None = None,
 ) -> RunSummary:
-    """Enrich leads without a persona (all of them with ``refresh``), at most ``limit``.
-
-    Raises ``FatalEnrichmentError`` (``AuthenticationError`` for a refused key; the run is
-    recorded as aborted and nothing of the page in flight is written) when the API cannot be
-    used any more. The run is recorded in ``runs`` (the MongoDB ledger unless given), as a
-    step of ``parent_run_id`` when given; any other error ends it as ``failed`` and is raised
-    as itself.
-    """
-    archive = archive or build_archive(settings, database)
-    await archive.ensure_indexes()
-    field_maps = field_maps or open_field_map(settings)
+    """:func:`enrich_leads` on ``database``, with the adapters ``bootstrap`` builds from the
+    settings for those not given (the API client is opened and closed here)."""
+    repositories = bootstrap.mongo_repositories(database)
+    if runs is not None:
+        repositories = replace(repositories, runs=runs)
+    archive = archive or bootstrap.raw_archive(settings, database)
+    field_maps = field_maps or bootstrap.field_map_store(settings)
     async with AsyncExitStack() as stack:
         if client is None:
-            client = await stack.enter_async_context(build_enrichment_client(settings))
-        run = _Run(
+            client = await stack.enter_async_context(bootstrap.enrichment_client(settings))
+        return await enrich_leads(
             settings,
-            database,
-            client,
-            archive,
-            field_maps,
+            repositories,
+            client=client,
+            archive=archive,
+            field_maps=field_maps,
+            limit=limit,
             refresh=refresh,
+            batch_size=batch_size,
             on_progress=on_progress,
-            runs=runs or MongoRunRepository(database),
             parent_run_id=parent_run_id,
         )
-        return await run.run(limit=limit, batch_size=batch_size)

@@ -2,11 +2,13 @@
 
 The file is streamed in batches: memory holds one batch (and, during a dry run, a 64-bit
 digest per distinct valid email), never the whole file. Each batch is validated, deduplicated
-by normalised email, inserted unordered behind the unique email index, its rejects
-quarantined with every reason, and the import's counters checkpointed in ``imports`` (keyed by
-the file's SHA-256). An import is marked complete only after its last batch: re-running an
-interrupted one resumes after the last checkpoint, and rows written after it are recognised
-(their lead ids derive from the file hash and row number) rather than inserted twice.
+by normalised email, inserted unordered behind claims on the email keys, its rejects
+quarantined with every reason, and the import's counters checkpointed in the import ledger
+(keyed by the file's SHA-256). An import is marked complete only after its last batch:
+re-running an interrupted one resumes after the last checkpoint, and rows written after it are
+recognised (their lead ids derive from the file hash and row number) rather than inserted
+twice. Leads, imports, quarantine and runs are reached through the repositories of
+``adapters/repositories.py``.
 """
 
 from __future__ import annotations
@@ -21,17 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
-from pymongo.errors import DuplicateKeyError
 
+from leadpersona import bootstrap
 from leadpersona.adapters.lead_csv import LeadFile, iter_records, scan_lead_file
-from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.mongo.leads import (
-    claim_emails,
-    email_owners,
-    insert_ignoring_duplicates,
-    register_emails,
+from leadpersona.adapters.repositories import (
+    EmailOwner,
+    ImportedLead,
+    NewImport,
+    Repositories,
 )
-from leadpersona.adapters.mongo.runs import MongoQuarantineRepository, MongoRunRepository
 from leadpersona.domain.email import normalize_email
 from leadpersona.domain.lead_rows import (
     DUPLICATE_EXISTING,
@@ -48,7 +48,13 @@ from leadpersona.domain.runs import QuarantineReason, QuarantineRecord
 from leadpersona.errors import InvalidInput, LeadFileError
 from leadpersona.services.runs import recorded_run
 
-__all__ = ["ImportReport", "ProgressCallback", "import_leads", "lead_id_for_row"]
+__all__ = [
+    "ImportReport",
+    "ProgressCallback",
+    "import_lead_file",
+    "import_leads",
+    "lead_id_for_row",
+]
 
 #: Called after each batch with (rows done, rows in the file).
 ProgressCallback = Callable[[int, int], None]
@@ -98,18 +104,17 @@ def _key(verdict: RowVerdict) -> str:
 class _Importer:
     def __init__(
         self,
-        database: MongoDatabase,
+        repositories: Repositories,
         lead_file: LeadFile,
         layout: ColumnLayout,
         report: ImportReport,
         *,
         dry_run: bool,
     ) -> None:
-        self.database = database
-        self.leads = database["leads"]
-        self.quarantine = MongoQuarantineRepository(database)
+        self.leads = repositories.leads
+        self.quarantine = repositories.quarantine
         self.run_id: str | None = None
-        self.imports = database["imports"]
+        self.imports = repositories.imports
         self.file = lead_file
         self.layout = layout
         self.report = report
@@ -184,26 +189,24 @@ class _Importer:
             await self.quarantine.add([self._quarantine_record(v) for v in rejected])
             await self._checkpoint(last_row)
 
-    def _lead_doc(self, verdict: RowVerdict) -> dict[str, Any]:
+    def _lead(self, verdict: RowVerdict) -> ImportedLead:
         assert verdict.lead is not None
-        source: dict[str, Any] = {"import_id": self.report.sha256, "row": verdict.row}
-        if verdict.extra:
-            source["extra"] = verdict.extra
-        return {
-            "_id": lead_id_for_row(self.report.sha256, verdict.row),
-            **verdict.lead,
-            "imported": source,
-        }
+        return ImportedLead(
+            lead_id=lead_id_for_row(self.report.sha256, verdict.row),
+            fields=dict(verdict.lead),
+            import_id=self.report.sha256,
+            row=verdict.row,
+            extra=dict(verdict.extra),
+        )
 
-    def _classify(self, verdict: RowVerdict, existing: dict[str, Any] | None) -> bool:
+    def _classify(self, verdict: RowVerdict, existing: EmailOwner | None) -> bool:
         """Handle a row whose email is already stored; True if the stored lead is this row's."""
         email = verdict.email or ""
         if existing is not None:
-            if existing["_id"] == lead_id_for_row(self.report.sha256, verdict.row):
+            if existing.lead_id == lead_id_for_row(self.report.sha256, verdict.row):
                 return True  # written by an interrupted run of this import
-            source = existing.get("imported")
-            if isinstance(source, dict) and source.get("import_id") == self.report.sha256:
-                where = f"already in row {source.get('row')}"
+            if existing.import_id is not None and existing.import_id == self.report.sha256:
+                where = f"already in row {existing.row}"
                 verdict.reasons.append(duplicate_reason(DUPLICATE_IN_FILE, email, where))
                 return False
         verdict.reasons.append(
@@ -211,23 +214,22 @@ class _Importer:
         )
         return False
 
-    async def _existing(self, verdicts: list[RowVerdict]) -> dict[str, dict[str, Any]]:
+    async def _existing(self, verdicts: list[RowVerdict]) -> dict[str, EmailOwner]:
         """The stored lead owning each verdict's email key, by key."""
-        return await email_owners(self.database, [_key(v) for v in verdicts])
+        return await self.leads.email_owners([_key(v) for v in verdicts])
 
     async def _insert(self, candidates: list[RowVerdict]) -> None:
         # Claim each email key first, then write the leads that won their claim: a crash in
         # between leaves claims naming this import's own lead ids, which the re-run writes.
         sha = self.report.sha256
         losers = set(
-            await claim_emails(
-                self.database,
-                [(_key(v), lead_id_for_row(sha, v.row), v.email or "") for v in candidates],
+            await self.leads.claim_email_keys(
+                [(_key(v), lead_id_for_row(sha, v.row), v.email or "") for v in candidates]
             )
         )
         winners = [v for i, v in enumerate(candidates) if i not in losers]
         # A lead already there under its own id was written by an interrupted run: it counts.
-        await insert_ignoring_duplicates(self.leads, [self._lead_doc(v) for v in winners])
+        await self.leads.add_imported([self._lead(v) for v in winners])
         self.report.inserted += len(winners)
         clashes = [candidates[index] for index in sorted(losers)]
         existing = await self._existing(clashes)
@@ -283,56 +285,38 @@ class _Importer:
         return values
 
     async def _checkpoint(self, rows_done: int) -> None:
-        await self.imports.update_one(
-            {"_id": self.report.sha256},
-            {"$set": {**self._counters(), "rows_done": rows_done, "updated_at": datetime.now(UTC)}},
+        await self.imports.checkpoint(
+            self.report.sha256, counters=self._counters(), rows_done=rows_done
         )
 
     async def finish(self) -> None:
         now = datetime.now(UTC)
-        await self.imports.update_one(
-            {"_id": self.report.sha256},
-            {"$set": {"status": "complete", "finished_at": now, "updated_at": now}},
-        )
+        await self.imports.complete(self.report.sha256, at=now)
         self.report.imported_at = now
 
 
 async def _start_or_resume(
-    database: MongoDatabase, report: ImportReport, lead_file: LeadFile
+    repositories: Repositories, report: ImportReport, lead_file: LeadFile
 ) -> int:
     """Create the import's record, or pick up an interrupted one; return the rows to skip."""
-    imports = database["imports"]
-    now = datetime.now(UTC)
-    document: dict[str, Any] = {
-        "_id": report.sha256,
-        "file": report.file,
-        "status": "running",
-        "delimiter": report.delimiter,
-        "columns": report.columns,
-        "extra_columns": report.extra_columns,
-        "records": lead_file.records,
-        "rows_done": 0,
-        **dict.fromkeys((*_COUNTERS, "quarantined"), 0),
-        "by_reason": {},
-        "started_at": now,
-        "updated_at": now,
-        "finished_at": None,
-        "runs": 1,
-    }
-    try:
-        await imports.insert_one(document)
-        return 0
-    except DuplicateKeyError:
-        pass
-    previous = await imports.find_one_and_update(
-        {"_id": report.sha256}, {"$inc": {"runs": 1}, "$set": {"updated_at": now}}
+    progress = await repositories.imports.start_or_resume(
+        NewImport(
+            sha256=report.sha256,
+            file=report.file,
+            delimiter=report.delimiter,
+            columns=report.columns,
+            extra_columns=report.extra_columns,
+            records=lead_file.records,
+            counters=dict.fromkeys((*_COUNTERS, "quarantined"), 0),
+            started_at=datetime.now(UTC),
+        )
     )
-    if previous is None:  # removed meanwhile: start afresh
-        return await _start_or_resume(database, report, lead_file)
-    for name in (*_COUNTERS, "quarantined"):
-        setattr(report, name, int(previous.get(name, 0)))
-    report.by_reason = dict(previous.get("by_reason", {}))
-    return int(previous.get("rows_done", 0))
+    if progress is None:
+        return 0
+    for name, value in progress.counters.items():
+        setattr(report, name, value)
+    report.by_reason = dict(progress.by_reason)
+    return progress.rows_done
 
 
 async def _read_and_write(
@@ -360,8 +344,8 @@ async def _read_and_write(
             await upcoming  # retrieve its outcome: nothing is left pending or unreported
 
 
-async def import_leads(
-    database: MongoDatabase,
+async def import_lead_file(
+    repositories: Repositories,
     path: Path,
     *,
     dry_run: bool = False,
@@ -389,23 +373,23 @@ async def import_leads(
         columns=list(layout.positions),
         extra_columns=layout.extra_columns,
     )
-    previous = await database["imports"].find_one({"_id": lead_file.sha256})
-    if previous is not None and previous.get("status") == "complete":
+    previous = await repositories.imports.find(lead_file.sha256)
+    if previous is not None and previous.status == "complete":
         report.already_imported = True
-        report.imported_at = previous.get("finished_at")
+        report.imported_at = previous.finished_at
         return report
 
     skip = 0
     if not dry_run:
-        await register_emails(database)
-        skip = await _start_or_resume(database, report, lead_file)
+        await repositories.leads.register_email_keys()
+        skip = await _start_or_resume(repositories, report, lead_file)
         report.resumed_from_row = skip
-    importer = _Importer(database, lead_file, layout, report, dry_run=dry_run)
+    importer = _Importer(repositories, lead_file, layout, report, dry_run=dry_run)
     if dry_run:
         await _read_and_write(importer, lead_file, skip, batch_size, on_progress)
         return report
     async with recorded_run(
-        MongoRunRepository(database),
+        repositories.runs,
         "import",
         parent_id=parent_run_id,
         details={"file": report.file, "sha256": report.sha256, "resumed_from_row": skip},
@@ -417,3 +401,23 @@ async def import_leads(
         finally:
             run.counts.update(importer.run_counts())
     return report
+
+
+async def import_leads(
+    database: bootstrap.MongoDatabase,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    batch_size: int = 1000,
+    on_progress: ProgressCallback | None = None,
+    parent_run_id: str | None = None,
+) -> ImportReport:
+    """:func:`import_lead_file` with the repositories ``bootstrap`` builds on ``database``."""
+    return await import_lead_file(
+        bootstrap.mongo_repositories(database),
+        path,
+        dry_run=dry_run,
+        batch_size=batch_size,
+        on_progress=on_progress,
+        parent_run_id=parent_run_id,
+    )

@@ -9,15 +9,22 @@ claim whose lead the next run writes).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.repositories import (
+    EmailOwner,
+    ImportedLead,
+    LeadContact,
+    LeadRepository,
+    SharedEmails,
+)
 from leadpersona.domain.email import normalize_email
 from leadpersona.errors import DatabaseError
 
@@ -25,6 +32,7 @@ __all__ = [
     "EMAIL_UNIQUE_INDEX",
     "LEAD_EMAILS",
     "InsertOutcome",
+    "MongoLeadRepository",
     "SharedEmails",
     "claim_emails",
     "email_owners",
@@ -43,12 +51,65 @@ _EXAMPLES = 5
 Collection = AsyncCollection[dict[str, Any]]
 
 
-class SharedEmails(BaseModel):
-    """Leads that share an email key: how many keys, how many leads, a few examples."""
+class _ContactDocument(BaseModel):
+    """A lead projected to id and email, validated as the pipeline reads it."""
 
-    emails: int = 0
-    leads: int = 0
-    examples: list[dict[str, Any]] = Field(default_factory=list)
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str = Field(alias="_id")
+    email: str | None = None
+
+
+class MongoLeadRepository(LeadRepository):
+    """``leads``, and their email keys in ``lead_emails``."""
+
+    def __init__(self, database: MongoDatabase) -> None:
+        self.database = database
+        self.collection = database["leads"]
+
+    async def contact_pages(self, page_size: int) -> AsyncIterator[list[LeadContact]]:
+        # One cursor for the whole run, read a page per round trip: a new ``find`` per page
+        # (``_id > last``, sorted, limited) made some servers sort the collection again for
+        # every page, a cost per page that grew with the number of leads.
+        cursor = self.collection.find({}, {"email": 1}).sort("_id", 1).batch_size(page_size)
+        page: list[LeadContact] = []
+        async for document in cursor:
+            contact = _ContactDocument.model_validate(document)
+            page.append(LeadContact(id=contact.id, email=contact.email))
+            if len(page) >= page_size:
+                yield page
+                page = []
+        if page:
+            yield page
+
+    async def count(self) -> int:
+        return await self.collection.count_documents({})
+
+    async def register_email_keys(self) -> SharedEmails:
+        return await register_emails(self.database)
+
+    async def email_owners(self, keys: Sequence[str]) -> dict[str, EmailOwner]:
+        owners = {}
+        for key, document in (await email_owners(self.database, keys)).items():
+            source = document.get("imported")
+            if isinstance(source, dict):
+                owner = EmailOwner(str(document["_id"]), source.get("import_id"), source.get("row"))
+            else:
+                owner = EmailOwner(str(document["_id"]))
+            owners[key] = owner
+        return owners
+
+    async def claim_email_keys(self, claims: Sequence[tuple[str, str, str]]) -> list[int]:
+        return await claim_emails(self.database, claims)
+
+    async def add_imported(self, leads: Sequence[ImportedLead]) -> None:
+        documents = []
+        for lead in leads:
+            source: dict[str, Any] = {"import_id": lead.import_id, "row": lead.row}
+            if lead.extra:
+                source["extra"] = lead.extra
+            documents.append({"_id": lead.lead_id, **lead.fields, "imported": source})
+        await insert_ignoring_duplicates(self.collection, documents)
 
 
 async def register_emails(database: MongoDatabase) -> SharedEmails:

@@ -16,6 +16,7 @@ from leadpersona.adapters.mongo.persona_documents import (
     EnrichmentStateDocument,
     PersonaDocument,
 )
+from leadpersona.adapters.repositories import PersonaRepository
 from leadpersona.domain.persona import (
     FeatureProvenance,
     FeatureValue,
@@ -96,7 +97,7 @@ def apply_overrides(persona: Persona, overrides: Mapping[str, FeatureValue | Non
     )
 
 
-class PersonaStore:
+class PersonaStore(PersonaRepository):
     """The ``personas`` collection (``_id`` = lead id)."""
 
     def __init__(self, database: MongoDatabase) -> None:
@@ -114,6 +115,9 @@ class PersonaStore:
         """Which of ``lead_ids`` already have a persona (one query)."""
         cursor = self.collection.find({"_id": {"$in": list(lead_ids)}}, {"_id": 1})
         return {document["_id"] async for document in cursor}
+
+    async def count_all(self) -> int:
+        return await self.collection.count_documents({})
 
     async def _current(self, lead_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Overrides and revision of those of ``lead_ids`` that have a persona (one query)."""

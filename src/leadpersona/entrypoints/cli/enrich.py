@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.mongo.runs import MongoRunRepository
+from leadpersona.bootstrap import MongoDatabase, mongo_repositories
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import (
     EXIT_ERROR,
@@ -40,7 +39,7 @@ def enrich(
                 batch_size=batch_size,
                 on_progress=on_progress,
             )
-        alerts = Alerts(settings.alert_webhook, runs=MongoRunRepository(database))
+        alerts = Alerts(settings.alert_webhook, runs=mongo_repositories(database).runs)
         if summary.status == "failed":
             await alerts.raise_alert(
                 Alert(
