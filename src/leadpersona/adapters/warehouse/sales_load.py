@@ -10,9 +10,11 @@ Within a batch (SQLAlchemy Core, set-based):
    when a record brings other ones); ``dim_customer`` a first row for each new email, with the
    lead of that email (if any) and its persona, valid from the beginning of time.
 2. The fact rows get their surrogate keys (the customer row valid at the order date).
-3. ``sales_keys`` (one row per order line: where it is stored) tells with one index probe per
-   line whether any is stored already. When none is (the usual case), PostgreSQL gets the
-   lines by ``COPY`` straight into ``fact_sales``. Otherwise they are staged: staged rows
+3. ``sales_keys`` (one row per order line: where it is stored) says whether any line is stored
+   already. On PostgreSQL the batch's keys are copied into it optimistically: when none is
+   known (the usual case) that succeeds and the lines go by ``COPY`` straight into
+   ``fact_sales``; when its primary key refuses the copy, the copy is rolled back to a
+   savepoint and the lines are staged (always so on SQLite): staged rows
    identical to a stored sale are duplicates and dropped; stored sales with a staged key are
    superseded (deleted, found in their partition through ``sales_keys``); the staged rows are
    inserted. On PostgreSQL the monthly partitions they need are created first.
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import psycopg.errors
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -521,24 +524,18 @@ class SalesWriter:
         )
         return fact, distinct_days
 
-    def _stored_keys(self, connection: Connection, fact: pa.Table) -> int:
-        """On PostgreSQL, how many of these lines are stored already: one probe of
-        ``sales_keys`` each, the keys sent as two arrays."""
-        statement = text(
-            "SELECT count(*) FROM sales_keys s JOIN unnest(CAST(:ids AS text[]),"
-            " CAST(:lines AS integer[])) AS k(order_id, line_no)"
-            " ON s.order_id = k.order_id AND s.line_no = k.line_no"
-        )
-        bounds = pc.min_max(fact["order_id"]).as_py()
-        stored_between = text(
-            "SELECT EXISTS (SELECT 1 FROM sales_keys WHERE order_id BETWEEN :low AND :high)"
-        )
-        if not connection.execute(
-            stored_between, {"low": bounds["min"], "high": bounds["max"]}
-        ).scalar_one():
-            return 0  # nothing stored in the batch's key range (byte order both sides)
-        ids, lines = fact["order_id"].to_pylist(), fact["line_no"].to_pylist()
-        return int(connection.execute(statement, {"ids": ids, "lines": lines}).scalar_one())
+    def _claim_keys(self, connection: Connection, fact: pa.Table) -> bool:
+        """On PostgreSQL, record these lines in ``sales_keys`` if none of them is stored yet;
+        whether they were. Optimistic: one ``COPY`` whose primary key refuses the batch when
+        some line is known (rolled back to a savepoint), instead of a probe per line first."""
+        savepoint = connection.begin_nested()
+        try:
+            _copy(connection, "sales_keys", fact.select(["order_id", "line_no", "date_id"]))
+        except psycopg.errors.UniqueViolation:
+            savepoint.rollback()
+            return False
+        savepoint.commit()
+        return True
 
     def _stage(self, connection: Connection, fact: pa.Table) -> None:
         if connection.dialect.name == "postgresql":
@@ -626,10 +623,9 @@ class SalesWriter:
         if lines.num_rows:
             fact, days = self._fact_table(connection, lines, source)
             ensure_partitions(connection, days)
-            if connection.dialect.name == "postgresql" and not self._stored_keys(connection, fact):
+            if connection.dialect.name == "postgresql" and self._claim_keys(connection, fact):
                 # Only new sales (the usual case): straight into fact_sales.
                 _copy(connection, "fact_sales", fact)
-                _copy(connection, "sales_keys", fact.select(["order_id", "line_no", "date_id"]))
                 counts.inserted += fact.num_rows
             else:
                 self._stage(connection, fact)

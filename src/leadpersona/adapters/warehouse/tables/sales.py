@@ -27,7 +27,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from leadpersona.adapters.warehouse.tables.base import Base
@@ -144,19 +143,15 @@ class SalesKey(Base):
     """Where each sale is: (order_id, line_no) → the ``date_id`` of its ``fact_sales`` row.
 
     PostgreSQL has no unique index across partitions; this table is that index. It enforces
-    one row per order line and lets a load find the lines it already holds with one index
-    probe each, whatever the size of ``fact_sales`` (probing the partitioned table itself
-    meant a scan of every stored line per batch). Order ids mostly grow with time, so a batch
-    of new sales usually falls in a key range where nothing is stored: one range probe says so.
+    one row per order line; a load copies a batch's keys into it first, and only when its
+    primary key refuses them (some line is stored already) does the batch take the slower,
+    staged path. Probing the partitioned ``fact_sales`` itself meant a scan of every stored
+    line per batch.
     """
 
     __tablename__ = "sales_keys"
 
-    #: Byte order ("C") on PostgreSQL, the order the load computes a batch's key range in.
-    order_id: Mapped[str] = mapped_column(
-        String(200).with_variant(postgresql.VARCHAR(200, collation="C"), "postgresql"),
-        primary_key=True,
-    )
+    order_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     line_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     date_id: Mapped[int] = mapped_column(Integer)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 revision = "0002_sales_star"
 down_revision = "0001_warehouse"
@@ -57,13 +56,7 @@ def upgrade() -> None:
 
     op.create_table(
         "sales_keys",
-        sa.Column(
-            "order_id",
-            sa.String(length=200).with_variant(
-                postgresql.VARCHAR(length=200, collation="C"), "postgresql"
-            ),
-            nullable=False,
-        ),
+        sa.Column("order_id", sa.String(length=200), nullable=False),
         sa.Column("line_no", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("date_id", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("order_id", "line_no", name=op.f("pk_sales_keys")),
