@@ -36,6 +36,7 @@ from leadpersona.adapters.repositories import (
     SharedEmails,
 )
 from leadpersona.domain.email import normalize_email
+from leadpersona.domain.models import Lead
 from leadpersona.domain.persona import Persona
 from leadpersona.domain.runs import QuarantineRecord, RunKind, RunRecord, RunStatus
 from leadpersona.errors import ArchiveNotFound
@@ -111,6 +112,23 @@ class InMemoryQuarantineRepository(QuarantineRepository):
         for record in records:
             self.records[record.id] = record
 
+    def _of(self, batch_id: str | None) -> list[QuarantineRecord]:
+        return [r for r in self.records.values() if batch_id is None or r.batch_id == batch_id]
+
+    async def count(self, *, batch_id: str | None = None) -> int:
+        return len(self._of(batch_id))
+
+    async def reason_counts(self, *, batch_id: str | None = None) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in self._of(batch_id):
+            for reason in record.reasons:
+                counts[reason.code] = counts.get(reason.code, 0) + 1
+        return counts
+
+    async def newest(self, limit: int, *, batch_id: str | None = None) -> list[QuarantineRecord]:
+        by_row = sorted(self._of(batch_id), key=lambda r: r.row)
+        return sorted(by_row, key=lambda r: r.quarantined_at, reverse=True)[:limit]
+
 
 class InMemoryLeadRepository(LeadRepository):
     def __init__(self, leads: Sequence[LeadContact] = ()) -> None:
@@ -128,6 +146,23 @@ class InMemoryLeadRepository(LeadRepository):
 
     async def count(self) -> int:
         return len(self.leads)
+
+    async def first_by_id(self, limit: int) -> list[Lead]:
+        leads = []
+        for lead_id in sorted(self.leads)[: max(limit, 0)]:
+            source = self.imported.get(lead_id)
+            fields = source.fields if source is not None else {}
+            leads.append(
+                Lead(
+                    id=lead_id,
+                    status=int(fields.get("status") or 0),
+                    first_name=fields.get("first_name"),
+                    last_name=fields.get("last_name"),
+                    email=self.leads[lead_id].email,
+                    photo_url=fields.get("photo_url"),
+                )
+            )
+        return leads
 
     async def register_email_keys(self) -> SharedEmails:
         shared: dict[str, set[str]] = {}

@@ -21,7 +21,6 @@ DRIVERS = {"pymongo", "beanie", "motor", "gridfs", "bson"}
 IO_LIBRARIES = DRIVERS | {"httpx", "sqlalchemy", "alembic", "psycopg", "boto3", "aiobotocore"}
 DRIVER_STILL_USED = {
     "dashboard.py",
-    "lead_queries.py",
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from leadpersona.domain.models import Lead
 from leadpersona.domain.persona import Persona
 from leadpersona.domain.runs import QuarantineRecord, RunKind, RunRecord, RunStatus
 
@@ -103,6 +104,18 @@ class QuarantineRepository(abc.ABC):
     async def add(self, records: Sequence[QuarantineRecord]) -> None:
         """Store rejected rows; a row stored before (same id) is replaced, not duplicated."""
 
+    @abc.abstractmethod
+    async def count(self, *, batch_id: str | None = None) -> int:
+        """How many rows are quarantined (of one import or load)."""
+
+    @abc.abstractmethod
+    async def reason_counts(self, *, batch_id: str | None = None) -> dict[str, int]:
+        """How often each reason code was given (of one import or load), by code."""
+
+    @abc.abstractmethod
+    async def newest(self, limit: int, *, batch_id: str | None = None) -> list[QuarantineRecord]:
+        """The ``limit`` rows quarantined last (of one import or load), by row within a time."""
+
 
 @dataclass(frozen=True)
 class LeadContact:
@@ -150,6 +163,10 @@ class LeadRepository(abc.ABC):
     @abc.abstractmethod
     async def count(self) -> int:
         """How many leads are stored."""
+
+    @abc.abstractmethod
+    async def first_by_id(self, limit: int) -> list[Lead]:
+        """The first ``limit`` leads in id order."""
 
     @abc.abstractmethod
     async def register_email_keys(self) -> SharedEmails:

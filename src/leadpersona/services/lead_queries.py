@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from pymongo import ASCENDING, DESCENDING
 
-from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.repositories import LeadRepository, QuarantineRepository
 from leadpersona.domain.models import Lead
+from leadpersona.domain.runs import QuarantineReason
 from leadpersona.errors import InvalidInput
 
 __all__ = [
@@ -24,19 +24,13 @@ __all__ = [
 MAX_LIMIT = 10_000
 
 
-class QuarantineReason(BaseModel):
-    code: str
-    field: str | None = None
-    message: str
-
-
 class QuarantineEntry(BaseModel):
     """One rejected row: where it was, what it held, every reason."""
 
     import_id: str
     file: str
     row: int
-    line: int
+    line: int | None = None
     raw: dict[str, Any]
     reasons: list[QuarantineReason]
     quarantined_at: datetime
@@ -59,47 +53,30 @@ def _check_limit(limit: int) -> None:
 
 
 async def list_quarantine(
-    database: MongoDatabase, *, limit: int = 20, import_id: str | None = None
+    quarantine: QuarantineRepository, *, limit: int = 20, import_id: str | None = None
 ) -> QuarantineListing:
     """The most recently quarantined rows (optionally of one import), with totals."""
     _check_limit(limit)
-    quarantine = database["quarantine"]
-    query: dict[str, Any] = {} if import_id is None else {"import_id": import_id}
-    count = await quarantine.count_documents(query)
-    by_reason: dict[str, int] = {}
-    pipeline: list[dict[str, Any]] = [
-        {"$match": query},
-        {"$unwind": "$reasons"},
-        {"$group": {"_id": "$reasons.code", "n": {"$sum": 1}}},
+    count = await quarantine.count(batch_id=import_id)
+    by_reason = await quarantine.reason_counts(batch_id=import_id)
+    entries = [
+        QuarantineEntry(
+            import_id=record.batch_id,
+            file=record.location,
+            row=record.row,
+            line=record.line,
+            raw=record.raw,
+            reasons=record.reasons,
+            quarantined_at=record.quarantined_at,
+        )
+        for record in await quarantine.newest(limit, batch_id=import_id)
     ]
-    async for group in await quarantine.aggregate(pipeline):
-        by_reason[str(group["_id"])] = int(group["n"])
-    entries = []
-    if limit:
-        cursor = quarantine.find(query).sort([("quarantined_at", DESCENDING), ("row", ASCENDING)])
-        async for document in cursor.limit(limit):
-            entries.append(QuarantineEntry.model_validate(document))
     return QuarantineListing(
         count=count, by_reason=dict(sorted(by_reason.items())), entries=entries
     )
 
 
-async def list_leads(database: MongoDatabase, *, limit: int = 10) -> LeadListing:
+async def list_leads(leads: LeadRepository, *, limit: int = 10) -> LeadListing:
     """How many leads there are, and the first ``limit`` by id."""
     _check_limit(limit)
-    leads = database["leads"]
-    count = await leads.count_documents({})
-    found = []
-    if limit:
-        async for document in leads.find({}).sort("_id", ASCENDING).limit(limit):
-            found.append(
-                Lead(
-                    id=str(document["_id"]),
-                    status=int(document.get("status") or 0),
-                    first_name=document.get("first_name"),
-                    last_name=document.get("last_name"),
-                    email=document.get("email"),
-                    photo_url=document.get("photo_url"),
-                )
-            )
-    return LeadListing(count=count, leads=found)
+    return LeadListing(count=await leads.count(), leads=await leads.first_by_id(limit))

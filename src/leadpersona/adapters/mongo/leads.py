@@ -26,6 +26,7 @@ from leadpersona.adapters.repositories import (
     SharedEmails,
 )
 from leadpersona.domain.email import normalize_email
+from leadpersona.domain.models import Lead
 from leadpersona.errors import DatabaseError
 
 __all__ = [
@@ -84,6 +85,21 @@ class MongoLeadRepository(LeadRepository):
 
     async def count(self) -> int:
         return await self.collection.count_documents({})
+
+    async def first_by_id(self, limit: int) -> list[Lead]:
+        if limit <= 0:
+            return []
+        return [
+            Lead(
+                id=str(document["_id"]),
+                status=int(document.get("status") or 0),
+                first_name=document.get("first_name"),
+                last_name=document.get("last_name"),
+                email=document.get("email"),
+                photo_url=document.get("photo_url"),
+            )
+            async for document in self.collection.find({}).sort("_id", ASCENDING).limit(limit)
+        ]
 
     async def register_email_keys(self) -> SharedEmails:
         return await register_emails(self.database)

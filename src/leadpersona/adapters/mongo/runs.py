@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import DESCENDING, ReplaceOne
+from pymongo import ASCENDING, DESCENDING, ReplaceOne
 from pymongo.errors import PyMongoError
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
@@ -136,3 +136,39 @@ class MongoQuarantineRepository(QuarantineRepository):
             document.update(_id=record.id, import_id=record.batch_id, file=record.location)
             operations.append(ReplaceOne({"_id": record.id}, document, upsert=True))
         await self.collection.bulk_write(operations, ordered=False)
+
+    @staticmethod
+    def _query(batch_id: str | None) -> dict[str, Any]:
+        return {} if batch_id is None else {"import_id": batch_id}
+
+    async def count(self, *, batch_id: str | None = None) -> int:
+        return await self.collection.count_documents(self._query(batch_id))
+
+    async def reason_counts(self, *, batch_id: str | None = None) -> dict[str, int]:
+        pipeline: list[dict[str, Any]] = [
+            {"$match": self._query(batch_id)},
+            {"$unwind": "$reasons"},
+            {"$group": {"_id": "$reasons.code", "n": {"$sum": 1}}},
+        ]
+        return {
+            str(group["_id"]): int(group["n"])
+            async for group in await self.collection.aggregate(pipeline)
+        }
+
+    async def newest(self, limit: int, *, batch_id: str | None = None) -> list[QuarantineRecord]:
+        if limit <= 0:
+            return []
+        cursor = (
+            self.collection.find(self._query(batch_id))
+            .sort([("quarantined_at", DESCENDING), ("row", ASCENDING)])
+            .limit(limit)
+        )
+        records = []
+        async for document in cursor:
+            data = dict(document)
+            data["id"] = str(data.pop("_id"))
+            data["batch_id"] = data.pop("import_id", "")
+            data["location"] = data.pop("file", "")
+            data.setdefault("source", "leads")
+            records.append(QuarantineRecord.model_validate(data))
+        return records

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.bootstrap import MongoDatabase, mongo_repositories
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import (
     JsonOption,
@@ -18,7 +18,7 @@ from leadpersona.entrypoints.cli.common import (
     run_with_database,
 )
 from leadpersona.entrypoints.cli.main import app
-from leadpersona.services.lead_import import ImportReport, import_leads
+from leadpersona.services.lead_import import ImportReport, import_lead_file
 from leadpersona.services.lead_queries import (
     LeadListing,
     QuarantineListing,
@@ -88,11 +88,14 @@ def import_command(
     """Import leads from a CSV: valid rows inserted once, the others quarantined with reasons."""
 
     async def work(_settings: Settings, database: MongoDatabase) -> ImportReport:
+        repositories = mongo_repositories(database)
         if as_json or not err_console.is_terminal:
-            return await import_leads(database, file, dry_run=dry_run, batch_size=batch_size)
+            return await import_lead_file(
+                repositories, file, dry_run=dry_run, batch_size=batch_size
+            )
         with progress_bar("importing") as advance:
-            return await import_leads(
-                database, file, dry_run=dry_run, batch_size=batch_size, on_progress=advance
+            return await import_lead_file(
+                repositories, file, dry_run=dry_run, batch_size=batch_size, on_progress=advance
             )
 
     report = run_with_database(work)
@@ -113,7 +116,8 @@ def quarantine_command(
     """List rows rejected by imports, newest first, with every reason."""
 
     async def work(_settings: Settings, database: MongoDatabase) -> QuarantineListing:
-        return await list_quarantine(database, limit=limit, import_id=import_id)
+        quarantine = mongo_repositories(database).quarantine
+        return await list_quarantine(quarantine, limit=limit, import_id=import_id)
 
     listing = run_with_database(work)
     if as_json:
@@ -171,7 +175,7 @@ def list_command(
     """How many leads there are, and the first few."""
 
     async def work(_settings: Settings, database: MongoDatabase) -> LeadListing:
-        return await list_leads(database, limit=limit)
+        return await list_leads(mongo_repositories(database).leads, limit=limit)
 
     listing = run_with_database(work)
     if as_json:
