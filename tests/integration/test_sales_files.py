@@ -59,17 +59,50 @@ async def test_csv_with_semicolons_bom_quotes_and_upper_case_headers(tmp_path: P
     assert str(cleaned.lines["amount"][0]) == "2222.10"
 
 
-async def test_tsv_and_a_short_row_kept_for_the_quarantine(tmp_path: Path) -> None:
+async def test_tsv_rows_of_the_wrong_width_are_kept_in_place(tmp_path: Path) -> None:
     header = HEADER.replace(";", "\t")
     good = "O1\t1\t2026-01-05\ta@example.com\tS1\tN\tC\t1\t2\t0\tEUR\tcompleted\t"
-    (tmp_path / "orders.tsv").write_text(f"{header}\n{good}\nO2\t1\n")
+    wide = good.replace("O1", "O3") + "\tmore\tstill"
+    (tmp_path / "orders.tsv").write_text(f"{header}\n{good}\nO2\t1\n{wide}\n{good}\n")
     batches = await collect(FileInboxSource(tmp_path))
     found = rows(batches)
-    assert len(found) == 2
-    short = [r for r in found if r["order_id"] is None]
-    assert len(short) == 1 and short[0]["value"].startswith("O2")
-    cleaned = SalesCleaner().clean(batches[0].records)
-    assert cleaned.lines.num_rows == 1 and len(cleaned.rejected) == 1
+    assert [r["order_id"] for r in found] == ["O1", "O2", "O3", "O1"]
+    assert found[1]["line_no"] == "1" and found[1]["order_date"] is None
+    assert found[2]["_extra"] == "more\tstill" and found[0]["_extra"] is None
+    assert batches[0].lines == [2, 3, 4, 5]
+    cleaned = SalesCleaner().clean(batches[0].records, lines=batches[0].lines)
+    assert [r.line for r in cleaned.rejected] == [3]
+    assert {r.field for r in cleaned.rejected[0].reasons} >= {"order_date", "quantity"}
+
+
+async def test_csv_lines_count_quoted_line_breaks_and_blank_lines(tmp_path: Path) -> None:
+    body = (
+        "order_id,product_name,quantity\r\n"
+        'A,"two\r\nlines",1\r\n'
+        "\r\n"
+        "B,plain,2\r\n"
+        'C,"x",3,surplus\r\n'
+        "NA,N/A,NULL"
+    )
+    (tmp_path / "crlf.csv").write_bytes(body.encode())
+    batches = await collect(FileInboxSource(tmp_path))
+    found = rows(batches)
+    assert [r["order_id"] for r in found] == ["A", "B", "C", "NA"]
+    assert found[0]["product_name"] == "two\r\nlines" and found[2]["_extra"] == "surplus"
+    assert found[3]["product_name"] == "N/A" and found[3]["quantity"] == "NULL"
+    assert batches[0].lines == [2, 5, 6, 7]
+
+
+async def test_the_delimiter_is_the_one_giving_consistent_rows(tmp_path: Path) -> None:
+    (tmp_path / "pipes.txt").write_text("order_id|unit_price\nA|1,5\nB|2,25\n")
+    (tmp_path / "commas.csv").write_text('order_id,unit_price\nA,"1;5"\nB,2\n')
+    found = rows(await collect(FileInboxSource(tmp_path)))
+    assert {(r["order_id"], r["unit_price"]) for r in found} == {
+        ("A", "1,5"),
+        ("B", "2,25"),
+        ("A", "1;5"),
+        ("B", "2"),
+    }
 
 
 async def test_json_lines_with_a_blank_line_and_a_line_that_is_not_an_object(
@@ -166,7 +199,7 @@ async def test_an_empty_file_with_a_header_is_recorded_as_done(tmp_path: Path) -
         ("sheet.xlsx", b"PK\x03\x04", "unsupported file type .xlsx"),
         ("broken.parquet", b"PAR1 not really", "not a readable Parquet file"),
         ("nothing.csv", b"", "no header"),
-        ("list.jsonl", b"[1, 2, 3]\n", "not a JSON object"),
+        ("list.jsonl", b"[1, 2, 3]\n\n{broken\n", "no line is a JSON object"),
     ],
 )
 async def test_unreadable_files_go_to_failed_with_a_reason(
@@ -180,3 +213,105 @@ async def test_unreadable_files_go_to_failed_with_a_reason(
     assert (tmp_path / "failed" / name).exists()
     written = (tmp_path / "failed" / f"{name}.reason.txt").read_text()
     assert reason in written and not (tmp_path / name).exists()
+
+
+async def test_the_inbox_and_its_folders_are_created(tmp_path: Path) -> None:
+    inbox = tmp_path / "deep" / "inbox"
+    FileInboxSource(inbox)
+    assert (inbox / "processed").is_dir() and (inbox / "failed").is_dir()
+
+
+async def test_json_lines_whose_first_line_is_broken_still_load(tmp_path: Path) -> None:
+    (tmp_path / "late.ndjson").write_text('oops\n{"Order_ID": "J1"}\n')
+    source = FileInboxSource(tmp_path)
+    batches = await collect(source)
+    assert [r["order_id"] for r in rows(batches)] == [None, "J1"]
+    assert rows(batches)[0]["value"] == "oops" and source.failures == []
+
+
+async def test_two_copies_in_one_pass_are_read_once_and_both_move(tmp_path: Path) -> None:
+    body = "\n".join(json.dumps(r) for r in synthetic_lines(3)) + "\n"
+    (tmp_path / "a.jsonl").write_text(body)
+    (tmp_path / "b.jsonl").write_text(body)
+    source = FileInboxSource(tmp_path)
+    batches = await collect(source)
+    assert len(rows(batches)) == 3
+    assert sorted(p.name for p in (tmp_path / "processed").iterdir()) == ["a.jsonl", "b.jsonl"]
+    (tmp_path / "c.jsonl").write_text(body)  # dropped again later in the same pass
+    assert await collect(source) == []
+    assert (tmp_path / "processed" / "c.jsonl").exists()
+
+
+async def test_parquet_resumes_inside_a_row_group_after_whole_ones(tmp_path: Path) -> None:
+    table = pa.table({"order_id": [f"P{i}" for i in range(20)], "line_no": list(range(20))})
+    pq.write_table(table, tmp_path / "p.parquet", row_group_size=6)
+    [first] = await collect(FileInboxSource(tmp_path, batch_rows=100))
+    (tmp_path / "processed" / "p.parquet").rename(tmp_path / "p.parquet")
+    state = {first.checkpoint_key: {"name": "p.parquet", "rows": 14, "done": False}}
+    resumed = await collect(FileInboxSource(tmp_path, batch_rows=4), state)
+    assert [r["order_id"] for r in rows(resumed)] == [f"P{i}" for i in range(14, 20)]
+    assert all(b.records.num_rows <= 4 for b in resumed) and resumed[0].first_row == 15
+    assert [b.first_row + b.records.num_rows for b in resumed[:-1]] == [
+        b.first_row for b in resumed[1:]
+    ]
+    assert resumed[-1].checkpoint == {
+        "name": "p.parquet",
+        "rows": 20,
+        "done": True,
+    }
+
+
+async def test_parquet_timestamps_and_decimals_clean_end_to_end(tmp_path: Path) -> None:
+    from datetime import datetime
+    from decimal import Decimal
+
+    table = pa.table(
+        {
+            "ORDER_ID": ["T1"],
+            "line_no": pa.array([1], pa.int16()),
+            "order_date": pa.array([datetime(2026, 1, 5, 16, 45)], pa.timestamp("us")),
+            "customer_email": ["t@example.com"],
+            "product_sku": ["S"],
+            "quantity": pa.array([3], pa.int64()),
+            "unit_price": pa.array([Decimal("12.50")], pa.decimal128(10, 2)),
+            "tags": pa.array([["a", "b"]]),
+        }
+    )
+    pq.write_table(table, tmp_path / "t.parquet")
+    [batch] = await collect(FileInboxSource(tmp_path))
+    assert batch.records.to_pylist()[0]["tags"] == '["a", "b"]'
+    cleaned = SalesCleaner(today=date(2026, 2, 1)).clean(batch.records)
+    assert cleaned.rejected == [] and str(cleaned.lines["amount"][0]) == "37.50"
+    assert cleaned.lines["order_date"][0].as_py() == date(2026, 1, 5)
+
+
+async def test_a_large_csv_is_read_in_pieces_and_fails_half_way_keeping_what_was_read(
+    tmp_path: Path,
+) -> None:
+    row = 'O{0},1,2026-01-05,a@example.com,S1,"Desk, ""oak""\nsecond line",Office,1,2,0,EUR,\n'
+    count = 60_000  # about 6 MB: two pieces
+    with (tmp_path / "big.csv").open("w") as handle:
+        handle.write("order_id,line_no,order_date,customer_email,product_sku,product_name,")
+        handle.write("category,quantity,unit_price,discount,currency,status\n")
+        for number in range(count):
+            handle.write(row.format(number))
+    source = FileInboxSource(tmp_path, batch_rows=25_000)
+    batches = await collect(source)
+    assert [b.records.num_rows for b in batches] == [25_000, 25_000, 10_000]
+    assert [b.first_row for b in batches] == [1, 25_001, 50_001]
+    assert batches[1].lines is not None and batches[1].lines[:2] == [50_002, 50_004]
+    assert rows(batches[2:])[-1]["product_name"] == 'Desk, "oak"\nsecond line'
+    assert len({r["order_id"] for r in rows(batches)}) == count
+
+    with (tmp_path / "bad.csv").open("wb") as handle:
+        handle.write(b"order_id,product_name\n")
+        for number in range(count * 2):
+            handle.write(f"B{number},{'n' * 60}\n".encode())
+        handle.write(b"B-last,\xff\xfe\n")
+    source = FileInboxSource(tmp_path, batch_rows=50_000)
+    read = [b async for b in source.batches({})]
+    assert sum(b.records.num_rows for b in read) < count * 2
+    assert all(not b.checkpoint["done"] for b in read) and read
+    assert [f.name for f in source.failures] == ["bad.csv"]
+    assert "not UTF-8" in source.failures[0].reason
+    assert (tmp_path / "failed" / "bad.csv.reason.txt").exists()

@@ -3,21 +3,27 @@
 Every regular file at the top of the inbox is read in batches of at most ``batch_rows``
 records, in the order files arrived (modification time, then name), never whole:
 
-- **CSV** (``.csv``, ``.tsv``, ``.txt``): UTF-8 with or without a BOM; the delimiter sniffed
-  among ``,`` ``;`` ``|`` and tab; quoted cells may hold delimiters and line breaks; streamed
-  by Arrow's CSV reader with every column read as text. A row with the wrong number of cells is
-  kept whole (under ``value``) so that cleaning quarantines it: nothing read is dropped.
+- **CSV** (``.csv``, ``.tsv``, ``.txt``): UTF-8 with or without a BOM; the delimiter is the one
+  of ``,`` ``;`` ``|`` and tab that splits the first 64 KiB into the most consistent rows;
+  quoted cells may hold delimiters and line breaks. The file is cut into pieces of about
+  4 MiB at line breaks outside quotes, and each piece is parsed by Arrow with every column
+  read as text (only an empty cell is null). A row with the wrong number of cells is kept in
+  its place: missing cells are null, cells beyond the header go to ``_extra`` (joined by the
+  delimiter), so that cleaning judges it like any other: nothing read is dropped. The line
+  each record starts on is known.
 - **JSON Lines** (``.jsonl``, ``.ndjson``): one object per line; blank lines skipped; a line
   that is not an object is kept whole under ``value`` (quarantined).
-- **Parquet** (``.parquet``): row groups streamed; every column cast to text.
+- **Parquet** (``.parquet``): streamed a batch at a time; every column cast to text (nested
+  values as JSON).
 
 Header and key names are matched case-insensitively (lower-cased and trimmed). The ledger is
 keyed by the SHA-256 of the content (checkpoint key ``file:<sha256>``, value ``{"name",
 "rows", "done"}``): a file loaded before, even renamed or dropped again, is not read again and
 goes straight to ``processed/``; a file whose load was killed half-way resumes after the
 records already stored. A loaded file moves to ``processed/`` once its last batch is
-committed. A file that cannot be read at all (unknown type, not UTF-8, no header, a corrupt
-Parquet file) moves to ``failed/`` with ``<name>.reason.txt`` beside it, and is listed in
+committed (a copy of it met in the same pass goes with it). A file that cannot be read at all
+(unknown type, not UTF-8, no header, a corrupt Parquet file, JSON Lines without one object)
+moves to ``failed/`` with ``<name>.reason.txt`` beside it, and is listed in
 :attr:`FileInboxSource.failures`; if that happens after some of its batches were stored, they
 stay stored.
 """
@@ -31,24 +37,41 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from leadpersona.sales.records import FIELDS, SalesSource, SourceBatch, SourceName, raw_table
+from leadpersona.sales.records import FIELDS, SalesSource, SourceBatch, SourceName
 
-__all__ = ["CSV_SUFFIXES", "JSONL_SUFFIXES", "FileFailure", "FileInboxSource"]
+__all__ = [
+    "CSV_SUFFIXES",
+    "EXTRA_COLUMN",
+    "JSONL_SUFFIXES",
+    "PARQUET_SUFFIXES",
+    "FileFailure",
+    "FileInboxSource",
+]
 
 CSV_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 PARQUET_SUFFIXES = frozenset({".parquet"})
+#: Where the cells of a CSV row beyond its header go (joined by the delimiter).
+EXTRA_COLUMN = "_extra"
 _SNIFF_BYTES = 64 * 1024
 _DELIMITERS = ",;|\t"
+#: Size of the pieces a CSV file is parsed in.
+_PIECE_BYTES = 4 << 20
+#: A piece grows to find a line break outside quotes up to this size, then is cut at the last
+#: line break (a quote that never closes, or a stray quote inside a cell).
+_MAX_PIECE_BYTES = 16 << 20
+
+#: A part of a file read: the records as text columns, and the line each starts on (or None).
+_Part = tuple[pa.Table, list[int] | None]
 
 
 @dataclass
@@ -60,7 +83,7 @@ class FileFailure:
 
 
 class _Unreadable(Exception):
-    """The file cannot be read at all (the message is the reason)."""
+    """The file cannot be read (the message is the reason)."""
 
 
 def _sha256(path: Path) -> str:
@@ -71,21 +94,42 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _names(raw: Iterable[Any]) -> list[str]:
+    """Column names lower-cased and trimmed; an empty name or a repeated one gets a number."""
+    names: list[str] = []
+    for index, name in enumerate(raw, start=1):
+        key = str(name).lstrip("\ufeff").strip().lower() or f"column_{index}"
+        if key in names:
+            key = f"{key}_{index}"
+        names.append(key)
+    return names
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _text_column(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    if pa.types.is_string(column.type):
+        return column
+    if pa.types.is_large_string(column.type) or pa.types.is_dictionary(column.type):
+        return column.cast(pa.string())
+    if pa.types.is_nested(column.type):
+        return pa.array(
+            [None if v is None else _json_text(v) for v in column.to_pylist()], pa.string()
+        )
+    try:
+        return column.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
+
+
 def _as_text(table: pa.Table) -> pa.Table:
-    """Every column as a string column, names lower-cased and trimmed."""
-    columns = {}
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        key = str(name).lstrip("\ufeff").strip().lower()
-        if key in columns:
-            continue  # the first of two columns that differ only in case wins
-        if not pa.types.is_string(column.type):
-            try:
-                column = column.cast(pa.string())
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                column = pa.array([None if v is None else str(v) for v in column.to_pylist()])
-        columns[key] = column
-    for field in FIELDS:
-        columns.setdefault(field, pa.nulls(table.num_rows, pa.string()))
+    """Every column as a string column, names lower-cased; the record fields always present."""
+    names = _names(table.column_names)
+    columns = {n: _text_column(c) for n, c in zip(names, table.columns, strict=True)}
+    for name in FIELDS:
+        columns.setdefault(name, pa.nulls(table.num_rows, pa.string()))
     return pa.table(columns)
 
 
@@ -93,98 +137,272 @@ def _empty() -> pa.Table:
     return pa.table({name: pa.array([], pa.string()) for name in FIELDS})
 
 
-def _sniff(sample: str) -> str:
-    header = sample.splitlines()[0] if sample else ""
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
-    except csv.Error:
-        counts = {d: header.count(d) for d in _DELIMITERS}
-        return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+# --- CSV ---------------------------------------------------------------------------------
 
 
-def _csv_batches(path: Path, batch_rows: int) -> Iterator[tuple[pa.Table, list[int] | None]]:
-    with path.open("rb") as handle:
-        head = handle.read(_SNIFF_BYTES)
-    if head.startswith(codecs.BOM_UTF8):
-        head = head[len(codecs.BOM_UTF8) :]
-    try:
-        sample = head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut at the sample's end
-            raise _Unreadable("not UTF-8 text") from None
-        sample = head[: exc.start].decode("utf-8")
-    if not sample.strip():
-        raise _Unreadable("empty file: no header")
-    delimiter = _sniff(sample)
-    header = next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
-    names = [str(name).strip().lower() for name in header]
-    if not any(names):
-        raise _Unreadable("no header")
-    odd: list[dict[str, Any]] = []
-
-    def keep(row: Any) -> str:
-        odd.append({"value": row.text, "_line": row.number})
-        return "skip"
-
-    try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(block_size=1 << 22),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=keep
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(header, pa.string()),
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        raise _Unreadable(f"not a readable CSV file: {exc}") from None
-    yield from _rebatch(_csv_blocks(reader, odd), batch_rows)
-
-
-def _csv_blocks(reader: Any, odd: list[dict[str, Any]]) -> Iterator[pa.Table]:
-    while True:
+def _sniff(sample: str, complete: bool) -> str:
+    """The delimiter that splits ``sample`` into the most consistent rows (then the widest)."""
+    if not complete:  # the last line may be cut short
+        sample = sample[: max(sample.rfind("\n"), 0)] or sample
+    best, score = ",", (-1.0, 0)
+    for delimiter in _DELIMITERS:
         try:
-            block = reader.read_next_batch()
-        except StopIteration:
-            break
+            rows = [r for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r]
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        body = rows[1:]
+        consistent = sum(len(r) == width for r in body) / len(body) if body else 1.0
+        if (consistent, width) > score:
+            best, score = delimiter, (consistent, width)
+    return best
+
+
+def _last_boundary(buffer: bytes) -> int:
+    """The offset of the last line break in ``buffer`` outside quotes (-1 if none).
+
+    ``buffer`` starts at a record boundary; RFC 4180 quoting (a quote inside a quoted cell is
+    doubled) keeps the count of quotes before a line break even outside quotes.
+    """
+    quotes = buffer.count(b'"')
+    end = len(buffer)
+    after = 0
+    while True:
+        position = buffer.rfind(b"\n", 0, end)
+        if position < 0:
+            return -1
+        after += buffer.count(b'"', position, end)
+        if (quotes - after) % 2 == 0:
+            return position
+        end = position
+
+
+def _pieces(handle: IO[bytes], buffer: bytes) -> Iterator[bytes]:
+    """The rest of a CSV file in pieces of whole records (the first starts with ``buffer``)."""
+    eof = False
+    target = _PIECE_BYTES
+    while True:
+        while len(buffer) < target and not eof:
+            more = handle.read(_PIECE_BYTES)
+            eof = not more
+            buffer += more
+        if eof:
+            if buffer:
+                yield buffer
+            return
+        cut = _last_boundary(buffer)
+        if cut < 0:
+            if len(buffer) < _MAX_PIECE_BYTES:
+                target = len(buffer) + _PIECE_BYTES
+                continue
+            cut = buffer.rfind(b"\n")
+            if cut < 0:
+                raise _Unreadable(f"a line longer than {_MAX_PIECE_BYTES >> 20} MiB")
+        yield buffer[: cut + 1]
+        buffer = buffer[cut + 1 :]
+        target = _PIECE_BYTES
+
+
+def _header_end(head: bytes) -> int:
+    """Where the records start: after the first line that is not blank, and any line breaks
+    quoted in it."""
+    inside = False
+    seen = False
+    offset = 0
+    for segment in head.split(b"\n"):
+        seen = seen or segment.strip(b"\r") != b""
+        if b'"' in segment and segment.count(b'"') % 2:
+            inside = not inside
+        offset += len(segment) + 1
+        if seen and not inside:
+            return min(offset, len(head))
+    return len(head)
+
+
+def _record_starts(piece: bytes) -> list[tuple[int, int]]:
+    """(line within the piece, byte offset) of each record: line breaks outside quotes, blank
+    lines skipped (as Arrow does)."""
+    starts = []
+    inside = False
+    offset = 0
+    for index, segment in enumerate(piece.split(b"\n")):
+        if not inside and segment and segment != b"\r":
+            starts.append((index, offset))
+        if b'"' in segment and segment.count(b'"') % 2:
+            inside = not inside
+        offset += len(segment) + 1
+    return starts
+
+
+class _CsvFile:
+    """One CSV file read a piece at a time (see the module docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def parts(self) -> Iterator[_Part]:
+        with self.path.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+            complete = len(head) < _SNIFF_BYTES
+            if head.startswith(codecs.BOM_UTF8):
+                head = head[len(codecs.BOM_UTF8) :]
+            try:
+                sample = head.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if complete or exc.start < len(head) - 4:  # not a character cut at the end
+                    raise _Unreadable("not UTF-8 text") from None
+                sample = head[: exc.start].decode("utf-8")
+            if not sample.strip():
+                raise _Unreadable("empty file: no header")
+            self.delimiter = _sniff(sample, complete)
+            end = _header_end(head)
+            header = next(
+                csv.reader(
+                    io.StringIO(head[:end].decode("utf-8", errors="replace")),
+                    delimiter=self.delimiter,
+                ),
+                [],
+            )
+            if not any(cell.strip() for cell in header):
+                raise _Unreadable("no header")
+            self.names = _names(header)
+            line = 1 + head[:end].count(b"\n")
+            for piece in _pieces(handle, head[end:]):
+                table, lines = self._parse(piece, line)
+                line += piece.count(b"\n")
+                yield table, lines
+
+    def _parse(self, piece: bytes, line: int) -> _Part:
+        odd: list[str] = []
+        if not piece.strip():
+            return _empty(), []
+
+        def keep(row: Any) -> str:
+            odd.append(row.text)
+            return "skip"
+
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(piece),
+                read_options=pacsv.ReadOptions(column_names=self.names, block_size=1 << 20),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.delimiter, newlines_in_values=True, invalid_row_handler=keep
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(self.names, pa.string()),
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
         except pa.ArrowInvalid as exc:
-            raise _Unreadable(f"unreadable from some point on: {exc}") from None
-        table = _as_text(pa.Table.from_batches([block]))
-        if odd:
-            extra = _as_text(raw_table([{"value": row["value"]} for row in odd]))
-            odd.clear()
-            table = pa.concat_tables([table, extra], promote_options="default")
-        yield table
-    if odd:
-        yield _as_text(raw_table([{"value": row["value"]} for row in odd]))
+            reason = str(exc).splitlines()[0]
+            if "UTF8" in reason or "UTF-8" in reason:
+                reason = "not UTF-8 text"
+            raise _Unreadable(f"unreadable from line {line} on: {reason}") from None
+        records = table.num_rows + len(odd)
+        lines = self._lines(piece, line, records, bool(odd))
+        if not odd:
+            return _as_text(table), lines
+        extra = self._odd_table(odd)
+        both = pa.concat_tables([_as_text(table), extra], promote_options="default")
+        order = self._order(piece, odd, records, table.num_rows)
+        if order is None:  # the odd rows could not be placed: they follow the piece's others
+            return both, None
+        return both.take(order), lines
+
+    def _lines(self, piece: bytes, line: int, records: int, odd: bool) -> list[int] | None:
+        breaks = piece.count(b"\n") + (0 if piece.endswith(b"\n") else 1)
+        plain = (
+            b"\n\n" not in piece
+            and b"\n\r\n" not in piece
+            and not piece.startswith((b"\n", b"\r\n"))
+        )
+        if plain and breaks == records:  # a record per line
+            return list(range(line, line + records))
+        starts = _record_starts(piece)
+        if len(starts) != records:
+            return None
+        return [line + index for index, _ in starts]
+
+    def _odd_table(self, odd: list[str]) -> pa.Table:
+        width = len(self.names)
+        columns: dict[str, list[str | None]] = {name: [] for name in [*self.names, EXTRA_COLUMN]}
+        for text in odd:
+            cells = next(csv.reader(io.StringIO(text), delimiter=self.delimiter), [])
+            for index, name in enumerate(self.names):
+                value = cells[index] if index < len(cells) else None
+                columns[name].append(value or None)
+            rest = cells[width:]
+            columns[EXTRA_COLUMN].append(self.delimiter.join(rest) if rest else None)
+        return _as_text(pa.table({k: pa.array(v, pa.string()) for k, v in columns.items()}))
+
+    def _order(self, piece: bytes, odd: list[str], records: int, good: int) -> list[int] | None:
+        """Positions to take so the odd rows stand where they were in the piece."""
+        starts = _record_starts(piece)
+        if len(starts) != records:
+            return None
+        index = {offset: position for position, (_, offset) in enumerate(starts)}
+        taken: dict[int, int] = {}  # position in the piece -> index among the odd rows
+        for number, text in enumerate(odd):
+            wanted = text.encode("utf-8")
+            found = piece.find(wanted)
+            while found >= 0:
+                position = index.get(found)
+                after = found + len(wanted)
+                ends = after == len(piece) or piece[after : after + 1] in (b"\n", b"\r")
+                if position is not None and ends and position not in taken:
+                    taken[position] = number
+                    break
+                found = piece.find(wanted, found + 1)
+            else:
+                return None
+        order = []
+        next_good = 0
+        for position in range(records):
+            if position in taken:
+                order.append(good + taken[position])
+            else:
+                order.append(next_good)
+                next_good += 1
+        return order
 
 
-def _rebatch(
-    blocks: Iterator[pa.Table], batch_rows: int
-) -> Iterator[tuple[pa.Table, list[int] | None]]:
-    pending: list[pa.Table] = []
-    size = 0
-    for block in blocks:
-        pending.append(block)
-        size += block.num_rows
-        while size >= batch_rows:
-            table = pa.concat_tables(pending, promote_options="default")
-            yield table.slice(0, batch_rows), None
-            rest = table.slice(batch_rows)
-            pending, size = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
-    if pending:
-        yield pa.concat_tables(pending, promote_options="default"), None
+# --- JSON Lines --------------------------------------------------------------------------
 
 
-def _jsonl_batches(path: Path, batch_rows: int) -> Iterator[tuple[pa.Table, list[int] | None]]:
-    records: list[dict[str, Any]] = []
-    lines: list[int] = []
-    seen_object = False
+def _columns(records: list[Mapping[str, Any]]) -> pa.Table:
+    """Records (keys lower-cased already) as a table of strings, the fields first."""
+    names: dict[str, None] = dict.fromkeys(FIELDS)
+    for record in records:
+        for name in record:
+            names.setdefault(name)
+    columns = {}
+    for name in names:
+        values = [record.get(name) for record in records]
+        columns[name] = pa.array(
+            [v if v is None or v.__class__ is str else _value_text(v) for v in values],
+            pa.string(),
+        )
+    return pa.table(columns)
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return _json_text(value)
+
+
+def _jsonl_parts(path: Path, batch_rows: int) -> Iterator[_Part]:
     try:
         with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            if not any(_is_object(text) for text in handle):
+                raise _Unreadable("no line is a JSON object")
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            records: list[Mapping[str, Any]] = []
+            lines: list[int] = []
             for number, text in enumerate(handle, start=1):
                 if not text.strip():
                     continue
@@ -192,60 +410,104 @@ def _jsonl_batches(path: Path, batch_rows: int) -> Iterator[tuple[pa.Table, list
                     value = json.loads(text)
                 except json.JSONDecodeError:
                     value = None
-                    record: dict[str, Any] = {"value": text.rstrip("\r\n")}
-                else:
-                    record = value if isinstance(value, dict) else {"value": text.strip()}
                 if isinstance(value, dict):
-                    seen_object = True
-                elif not seen_object:
-                    raise _Unreadable(f"line {number} is not a JSON object")
-                records.append(
-                    {
-                        k: v if v is None or isinstance(v, str) else _json_text(v)
-                        for k, v in record.items()
-                    }
-                )
+                    if not value.keys() <= _FIELD_NAMES:
+                        value = {str(k).strip().lower(): v for k, v in value.items()}
+                    records.append(value)
+                else:
+                    records.append({"value": text.strip()})
                 lines.append(number)
                 if len(records) >= batch_rows:
-                    yield _as_text(raw_table(records)), lines
+                    yield _columns(records), lines
                     records, lines = [], []
+            if records:
+                yield _columns(records), lines
     except UnicodeDecodeError:
         raise _Unreadable("not UTF-8 text") from None
-    if records:
-        yield _as_text(raw_table(records)), lines
 
 
-def _json_text(value: Any) -> str:
-    if isinstance(value, bool | int | float):
-        return json.dumps(value)
-    return json.dumps(value, ensure_ascii=False)
+_FIELD_NAMES = frozenset(FIELDS)
 
 
-def _parquet_batches(path: Path, batch_rows: int) -> Iterator[tuple[pa.Table, list[int] | None]]:
+def _is_object(text: str) -> bool:
+    if not text.lstrip().startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(text), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+# --- Parquet -----------------------------------------------------------------------------
+
+
+def _parquet_parts(path: Path, batch_rows: int, skip: int) -> tuple[Iterator[_Part], int]:
+    """The batches after the row groups wholly inside the first ``skip`` records, and how many
+    records those groups held."""
     try:
         parquet = pq.ParquetFile(path)
-        for batch in parquet.iter_batches(batch_size=batch_rows):
-            yield _as_text(pa.Table.from_batches([batch])), None
     except (pa.ArrowInvalid, OSError) as exc:
         raise _Unreadable(f"not a readable Parquet file: {exc}") from None
+    groups = list(range(parquet.metadata.num_row_groups))
+    skipped = 0
+    while groups and skipped + parquet.metadata.row_group(groups[0]).num_rows <= skip:
+        skipped += parquet.metadata.row_group(groups.pop(0)).num_rows
+
+    def parts() -> Iterator[_Part]:
+        try:
+            for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=groups):
+                yield _as_text(pa.Table.from_batches([batch])), None
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise _Unreadable(f"not a readable Parquet file: {exc}") from None
+        finally:
+            parquet.close()
+
+    return parts(), skipped
 
 
-def _reader(path: Path, batch_rows: int) -> Iterator[tuple[pa.Table, list[int] | None]]:
+# --- one file ----------------------------------------------------------------------------
+
+
+def _reader(path: Path, batch_rows: int, skip: int) -> Iterator[_Part]:
+    """The file's records after the first ``skip``, in batches of ``batch_rows``."""
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
-        return _csv_batches(path, batch_rows)
+        return _skip(_rebatch(_CsvFile(path).parts(), batch_rows), skip)
     if suffix in JSONL_SUFFIXES:
-        return _jsonl_batches(path, batch_rows)
+        return _skip(_jsonl_parts(path, batch_rows), skip)
     if suffix in PARQUET_SUFFIXES:
-        return _parquet_batches(path, batch_rows)
+        parts, skipped = _parquet_parts(path, batch_rows, skip)
+        return _skip(parts, skip - skipped)
     raise _Unreadable(f"unsupported file type {suffix or '(none)'}: use CSV, JSON Lines or Parquet")
 
 
-def _skip(
-    batches: Iterator[tuple[pa.Table, list[int] | None]], skip: int
-) -> Iterator[tuple[pa.Table, list[int] | None]]:
+def _concat(parts: list[_Part]) -> _Part:
+    table = pa.concat_tables([t for t, _ in parts], promote_options="default")
+    known = [lines for _, lines in parts]
+    lines = None if any(x is None for x in known) else [n for x in known for n in x or []]
+    return table, lines
+
+
+def _rebatch(parts: Iterator[_Part], batch_rows: int) -> Iterator[_Part]:
+    pending: list[_Part] = []
+    size = 0
+    for part in parts:
+        if not part[0].num_rows:
+            continue
+        pending.append(part)
+        size += part[0].num_rows
+        while size >= batch_rows:
+            table, lines = _concat(pending)
+            yield table.slice(0, batch_rows), None if lines is None else lines[:batch_rows]
+            rest = (table.slice(batch_rows), None if lines is None else lines[batch_rows:])
+            pending, size = ([rest], rest[0].num_rows) if rest[0].num_rows else ([], 0)
+    if pending:
+        yield _concat(pending)
+
+
+def _skip(parts: Iterator[_Part], skip: int) -> Iterator[_Part]:
     """The records after the first ``skip``."""
-    for table, lines in batches:
+    for table, lines in parts:
         if skip >= table.num_rows:
             skip -= table.num_rows
             continue
@@ -260,6 +522,10 @@ def _move(path: Path, folder: Path, digest: str) -> Path:
     target = folder / path.name
     if target.exists():
         target = folder / f"{path.stem}.{digest[:8]}{path.suffix}"
+        number = 1
+        while target.exists():
+            number += 1
+            target = folder / f"{path.stem}.{digest[:8]}-{number}{path.suffix}"
     os.replace(path, target)
     return target
 
@@ -270,72 +536,90 @@ class FileInboxSource(SalesSource):
     name: ClassVar[SourceName] = "files"
 
     def __init__(self, inbox: Path, *, batch_rows: int = 50_000) -> None:
+        """Create ``inbox`` and its ``processed/`` and ``failed/`` folders if missing."""
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
         self.inbox = inbox
         self.batch_rows = batch_rows
         self.processed = inbox / "processed"
         self.failed = inbox / "failed"
+        for directory in (self.inbox, self.processed, self.failed):
+            directory.mkdir(parents=True, exist_ok=True)
+        #: Files that could not be read in this source's passes.
         self.failures: list[FileFailure] = []
-        self._paths: dict[str, tuple[Path, str]] = {}
+        # Files being read, by ledger key: the file, its digest, copies met meanwhile.
+        self._reading: dict[str, tuple[Path, str, list[Path]]] = {}
+        self._loaded: set[str] = set()
+        self._unreadable: dict[str, str] = {}
 
     def pending(self) -> list[Path]:
         """The files waiting in the inbox, in the order they are read."""
         if not self.inbox.is_dir():
             return []
-        files = [
-            path
-            for path in self.inbox.iterdir()
-            if path.is_file()
-            and not path.name.startswith(".")
-            and not path.name.endswith(".reason.txt")
-        ]
-        return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+        files = []
+        for path in self.inbox.iterdir():
+            if path.name.startswith(".") or path.name.endswith(".reason.txt"):
+                continue
+            try:
+                if path.is_file():
+                    files.append((path.stat().st_mtime, path.name, path))
+            except OSError:  # gone meanwhile
+                continue
+        return [path for _, _, path in sorted(files)]
 
     def _fail(self, path: Path, digest: str, reason: str) -> None:
         self.failures.append(FileFailure(path.name, reason))
         if path.exists():
-            target = _move(path, self.failed, digest or hashlib.sha256(b"").hexdigest())
+            target = _move(path, self.failed, digest)
             target.with_name(target.name + ".reason.txt").write_text(reason + "\n", "utf-8")
 
     async def batches(self, state: Mapping[str, Mapping[str, Any]]) -> AsyncIterator[SourceBatch]:
         """Each pending file's records not stored yet, a batch at a time."""
-        for directory in (self.inbox, self.processed, self.failed):
-            directory.mkdir(parents=True, exist_ok=True)
         for path in await asyncio.to_thread(self.pending):
             try:
                 digest = await asyncio.to_thread(_sha256, path)
+            except FileNotFoundError:
+                continue
             except OSError as exc:
                 self.failures.append(FileFailure(path.name, f"cannot read: {exc.strerror}"))
                 continue
             key = f"file:{digest}"
             saved = state.get(key) or {}
-            if saved.get("done"):
+            if saved.get("done") or key in self._loaded:
                 await asyncio.to_thread(_move, path, self.processed, digest)
                 continue
-            self._paths[key] = (path, digest)
-            async for batch in self._file(path, key, int(saved.get("rows", 0))):
+            if key in self._reading:  # a copy of a file whose last batch is not stored yet
+                self._reading[key][2].append(path)
+                continue
+            if key in self._unreadable:
+                await asyncio.to_thread(self._fail, path, digest, self._unreadable[key])
+                continue
+            self._reading[key] = (path, digest, [])
+            async for batch in self._file(path, key, digest, int(saved.get("rows", 0))):
                 yield batch
 
-    async def _file(self, path: Path, key: str, skip: int) -> AsyncIterator[SourceBatch]:
-        digest = self._paths[key][1]
+    async def _file(
+        self, path: Path, key: str, digest: str, skip: int
+    ) -> AsyncIterator[SourceBatch]:
+        error: str | None = None
+        current: _Part | None = None
         try:
-            reader = _skip(_reader(path, self.batch_rows), skip)
+            reader = await asyncio.to_thread(_reader, path, self.batch_rows, skip)
             current = await asyncio.to_thread(next, reader, None)
         except _Unreadable as exc:
-            await asyncio.to_thread(self._fail, path, digest, str(exc))
-            return
+            error = str(exc)
         rows = skip
-        while True:
+        while error is None:
+            following: _Part | None = None
             try:
-                following = await asyncio.to_thread(next, reader, None) if current else None
+                if current is not None:
+                    following = await asyncio.to_thread(next, reader, None)
             except _Unreadable as exc:
-                await asyncio.to_thread(self._fail, path, digest, str(exc))
-                return
+                error = str(exc)
             table, lines = current if current is not None else (_empty(), None)
             first = rows + 1
             rows += table.num_rows
-            done = following is None
+            done = following is None and error is None
             yield SourceBatch(
                 source=self.name,
                 location=path.name,
@@ -348,11 +632,20 @@ class FileInboxSource(SalesSource):
             if done:
                 return
             current = following
+        _, _, copies = self._reading.pop(key, (path, digest, []))
+        self._unreadable[key] = error
+        for failed in [path, *copies]:
+            await asyncio.to_thread(self._fail, failed, digest, error)
 
     async def committed(self, batch: SourceBatch) -> None:
         """Move a file to ``processed/`` once its last batch is stored."""
         if not batch.checkpoint.get("done"):
             return
-        found = self._paths.pop(batch.checkpoint_key, None)
-        if found is not None and found[0].exists():
-            await asyncio.to_thread(_move, found[0], self.processed, found[1])
+        found = self._reading.pop(batch.checkpoint_key, None)
+        self._loaded.add(batch.checkpoint_key)
+        if found is None:
+            return
+        path, digest, copies = found
+        for loaded in [path, *copies]:
+            if loaded.exists():
+                await asyncio.to_thread(_move, loaded, self.processed, digest)
