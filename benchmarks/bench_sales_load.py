@@ -11,9 +11,11 @@ process (peak RSS is that process's own ``VmHWM``) into a fresh, migrated Postgr
   ``ANALYZE`` of the star schema at the end), from Parquet and from CSV;
 - *COPY floor*: the ``fact_sales`` rows the product stored, dumped beforehand, loaded into an
   empty schema (dimensions and partitions made first, not timed) with ``COPY ... FROM STDIN``
-  only. The product itself writes each new batch with two COPYs (the keys into ``sales_keys``,
-  whose primary key refuses a batch holding a stored line, then the facts): it cannot reach
-  the floor without dropping that check;
+  and a commit, median of 3. The product itself writes each new batch with two COPYs (the
+  keys into ``sales_keys``, whose primary key refuses a batch holding a stored line, then the
+  facts): it cannot reach the floor without dropping that check. Product loads are one run
+  each (two runs of this benchmark on 2026-12-04 put the product from Parquet at 0.45 and
+  0.55 of a single COPY at 1,000,000 lines: the machine is shared);
 - *pandas*: what a pandas user would write: ``read_csv`` in 50,000-row chunks as text, the same
   parsing and validation rules vectorised in pandas, the facts written with ``to_sql`` through
   ``COPY`` into a plain table (no dimensions, no supersession, no quarantine: less work than
@@ -65,6 +67,8 @@ POSTGRES = os.environ.get(
     "LEADPERSONA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
 )
 CLEANING_ROWS = 1_000_000
+#: The COPY floor is the median of this many loads of the same rows (committed, then truncated).
+FLOOR_REPEATS = 3
 #: The memory check reads the largest CSV this many times over, as one file.
 BIG_REPEATS = 8
 ORDERS_PER_DAY = 2000  # keeps 1,000,000 lines inside the first months of 2026
@@ -498,16 +502,22 @@ def _copy_floor(source_db: str) -> tuple[float, int]:
                 with driver.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN") as copy:
                     copy.write(dumps[table])
         rows = dumps["fact_sales"].count(b"\n")
-        with target.begin() as connection:
-            driver = connection.connection.driver_connection
-            assert driver is not None
-            started = time.perf_counter()
-            with (
-                driver.cursor() as cursor,
-                cursor.copy(f"COPY fact_sales ({FACT}) FROM STDIN") as copy,
-            ):
-                copy.write(dumps["fact_sales"])
-        return time.perf_counter() - started, rows
+        timings = []
+        for _ in range(FLOOR_REPEATS):
+            with target.connect() as connection:
+                connection.execute(text("TRUNCATE fact_sales"))
+                connection.commit()
+                driver = connection.connection.driver_connection
+                assert driver is not None
+                started = time.perf_counter()
+                with (
+                    driver.cursor() as cursor,
+                    cursor.copy(f"COPY fact_sales ({FACT}) FROM STDIN") as copy,
+                ):
+                    copy.write(dumps["fact_sales"])
+                connection.commit()
+                timings.append(time.perf_counter() - started)
+        return statistics.median(timings), rows
     finally:
         source.dispose()
         target.dispose()
@@ -657,9 +667,11 @@ def run() -> str:
         "",
         f"Cleaning only, {cleaning_table.num_rows:,} raw text rows in 50,000-row batches (the"
         " same price, discount, date, integer, email, currency and status rules in each; pandas"
-        " and Polars lower-case emails where the product also applies Unicode NFKC). *Amounts"
-        " off*: accepted lines whose amount differs from quantity x unit_price x (1 - discount)"
-        " computed again in exact decimals and rounded half up to cents:",
+        " and Polars lower-case emails where the product also applies Unicode NFKC, and compute"
+        " the amount in binary floating point, as their users would). *Amounts off*: accepted"
+        " lines whose amount differs from quantity x unit_price x (1 - discount) computed again"
+        " in exact decimals and rounded half up to cents (the product's cleaner turns the"
+        " discount into a DOUBLE: DuckDB divides a DECIMAL by 100 in floating point):",
         "",
         "| library | seconds | rows/s | time vs DuckDB | accepted | rejected | amounts off |",
         "|---|---|---|---|---|---|---|",
