@@ -124,11 +124,18 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _inbox_with(path: str) -> Path:
+    """A fresh inbox holding ``path`` (a hard link), inside the run's temporary folder, so the
+    moved file is removed with it."""
+    inbox = Path(tempfile.mkdtemp(prefix="inbox-", dir=Path(path).parent))
+    os.link(path, inbox / Path(path).name)
+    return inbox
+
+
 def _child_source_only(path: str, queue: Any) -> None:
     from leadpersona.sales.sources.files import FileInboxSource
 
-    inbox = Path(tempfile.mkdtemp(prefix="lp-bench-inbox-"))
-    os.link(path, inbox / Path(path).name)
+    inbox = _inbox_with(path)
     source = FileInboxSource(inbox)
 
     async def read() -> int:
@@ -148,8 +155,7 @@ def _child_product(path: str, url: str, queue: Any) -> None:
     from leadpersona.config import Settings
     from leadpersona.services.sales_load import load_sales
 
-    inbox = Path(tempfile.mkdtemp(prefix="lp-bench-inbox-"))
-    os.link(path, inbox / Path(path).name)
+    inbox = _inbox_with(path)
     engine = make_engine(url)
     upgrade(engine)
     started = time.perf_counter()
