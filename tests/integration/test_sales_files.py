@@ -125,6 +125,23 @@ async def test_json_lines_with_a_blank_line_and_a_line_that_is_not_an_object(
     assert batches[0].lines == [1, 3, 4, 5]
 
 
+async def test_json_values_of_every_type_arrive_as_text(tmp_path: Path) -> None:
+    lines = [
+        '{"order_id": "A", "quantity": 2, "unit_price": 2.5, "flag": true, "tags": [1]}',
+        '{"order_id": "B", "quantity": "3", "unit_price": 10, "flag": null, "tags": {"k": "é"}}',
+        '{"quantity": 4, "order_id": "C"}',
+    ]
+    (tmp_path / "mixed.jsonl").write_text("\n".join(lines))
+    found = rows(await collect(FileInboxSource(tmp_path)))
+    assert [(r["quantity"], r["unit_price"]) for r in found] == [
+        ("2", "2.5"),
+        ("3", "10"),
+        ("4", None),
+    ]
+    assert [r["flag"] for r in found] == ["true", None, None]
+    assert [r["tags"] for r in found] == ["[1]", '{"k": "é"}', None]
+
+
 async def test_parquet_typed_columns_arrive_as_text_in_bounded_batches(tmp_path: Path) -> None:
     records = list(synthetic_lines(25))
     table = pa.table(

@@ -37,7 +37,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, ClassVar
@@ -375,23 +375,48 @@ class _CsvFile:
 
 def _columns(records: list[Mapping[str, Any]]) -> pa.Table:
     """Records (keys lower-cased already) as a table of strings, the fields first."""
-    names: dict[str, None] = dict.fromkeys(FIELDS)
-    for record in records:
-        for name in record:
-            names.setdefault(name)
-    columns = {}
-    for name in names:
-        values = [record.get(name) for record in records]
-        columns[name] = pa.array(
-            [v if v is None or v.__class__ is str else _value_text(v) for v in values],
-            pa.string(),
+    keys = tuple(records[0]) if records else ()
+    if all(tuple(record) == keys for record in records):  # one exporter: one key order
+        values: dict[str, Any] = dict(
+            zip(keys, zip(*(r.values() for r in records), strict=True), strict=True)
         )
-    return pa.table(columns)
+    else:
+        names: dict[str, None] = {}
+        for record in records:
+            names.update(dict.fromkeys(record))
+        values = {name: [record.get(name) for record in records] for name in names}
+    columns = {name: _text_array(column) for name, column in values.items()}
+    for name in FIELDS:
+        columns.setdefault(name, pa.nulls(len(records), pa.string()))
+    extra = [name for name in columns if name not in _FIELD_NAMES]
+    return pa.table({name: columns[name] for name in [*FIELDS, *extra]})
+
+
+def _text_array(values: Sequence[Any]) -> pa.Array:
+    """JSON values as text: strings as they are, numbers and booleans as JSON writes them (by
+    Arrow when a column holds only those), objects and lists as JSON."""
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    try:
+        inferred = pa.array(values)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        inferred = None
+    if inferred is not None and (
+        pa.types.is_integer(inferred.type) or pa.types.is_boolean(inferred.type)
+    ):
+        return inferred.cast(pa.string())
+    return pa.array(
+        [v if v is None or v.__class__ is str else _value_text(v) for v in values], pa.string()
+    )
 
 
 def _value_text(value: Any) -> str:
-    if isinstance(value, bool | int | float):
-        return json.dumps(value)
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
     return _json_text(value)
 
 
