@@ -132,7 +132,9 @@ def _big_csv(source: Path, folder: Path) -> Path:
         written = len(header)
         while written < BIG_BYTES:
             part = body[: BIG_BYTES - written]
-            part = part[: part.rfind(b"\n") + 1] or body
+            part = part[: part.rfind(b"\n") + 1]
+            if not part:
+                break
             out.write(part)
             written += len(part)
     return big

@@ -312,13 +312,31 @@ async def test_a_large_csv_is_read_in_pieces_and_fails_half_way_keeping_what_was
         handle.write("category,quantity,unit_price,discount,currency,status\n")
         for number in range(count):
             handle.write(row.format(number))
+            if number == 44_999:  # in the second piece: a short row, over two lines too
+                handle.write('SHORT,"a\nb"\n')
     source = FileInboxSource(tmp_path, batch_rows=25_000)
-    batches = await collect(source)
-    assert [b.records.num_rows for b in batches] == [25_000, 25_000, 10_000]
+    batches = [b async for b in source.batches({})]
+    assert [b.records.num_rows for b in batches] == [25_000, 25_000, 10_001]
     assert [b.first_row for b in batches] == [1, 25_001, 50_001]
     assert batches[1].lines is not None and batches[1].lines[:2] == [50_002, 50_004]
+    short = batches[1].records.slice(19_999, 3).to_pylist()
+    assert [r["order_id"] for r in short] == ["O44999", "SHORT", "O45000"]
+    assert short[1]["line_no"] == "a\nb" and short[1]["order_date"] is None
+    assert batches[1].lines[19_999:20_002] == [90_000, 90_002, 90_004]
     assert rows(batches[2:])[-1]["product_name"] == 'Desk, "oak"\nsecond line'
-    assert len({r["order_id"] for r in rows(batches)}) == count
+    assert len({r["order_id"] for r in rows(batches)}) == count + 1
+    # Resuming after 30,000 records gives the same records in the same order.
+    resumed = [
+        b
+        async for b in FileInboxSource(tmp_path, batch_rows=25_000).batches(
+            {batches[0].checkpoint_key: {"name": "big.csv", "rows": 30_000, "done": False}}
+        )
+    ]
+    assert rows(resumed) == rows(batches)[30_000:]
+    assert [b.first_row for b in resumed] == [30_001, 50_001]
+    assert resumed[0].lines == batches[1].lines[5_000:]
+    for batch in batches:
+        await source.committed(batch)
 
     with (tmp_path / "bad.csv").open("wb") as handle:
         handle.write(b"order_id,product_name\n")

@@ -270,13 +270,14 @@ class _CsvFile:
             self.names = _names(header)
             line = 1 + head[:end].count(b"\n")
             for piece in _pieces(handle, head[end:]):
-                table, lines = self._parse(piece, line)
-                line += piece.count(b"\n")
+                breaks = piece.count(b"\n")
+                table, lines = self._parse(piece, line, breaks)
+                line += breaks
                 yield table, lines
 
-    def _parse(self, piece: bytes, line: int) -> _Part:
+    def _parse(self, piece: bytes, line: int, breaks: int) -> _Part:
         odd: list[str] = []
-        if not piece.strip():
+        if not piece:
             return _empty(), []
 
         def keep(row: Any) -> str:
@@ -303,7 +304,7 @@ class _CsvFile:
                 reason = "not UTF-8 text"
             raise _Unreadable(f"unreadable from line {line} on: {reason}") from None
         records = table.num_rows + len(odd)
-        lines = self._lines(piece, line, records, bool(odd))
+        lines = self._lines(piece, line, records, breaks)
         if not odd:
             return _as_text(table), lines
         extra = self._odd_table(odd)
@@ -313,8 +314,10 @@ class _CsvFile:
             return both, None
         return both.take(order), lines
 
-    def _lines(self, piece: bytes, line: int, records: int, odd: bool) -> list[int] | None:
-        breaks = piece.count(b"\n") + (0 if piece.endswith(b"\n") else 1)
+    def _lines(self, piece: bytes, line: int, records: int, breaks: int) -> list[int] | None:
+        """The line each record of ``piece`` starts on (None if they cannot be told)."""
+        if not piece.endswith(b"\n"):
+            breaks += 1
         plain = (
             b"\n\n" not in piece
             and b"\n\r\n" not in piece
