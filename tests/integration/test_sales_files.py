@@ -3,7 +3,11 @@ content-hash ledger, resuming a file, processed/ and failed/, and bounded batche
 
 from __future__ import annotations
 
+import csv
+import io
+import itertools
 import json
+import random
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -15,6 +19,7 @@ import pytest
 
 from leadpersona.sales.cleaning import SalesCleaner
 from leadpersona.sales.records import SourceBatch
+from leadpersona.sales.sources import files
 from leadpersona.sales.sources.files import FileInboxSource
 from leadpersona.sales.synthetic import synthetic_lines
 
@@ -350,3 +355,68 @@ async def test_a_large_csv_is_read_in_pieces_and_fails_half_way_keeping_what_was
     assert [f.name for f in source.failures] == ["bad.csv"]
     assert "not UTF-8" in source.failures[0].reason
     assert (tmp_path / "failed" / "bad.csv.reason.txt").exists()
+
+
+def _expected(text: str, delimiter: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """What Python's csv module reads from ``text``: the records and the line each starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    names = [n.strip().lower() for n in next(reader)]
+    records, lines = [], []
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        if not cells:
+            continue
+        record = {n: (cells[i] or None) if i < len(cells) else None for i, n in enumerate(names)}
+        record["_extra"] = delimiter.join(cells[len(names) :]) or None
+        records.append(record)
+        lines.append(start)
+    return records, lines
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_csv_pieces_of_any_size_read_what_the_csv_module_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    rng = random.Random(seed)
+    delimiter = rng.choice([",", ";", "|", "\t"])
+    cells = ["plain", "", "a b", '"quoted, with; all|\tdelims"', '"two\nlines"', '"say ""hi"""']
+    cells += ['"three\r\nline\nvalue"', "12,50" if delimiter != "," else "12.50", "é€"]
+    newline = rng.choice(["\n", "\r\n"])
+    out = [delimiter.join(["Order_ID", "b", "c", "d"])]
+    for number in range(300):
+        width = rng.choice([4, 4, 4, 4, 4, 2, 5, 7])
+        row = [f"R{number}"] + [rng.choice(cells) for _ in range(width - 1)]
+        out.append(delimiter.join(row))
+        if rng.random() < 0.05:
+            out.append("")
+    text = newline.join(out) + rng.choice(["", newline])
+    (tmp_path / "any.csv").write_text(text, encoding="utf-8", newline="")
+    records, lines = _expected(text, delimiter)
+
+    monkeypatch.setattr(files, "_PIECE_BYTES", rng.choice([16, 100, 700]))
+    monkeypatch.setattr(files, "_MAX_PIECE_BYTES", 4096)
+    batches = await collect(FileInboxSource(tmp_path, batch_rows=rng.choice([1, 7, 1000])))
+    found = [{k: v for k, v in r.items() if k in records[0]} for r in rows(batches)]
+    assert found == records
+    assert [n for b in batches for n in b.lines or []] == lines
+    assert [b.first_row for b in batches] == list(
+        itertools.accumulate([1] + [b.records.num_rows for b in batches[:-1]])
+    )
+
+
+async def test_a_stray_quote_inside_a_cell_is_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(files, "_PIECE_BYTES", 64)
+    monkeypatch.setattr(files, "_MAX_PIECE_BYTES", 256)
+    body = "order_id,product_name\n" + "".join(f'S{n},5" screen\n' for n in range(100))
+    (tmp_path / "inches.csv").write_text(body)
+    source = FileInboxSource(tmp_path)
+    found = rows(await collect(source))
+    assert source.failures == [] and len(found) == 100
+    assert {r["product_name"] for r in found} == {'5" screen'}
+    assert [r["order_id"] for r in found] == [f"S{n}" for n in range(100)]

@@ -339,7 +339,7 @@ class _CsvFile:
                 value = cells[index] if index < len(cells) else None
                 columns[name].append(value or None)
             rest = cells[width:]
-            columns[EXTRA_COLUMN].append(self.delimiter.join(rest) if rest else None)
+            columns[EXTRA_COLUMN].append(self.delimiter.join(rest) or None)
         return _as_text(pa.table({k: pa.array(v, pa.string()) for k, v in columns.items()}))
 
     def _order(self, piece: bytes, odd: list[str], records: int, good: int) -> list[int] | None:
@@ -426,12 +426,12 @@ def _value_text(value: Any) -> str:
 def _jsonl_parts(path: Path, batch_rows: int) -> Iterator[_Part]:
     try:
         with path.open("r", encoding="utf-8-sig", newline="") as handle:
-            if not any(_is_object(text) for text in handle):
+            if not any(_is_object(text) for text in _text_lines(handle)):
                 raise _Unreadable("no line is a JSON object")
         with path.open("r", encoding="utf-8-sig", newline="") as handle:
             records: list[Mapping[str, Any]] = []
             lines: list[int] = []
-            for number, text in enumerate(handle, start=1):
+            for number, text in enumerate(_text_lines(handle), start=1):
                 if not text.strip():
                     continue
                 try:
@@ -455,6 +455,15 @@ def _jsonl_parts(path: Path, batch_rows: int) -> Iterator[_Part]:
 
 
 _FIELD_NAMES = frozenset(FIELDS)
+#: A JSON line longer than this (in characters) makes the file unreadable: it is not read whole.
+_MAX_LINE_CHARS = 16 << 20
+
+
+def _text_lines(handle: IO[str]) -> Iterator[str]:
+    while text := handle.readline(_MAX_LINE_CHARS):
+        if len(text) == _MAX_LINE_CHARS and not text.endswith(("\n", "\r")):
+            raise _Unreadable(f"a line longer than {_MAX_LINE_CHARS:,} characters")
+        yield text
 
 
 def _is_object(text: str) -> bool:
