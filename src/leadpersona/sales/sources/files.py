@@ -37,7 +37,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, ClassVar
@@ -424,55 +424,75 @@ def _value_text(value: Any) -> str:
 
 
 def _jsonl_parts(path: Path, batch_rows: int) -> Iterator[_Part]:
-    try:
-        with path.open("r", encoding="utf-8-sig", newline="") as handle:
-            if not any(_is_object(text) for text in _text_lines(handle)):
-                raise _Unreadable("no line is a JSON object")
-        with path.open("r", encoding="utf-8-sig", newline="") as handle:
-            records: list[Mapping[str, Any]] = []
-            lines: list[int] = []
-            for number, text in enumerate(_text_lines(handle), start=1):
-                if not text.strip():
-                    continue
-                try:
-                    value = json.loads(text)
-                except json.JSONDecodeError:
-                    value = None
-                if isinstance(value, dict):
-                    if not value.keys() <= _FIELD_NAMES:
-                        value = {str(k).strip().lower(): v for k, v in value.items()}
-                    records.append(value)
-                else:
-                    records.append({"value": text.strip()})
-                lines.append(number)
-                if len(records) >= batch_rows:
-                    yield _columns(records), lines
-                    records, lines = [], []
-            if records:
-                yield _columns(records), lines
-    except UnicodeDecodeError:
-        raise _Unreadable("not UTF-8 text") from None
+    if not any(_object(text) is not None for _, text in _json_lines(path)):
+        raise _Unreadable("no line is a JSON object")
+    records: list[Mapping[str, Any]] = []
+    lines: list[int] = []
+    for number, text in _json_lines(path):
+        value = _object(text)
+        if value is None:
+            records.append({"value": text})
+        elif value.keys() <= _FIELD_NAMES:
+            records.append(value)
+        else:
+            records.append({str(k).strip().lower(): v for k, v in value.items()})
+        lines.append(number)
+        if len(records) >= batch_rows:
+            yield _columns(records), lines
+            records, lines = [], []
+    if records:
+        yield _columns(records), lines
 
 
 _FIELD_NAMES = frozenset(FIELDS)
-#: A JSON line longer than this (in characters) makes the file unreadable: it is not read whole.
-_MAX_LINE_CHARS = 16 << 20
+#: A JSON line longer than this makes the file unreadable (it is not read whole).
+_MAX_LINE_BYTES = 16 << 20
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-def _text_lines(handle: IO[str]) -> Iterator[str]:
-    while text := handle.readline(_MAX_LINE_CHARS):
-        if len(text) == _MAX_LINE_CHARS and not text.endswith(("\n", "\r")):
-            raise _Unreadable(f"a line longer than {_MAX_LINE_CHARS:,} characters")
-        yield text
+def _json_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text trimmed) of each line that is not blank, read a block at a time."""
+    number = 0
+    rest = b""
+    with path.open("rb") as handle:
+        while True:
+            block = handle.read(_PIECE_BYTES)
+            if not number and not rest and block.startswith(codecs.BOM_UTF8):
+                block = block[len(codecs.BOM_UTF8) :]
+            data = rest + block
+            if block:
+                cut = data.rfind(b"\n") + 1
+                if not cut:
+                    if len(data) > _MAX_LINE_BYTES:
+                        raise _Unreadable(f"line {number + 1} is longer than 16 MiB")
+                    rest = data
+                    continue
+                data, rest = data[:cut], data[cut:]
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _Unreadable(f"not UTF-8 text (after line {number})") from None
+            found = text.split("\n")
+            if block or text.endswith("\n"):
+                found.pop()  # what follows the last line break
+            for line in found:
+                number += 1
+                line = line.strip()
+                if line:
+                    yield number, line
+            if not block:
+                return
 
 
-def _is_object(text: str) -> bool:
-    if not text.lstrip().startswith("{"):
-        return False
+def _object(text: str) -> dict[str, Any] | None:
+    """``text`` as a JSON object (None if it is anything else)."""
+    if not text.startswith("{"):
+        return None
     try:
-        return isinstance(json.loads(text), dict)
-    except json.JSONDecodeError:
-        return False
+        value, end = _SCAN(text, 0)
+    except (StopIteration, json.JSONDecodeError, RecursionError):
+        return None
+    return value if end == len(text) and isinstance(value, dict) else None
 
 
 # --- Parquet -----------------------------------------------------------------------------
