@@ -420,3 +420,22 @@ async def test_a_stray_quote_inside_a_cell_is_text(
     assert source.failures == [] and len(found) == 100
     assert {r["product_name"] for r in found} == {'5" screen'}
     assert [r["order_id"] for r in found] == [f"S{n}" for n in range(100)]
+
+
+async def test_a_short_row_with_a_huge_cell_is_kept(tmp_path: Path) -> None:
+    huge = "x" * 200_000  # beyond the csv module's field size limit
+    (tmp_path / "huge.csv").write_text(f"order_id,product_name,quantity\nH1,{huge}\nH2,n,1\n")
+    source = FileInboxSource(tmp_path)
+    found = rows(await collect(source))
+    assert source.failures == []
+    assert [(r["order_id"], r["product_name"] == huge) for r in found] == [
+        ("H1", True),
+        ("H2", False),
+    ]
+
+
+async def test_json_lines_with_a_bom_and_crlf(tmp_path: Path) -> None:
+    body = '{"Order_ID": "B1"}\r\n\r\n{"order_id": "B2"}\r\n'
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + body.encode())
+    [batch] = await collect(FileInboxSource(tmp_path))
+    assert batch.records["order_id"].to_pylist() == ["B1", "B2"] and batch.lines == [1, 3]

@@ -334,7 +334,10 @@ class _CsvFile:
         width = len(self.names)
         columns: dict[str, list[str | None]] = {name: [] for name in [*self.names, EXTRA_COLUMN]}
         for text in odd:
-            cells = next(csv.reader(io.StringIO(text), delimiter=self.delimiter), [])
+            try:
+                cells = next(csv.reader(io.StringIO(text), delimiter=self.delimiter), [])
+            except csv.Error:  # a cell beyond the csv module's size limit
+                cells = text.split(self.delimiter)
             for index, name in enumerate(self.names):
                 value = cells[index] if index < len(cells) else None
                 columns[name].append(value or None)
@@ -587,6 +590,19 @@ def _move(path: Path, folder: Path, digest: str) -> Path:
     return target
 
 
+#: What reading a file may raise because of the file (it then moves to ``failed/``).
+_READ_ERRORS = (_Unreadable, OSError, csv.Error, pa.ArrowException)
+
+
+def _reason(exc: BaseException) -> str:
+    """The one line saying why a file could not be read."""
+    if isinstance(exc, _Unreadable):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot read: {exc.strerror}"
+    return f"cannot read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+
+
 class FileInboxSource(SalesSource):
     """Sales files dropped into ``inbox`` (see the module docstring)."""
 
@@ -638,7 +654,7 @@ class FileInboxSource(SalesSource):
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                self.failures.append(FileFailure(path.name, f"cannot read: {exc.strerror}"))
+                await asyncio.to_thread(self._fail, path, "", _reason(exc))
                 continue
             key = f"file:{digest}"
             saved = state.get(key) or {}
@@ -663,16 +679,16 @@ class FileInboxSource(SalesSource):
         try:
             reader = await asyncio.to_thread(_reader, path, self.batch_rows, skip)
             current = await asyncio.to_thread(next, reader, None)
-        except _Unreadable as exc:
-            error = str(exc)
+        except _READ_ERRORS as exc:
+            error = _reason(exc)
         rows = skip
         while error is None:
             following: _Part | None = None
             try:
                 if current is not None:
                     following = await asyncio.to_thread(next, reader, None)
-            except _Unreadable as exc:
-                error = str(exc)
+            except _READ_ERRORS as exc:
+                error = _reason(exc)
             table, lines = current if current is not None else (_empty(), None)
             first = rows + 1
             rows += table.num_rows
