@@ -439,3 +439,21 @@ async def test_json_lines_with_a_bom_and_crlf(tmp_path: Path) -> None:
     (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + body.encode())
     [batch] = await collect(FileInboxSource(tmp_path))
     assert batch.records["order_id"].to_pylist() == ["B1", "B2"] and batch.lines == [1, 3]
+
+
+async def test_a_delimiter_after_every_row_gives_a_column_of_its_own(tmp_path: Path) -> None:
+    body = "order_id;quantity\n" + "".join(f"T{n};{n};\n" for n in range(5000)) + "T-short\n"
+    (tmp_path / "trailing.csv").write_text(body)
+    [batch] = await collect(FileInboxSource(tmp_path))
+    found = batch.records.to_pylist()
+    assert len(found) == 5001 and found[7]["quantity"] == "7" and found[7]["_extra_1"] is None
+    assert found[-1]["order_id"] == "T-short" and found[-1]["quantity"] is None
+    assert batch.lines == list(range(2, 5003))
+
+
+async def test_many_rows_of_the_wrong_width_stay_in_order(tmp_path: Path) -> None:
+    body = "a,b,c\n" + "".join(f"W{n},x\n" if n % 3 else f"W{n},x,y\n" for n in range(30_000))
+    (tmp_path / "ragged.csv").write_text(body)
+    batches = await collect(FileInboxSource(tmp_path))
+    assert [r["a"] for r in rows(batches)] == [f"W{n}" for n in range(30_000)]
+    assert [n for b in batches for n in b.lines or []] == list(range(2, 30_002))

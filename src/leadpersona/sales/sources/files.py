@@ -37,6 +37,7 @@ import hashlib
 import io
 import json
 import os
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,6 +206,21 @@ def _pieces(handle: IO[bytes], buffer: bytes) -> Iterator[bytes]:
         target = _PIECE_BYTES
 
 
+def _common_width(body: bytes, complete: bool, delimiter: str) -> int:
+    """The number of cells most rows of ``body`` have, when more than half have it (else 0)."""
+    if not complete:
+        body = body[: body.rfind(b"\n") + 1]
+    try:
+        text = body.decode("utf-8", errors="replace")
+        widths = Counter(len(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter) if r)
+    except csv.Error:
+        return 0
+    if not widths:
+        return 0
+    width, count = widths.most_common(1)[0]
+    return width if count * 2 > widths.total() else 0
+
+
 def _header_end(head: bytes) -> int:
     """Where the records start: after the first line that is not blank, and any line breaks
     quoted in it."""
@@ -268,6 +284,10 @@ class _CsvFile:
             if not any(cell.strip() for cell in header):
                 raise _Unreadable("no header")
             self.names = _names(header)
+            wider = _common_width(head[end:], complete, self.delimiter) - len(self.names)
+            # Rows wider than the header all along (a delimiter after the last cell of every
+            # row): the surplus gets columns of its own rather than every row being odd.
+            self.names += [f"{EXTRA_COLUMN}_{number}" for number in range(1, wider + 1)]
             line = 1 + head[:end].count(b"\n")
             for piece in _pieces(handle, head[end:]):
                 breaks = piece.count(b"\n")
@@ -350,21 +370,16 @@ class _CsvFile:
         starts = _record_starts(piece)
         if len(starts) != records:
             return None
-        index = {offset: position for position, (_, offset) in enumerate(starts)}
+        ends = [offset for _, offset in starts[1:]] + [len(piece)]
+        at: dict[bytes, list[int]] = {}  # a record's bytes -> its positions in the piece
+        for position, ((_, start), end) in enumerate(zip(starts, ends, strict=True)):
+            at.setdefault(piece[start:end].rstrip(b"\r\n"), []).append(position)
         taken: dict[int, int] = {}  # position in the piece -> index among the odd rows
         for number, text in enumerate(odd):
-            wanted = text.encode("utf-8")
-            found = piece.find(wanted)
-            while found >= 0:
-                position = index.get(found)
-                after = found + len(wanted)
-                ends = after == len(piece) or piece[after : after + 1] in (b"\n", b"\r")
-                if position is not None and ends and position not in taken:
-                    taken[position] = number
-                    break
-                found = piece.find(wanted, found + 1)
-            else:
+            positions = at.get(text.encode("utf-8"))
+            if not positions:
                 return None
+            taken[positions.pop(0)] = number
         order = []
         next_good = 0
         for position in range(records):
