@@ -9,10 +9,12 @@ records, in the order files arrived (modification time, then name), never whole:
   4 MiB at line breaks outside quotes, and each piece is parsed by Arrow with every column
   read as text (only an empty cell is null). A row with the wrong number of cells is kept in
   its place: missing cells are null, cells beyond the header go to ``_extra`` (joined by the
-  delimiter), so that cleaning judges it like any other: nothing read is dropped. The line
-  each record starts on is known.
+  delimiter), so that cleaning judges it like any other: nothing read is dropped. When most
+  rows are wider than the header (a delimiter after every row), the surplus cells get columns
+  ``_extra_1``, ``_extra_2``... instead. The line each record starts on is known.
 - **JSON Lines** (``.jsonl``, ``.ndjson``): one object per line; blank lines skipped; a line
-  that is not an object is kept whole under ``value`` (quarantined).
+  that is not an object is kept whole under ``value`` (quarantined). A line longer than
+  16 MiB makes the file unreadable (it would have to be read whole).
 - **Parquet** (``.parquet``): streamed a batch at a time; every column cast to text (nested
   values as JSON).
 
@@ -22,8 +24,8 @@ keyed by the SHA-256 of the content (checkpoint key ``file:<sha256>``, value ``{
 goes straight to ``processed/``; a file whose load was killed half-way resumes after the
 records already stored. A loaded file moves to ``processed/`` once its last batch is
 committed (a copy of it met in the same pass goes with it). A file that cannot be read at all
-(unknown type, not UTF-8, no header, a corrupt Parquet file, JSON Lines without one object)
-moves to ``failed/`` with ``<name>.reason.txt`` beside it, and is listed in
+(unknown type, not UTF-8, no header, a corrupt Parquet file, JSON Lines without one object,
+an I/O error) moves to ``failed/`` with ``<name>.reason.txt`` beside it, and is listed in
 :attr:`FileInboxSource.failures`; if that happens after some of its batches were stored, they
 stay stored.
 """
