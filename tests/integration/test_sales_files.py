@@ -221,6 +221,11 @@ async def test_an_empty_file_with_a_header_is_recorded_as_done(tmp_path: Path) -
         ("sheet.xlsx", b"PK\x03\x04", "unsupported file type .xlsx"),
         ("broken.parquet", b"PAR1 not really", "not a readable Parquet file"),
         ("nothing.csv", b"", "no header"),
+        (
+            "late.csv",
+            b"a,b,c\n" + b"1,2,3\n" * 20_000 + b"x\xff,1\n",
+            "not UTF-8 text (line 20002)",
+        ),
         ("list.jsonl", b"[1, 2, 3]\n\n{broken\n", "no line is a JSON object"),
     ],
 )

@@ -223,6 +223,18 @@ def _common_width(body: bytes, complete: bool, delimiter: str) -> int:
     return width if count * 2 > widths.total() else 0
 
 
+def _is_utf8(data: bytes) -> bool:
+    """Whether ``data`` is valid UTF-8 (Arrow's validation: far faster than decoding)."""
+    offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
+    try:
+        pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)]).validate(
+            full=True
+        )
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def _header_end(head: bytes) -> int:
     """Where the records start: after the first line that is not blank, and any line breaks
     quoted in it."""
@@ -301,6 +313,13 @@ class _CsvFile:
         odd: list[str] = []
         if not piece:
             return _empty(), []
+
+        if not _is_utf8(piece):  # before Arrow, which cannot hand such a row to ``keep``
+            try:
+                piece.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                at = line + piece.count(b"\n", 0, exc.start)
+                raise _Unreadable(f"not UTF-8 text (line {at})") from None
 
         def keep(row: Any) -> str:
             odd.append(row.text)
