@@ -676,8 +676,8 @@ def run() -> str:
         " and Polars lower-case emails where the product also applies Unicode NFKC, and compute"
         " the amount in binary floating point, as their users would). *Amounts off*: accepted"
         " lines whose amount differs from quantity x unit_price x (1 - discount) computed again"
-        " in exact decimals and rounded half up to cents (the product's cleaner turns the"
-        " discount into a DOUBLE: DuckDB divides a DECIMAL by 100 in floating point):",
+        " in exact decimals and rounded half up to cents (the product's cleaner keeps every"
+        " value in DECIMAL, a percentage discount included):",
         "",
         "| library | seconds | rows/s | time vs DuckDB | accepted | rejected | amounts off |",
         "|---|---|---|---|---|---|---|",

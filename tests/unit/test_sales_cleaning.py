@@ -104,6 +104,14 @@ def test_amount_is_rounded_half_up_to_cents(cleaner: SalesCleaner) -> None:
     )
 
 
+@pytest.mark.parametrize("discount", ["0.15", "15%", "15.0%"])
+def test_discount_is_exact_decimal_arithmetic(cleaner: SalesCleaner, discount: str) -> None:
+    # 2 x 24.95 x 0.85 = 42.415 -> 42.42 half up; in binary floating point it is 42.41499...
+    line = one_line(cleaner, quantity="2", unit_price="24.95", discount=discount)
+    assert line["discount"] == Decimal("0.15")
+    assert line["amount"] == Decimal("42.42")
+
+
 def test_status_and_currency_are_case_insensitive(cleaner: SalesCleaner) -> None:
     line = one_line(cleaner, status=" Refunded ", currency="usd")
     assert (line["status"], line["currency"]) == ("refunded", "USD")

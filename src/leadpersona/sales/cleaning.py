@@ -100,7 +100,7 @@ WITH typed AS (
         CASE
             WHEN nullif(trim(discount), '') IS NULL THEN 0::DECIMAL(18, 4)
             WHEN ends_with(trim(discount), '%')
-                THEN try_cast(rtrim(trim(discount), '%') AS DECIMAL(18, 4)) / 100
+                THEN try_cast(rtrim(trim(discount), '%') AS DECIMAL(18, 4)) * 0.01
             ELSE try_cast(trim(discount) AS DECIMAL(18, 4))
         END AS discount,
         upper(coalesce(nullif(trim(currency), ''), 'EUR')) AS currency,
