@@ -445,3 +445,137 @@ async def test_conversion_counts_leads_who_bought_per_persona(engine: Engine) ->
             "conversion": 0.0,
         },
     ]
+
+
+SUMMARY_CHECK = (
+    "SELECT date_id / 100, customer_key, currency, sum(amount), count(DISTINCT order_id), "
+    "count(*), sum(quantity) FROM fact_sales WHERE status = 'completed' "
+    "GROUP BY date_id / 100, customer_key, currency"
+)
+
+
+def _cents(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def assert_summary_is_exact(engine: Engine) -> list[dict[str, Any]]:
+    """sales_monthly equals the completed lines aggregated now, and every revenue report that
+    reads it equals the same report summed from the lines; the persona report by month."""
+    summary = rows(
+        engine,
+        "SELECT month, customer_key, currency, revenue, orders, lines, quantity FROM sales_monthly",
+    )
+    direct = rows(engine, SUMMARY_CHECK)
+
+    def normal(found: list[Any]) -> list[tuple[Any, ...]]:
+        return sorted(
+            (int(m), int(k), c, _cents(r), int(o), int(n), int(q)) for m, k, c, r, o, n, q in found
+        )
+
+    assert normal(summary) == normal(direct)
+    with engine.connect() as connection:
+        for by in (["academic_field", "company_type"], ["academic_field"], ["company_type"], []):
+            for month in (None, "2025-11", "2025-12", "2026-01"):
+                assert revenue_by_persona(connection, by, month=month) == revenue_by_persona(
+                    connection, by, month=month, from_facts=True
+                ), (by, month)
+        return revenue_by_persona(connection, ["academic_field", "company_type"])
+
+
+def _figures(report: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (r["month"], r["academic_field"], r["currency"], r["revenue"], r["orders"], r["lines"])
+        for r in report
+    ]
+
+
+async def test_the_monthly_summary_stays_equal_to_the_lines(engine: Engine) -> None:
+    add_lead(engine, "L1", "ada@example.com")
+    set_persona(engine, "L1", "engineering", "Startup", datetime(2025, 1, 1, tzinfo=UTC))
+    bob = {"customer_email": "bob@example.com"}
+    # Orders split across batches, months, currencies; refunded and cancelled lines.
+    await load(
+        engine,
+        ListSource(
+            [
+                [
+                    record("O1", 1),
+                    record("O1", 2, quantity="3"),
+                    record("O2", 1, order_date="2025-11-20"),
+                    record("O3", 1, order_date="2025-12-02", **bob),
+                ],
+                [
+                    record("O3", 2, order_date="2025-12-02", unit_price="7.25", **bob),
+                    record("O4", 1, order_date="2026-01-20", currency="USD"),
+                    record("O5", 1, order_date="2026-01-21", status="cancelled"),
+                    record("O6", 1, order_date="2026-01-12", status="refunded", **bob),
+                ],
+            ],
+            key="k1",
+        ),
+    )
+    assert _figures(assert_summary_is_exact(engine)) == [
+        ("2025-11", "engineering", "EUR", "20.00", 1, 1),
+        ("2025-12", None, "EUR", "34.50", 1, 2),
+        ("2026-01", "engineering", "EUR", "50.00", 1, 2),
+        ("2026-01", "engineering", "USD", "20.00", 1, 1),
+    ]
+    # A later load: a refund, a line re-dated from November into December, a refunded line
+    # completed after all, and a replay of a line as it is stored (a duplicate).
+    await load(
+        engine,
+        ListSource(
+            [
+                [
+                    record("O1", 2, quantity="3", status="refunded"),
+                    record("O2", 1, order_date="2025-12-03"),
+                    record("O6", 1, order_date="2026-01-12", **bob),
+                    record("O4", 1, order_date="2026-01-20", currency="USD"),
+                ]
+            ],
+            key="k2",
+        ),
+    )
+    assert rows(engine, "SELECT count(*) FROM sales_monthly WHERE month = 202511") == [(0,)]
+    assert _figures(assert_summary_is_exact(engine)) == [
+        ("2025-12", None, "EUR", "34.50", 1, 2),
+        ("2025-12", "engineering", "EUR", "20.00", 1, 1),
+        ("2026-01", None, "EUR", "20.00", 1, 1),
+        ("2026-01", "engineering", "EUR", "20.00", 1, 1),
+        ("2026-01", "engineering", "USD", "20.00", 1, 1),
+    ]
+    # A persona change on 2025-12-10: O2 (and O9, arriving late) stay engineering's, the
+    # sales from that day on (January's) move to the new row.
+    set_persona(engine, "L1", "business", "Mid Market", datetime(2025, 12, 10, 9, tzinfo=UTC))
+    await load(
+        engine,
+        ListSource(
+            [
+                [
+                    record("O7", 1, order_date="2026-01-15"),
+                    record("O8", 1),
+                    record("O9", 1, order_date="2025-12-05"),
+                ]
+            ],
+            key="k3",
+        ),
+    )
+    assert _figures(assert_summary_is_exact(engine)) == [
+        ("2025-12", "engineering", "EUR", "40.00", 2, 2),
+        ("2025-12", None, "EUR", "34.50", 1, 2),
+        ("2026-01", "business", "EUR", "60.00", 3, 3),
+        ("2026-01", None, "EUR", "20.00", 1, 1),
+        ("2026-01", "business", "USD", "20.00", 1, 1),
+    ]
+    # A change applied with nothing to load moves sales already stored (O4 and O7), leaving
+    # January split between two rows of the customer.
+    set_persona(engine, "L1", "law", None, datetime(2026, 1, 8, tzinfo=UTC))
+    await load(engine, ListSource([[]], key="k4"))
+    assert _figures(assert_summary_is_exact(engine)) == [
+        ("2025-12", "engineering", "EUR", "40.00", 2, 2),
+        ("2025-12", None, "EUR", "34.50", 1, 2),
+        ("2026-01", "business", "EUR", "40.00", 2, 2),
+        ("2026-01", None, "EUR", "20.00", 1, 1),
+        ("2026-01", "law", "EUR", "20.00", 1, 1),
+        ("2026-01", "law", "USD", "20.00", 1, 1),
+    ]

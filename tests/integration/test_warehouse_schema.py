@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import inspect, select, text
@@ -48,8 +49,9 @@ TABLES = {
     "sales_keys",
     "sales_loads",
     "sales_quarantine",
+    "sales_monthly",
 }
-HEAD = "0002_sales_star"
+HEAD = "0003_sales_monthly"
 
 
 def test_upgrade_downgrade_upgrade_and_no_autogenerate_difference(warehouse_url: str) -> None:
@@ -68,6 +70,42 @@ def test_upgrade_downgrade_upgrade_and_no_autogenerate_difference(warehouse_url:
         assert upgrade(engine, "0001_warehouse") == "0001_warehouse"
         assert upgrade(engine) == HEAD
         assert current_revision(engine) == HEAD
+    finally:
+        engine.dispose()
+
+
+def test_the_monthly_summary_migration_sums_the_sales_already_stored(warehouse_url: str) -> None:
+    engine = make_engine(warehouse_url)
+    try:
+        upgrade(engine, "0002_sales_star")
+        with engine.begin() as connection:
+            ensure_partitions(connection, [20260115, 20260301])
+            connection.execute(
+                text(
+                    "INSERT INTO fact_sales (order_id, line_no, date_id, product_key, "
+                    "customer_key, quantity, unit_price, discount, amount, currency, status, "
+                    "source) VALUES "
+                    "('O1', 1, 20260115, 1, 7, 2, 10, 0, 20.00, 'EUR', 'completed', 'api'), "
+                    "('O1', 2, 20260115, 1, 7, 1, 5.5, 0, 5.50, 'EUR', 'completed', 'api'), "
+                    "('O2', 1, 20260116, 1, 7, 1, 9, 0, 9.00, 'EUR', 'refunded', 'api'), "
+                    "('O3', 1, 20260301, 1, 7, 4, 1, 0, 4.00, 'USD', 'completed', 'api')"
+                )
+            )
+        assert upgrade(engine) == HEAD
+        with engine.connect() as connection:
+            found = connection.execute(
+                text(
+                    "SELECT month, customer_key, currency, revenue, orders, lines, quantity "
+                    "FROM sales_monthly ORDER BY month"
+                )
+            ).all()
+        assert [
+            (*row[:3], str(Decimal(str(row[3])).quantize(Decimal("0.01"))), *row[4:])
+            for row in found
+        ] == [
+            (202601, 7, "EUR", "25.50", 1, 2, 3),
+            (202603, 7, "USD", "4.00", 1, 1, 4),
+        ]
     finally:
         engine.dispose()
 

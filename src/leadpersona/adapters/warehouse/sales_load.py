@@ -18,8 +18,11 @@ Within a batch (SQLAlchemy Core, set-based):
    identical to a stored sale are duplicates and dropped; stored sales with a staged key are
    superseded (deleted, found in their partition through ``sales_keys``); the staged rows are
    inserted. On PostgreSQL the monthly partitions they need are created first.
+4. ``sales_monthly`` is rebuilt for exactly the months the batch changed: those of the lines
+   it stored and of the lines they superseded (a re-dated line leaves its old month).
 
-:func:`refresh_customers` applies persona changes (type 2) once per load.
+:func:`refresh_customers` applies persona changes (type 2) once per load, and rebuilds the
+``sales_monthly`` rows of the customer rows it moved sales between.
 """
 
 from __future__ import annotations
@@ -44,11 +47,15 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    Select,
     String,
     Table,
     and_,
     bindparam,
+    cast,
+    distinct,
     func,
+    literal,
     select,
     text,
     tuple_,
@@ -66,6 +73,7 @@ from leadpersona.adapters.warehouse.tables import (
     SalesCheckpoint,
     SalesKey,
     SalesLoad,
+    SalesMonthly,
     SalesQuarantine,
 )
 from leadpersona.adapters.warehouse.tables.sales import BEGINNING_OF_TIME
@@ -80,6 +88,7 @@ __all__ = [
     "quarantine_id",
     "read_checkpoints",
     "refresh_customers",
+    "refresh_monthly",
     "refresh_statistics",
 ]
 
@@ -93,6 +102,7 @@ CHECKPOINTS: Table = SalesCheckpoint.__table__  # type: ignore[assignment]
 KEYS: Table = SalesKey.__table__  # type: ignore[assignment]
 LOADS: Table = SalesLoad.__table__  # type: ignore[assignment]
 QUARANTINE: Table = SalesQuarantine.__table__  # type: ignore[assignment]
+MONTHLY: Table = SalesMonthly.__table__  # type: ignore[assignment]
 
 FACT_COLUMNS = (
     "order_id",
@@ -157,6 +167,65 @@ def _month_bounds(month: int) -> tuple[int, int]:
     year, number = divmod(month, 100)
     following = (year + 1) * 100 + 1 if number == 12 else month + 1
     return month * 100, following * 100
+
+
+def _monthly_sums(month: Any, *where: Any) -> Select[Any]:
+    """Completed lines of ``fact_sales`` matching ``where`` summed as ``sales_monthly`` rows;
+    ``month`` is the month column (a constant when ``where`` is one month)."""
+    groups = [FACT.c.customer_key, FACT.c.currency]
+    if not isinstance(month, int):
+        groups.insert(0, month)
+    return (
+        select(
+            literal(month, Integer) if isinstance(month, int) else month,
+            FACT.c.customer_key,
+            FACT.c.currency,
+            func.sum(FACT.c.amount),
+            func.count(distinct(FACT.c.order_id)),
+            func.count(),
+            func.sum(FACT.c.quantity),
+        )
+        .where(FACT.c.status == "completed", *where)
+        .group_by(*groups)
+    )
+
+
+_MONTHLY_COLUMNS = ["month", "customer_key", "currency", "revenue", "orders", "lines", "quantity"]
+
+
+def refresh_monthly(connection: Connection, months: Iterable[int]) -> None:
+    """Rebuild the ``sales_monthly`` rows of these months (``YYYYMM``) from ``fact_sales``
+    (one partition each on PostgreSQL), in the caller's transaction."""
+    for month in sorted(set(months)):
+        low, high = _month_bounds(month)
+        connection.execute(MONTHLY.delete().where(MONTHLY.c.month == month))
+        connection.execute(
+            MONTHLY.insert().from_select(
+                _MONTHLY_COLUMNS,
+                _monthly_sums(month, FACT.c.date_id >= low, FACT.c.date_id < high),
+            )
+        )
+
+
+def _refresh_monthly_of_customers(
+    connection: Connection, moves: Sequence[tuple[int, int, date]]
+) -> None:
+    """Rebuild the ``sales_monthly`` rows of the customer rows sales moved between (old key,
+    new key, first day moved), from the month of the earliest move on."""
+    for chunk in _chunks(moves, _IN_CHUNK // 2):
+        keys = sorted({key for old, new, _day in chunk for key in (old, new)})
+        first = min(day for _old, _new, day in chunk)
+        low = date_id(first.replace(day=1))
+        connection.execute(
+            MONTHLY.delete().where(MONTHLY.c.customer_key.in_(keys), MONTHLY.c.month >= low // 100)
+        )
+        month = cast(FACT.c.date_id // 100, Integer)
+        connection.execute(
+            MONTHLY.insert().from_select(
+                _MONTHLY_COLUMNS,
+                _monthly_sums(month, FACT.c.customer_key.in_(keys), FACT.c.date_id >= low),
+            )
+        )
 
 
 def ensure_partitions(connection: Connection, date_ids: Iterable[int]) -> list[str]:
@@ -262,7 +331,8 @@ def refresh_customers(connection: Connection, today: date) -> int:
     A current row whose lead or persona no longer matches the warehouse's is closed on the day
     of the change (the persona's ``updated_at``, else ``today``) and a new current row opened
     from that day; a change on the day the current row opened rewrites that row. Sales from
-    that day on move to the new row, so each sale keeps the persona of its order date.
+    that day on move to the new row, so each sale keeps the persona of its order date, and
+    the ``sales_monthly`` rows of both rows are rebuilt from that day's month on.
     """
     current = connection.execute(
         select(
@@ -278,6 +348,7 @@ def refresh_customers(connection: Connection, today: date) -> int:
         return 0
     personas = _persona_of_emails(connection, [row.email for row in current])
     changed = 0
+    moves: list[tuple[int, int, date]] = []
     for row in current:
         lead_id, field, kind, moment = personas.get(row.email, (None, None, None, None))
         if (row.lead_id, row.academic_field, row.company_type) == (lead_id, field, kind):
@@ -308,6 +379,9 @@ def refresh_customers(connection: Connection, today: date) -> int:
             .where(FACT.c.customer_key == row.customer_key, FACT.c.date_id >= date_id(day))
             .values(customer_key=key)
         )
+        moves.append((row.customer_key, key, day))
+    if moves:
+        _refresh_monthly_of_customers(connection, moves)
     return changed
 
 
@@ -554,8 +628,10 @@ class SalesWriter:
         ]
         connection.execute(_STAGE.insert(), rows)
 
-    def _merge(self, connection: Connection, counts: BatchCounts, staged: int) -> None:
+    def _merge(self, connection: Connection, counts: BatchCounts, staged: int) -> set[int]:
+        """Store the staged rows; the months (``YYYYMM``) whose lines changed."""
         stage = _STAGE
+        months: set[int] = set()
         same_key = and_(KEYS.c.order_id == stage.c.order_id, KEYS.c.line_no == stage.c.line_no)
         known = connection.execute(
             select(func.count()).select_from(stage).join(KEYS, same_key)
@@ -573,6 +649,18 @@ class SalesWriter:
                 stored = select(KEYS.c.order_id, KEYS.c.line_no, KEYS.c.date_id).where(
                     tuple_(KEYS.c.order_id, KEYS.c.line_no).in_(
                         select(stage.c.order_id, stage.c.line_no)
+                    )
+                )
+                # A superseded line may leave another month (re-dated).
+                months.update(
+                    connection.scalars(
+                        select(cast(KEYS.c.date_id // 100, Integer))
+                        .where(
+                            tuple_(KEYS.c.order_id, KEYS.c.line_no).in_(
+                                select(stage.c.order_id, stage.c.line_no)
+                            )
+                        )
+                        .distinct()
                     )
                 )
                 key = tuple_(FACT.c.order_id, FACT.c.line_no, FACT.c.date_id)
@@ -594,6 +682,11 @@ class SalesWriter:
         )
         counts.updated += superseded
         counts.inserted += staged - superseded
+        if staged:
+            months.update(
+                connection.scalars(select(cast(stage.c.date_id // 100, Integer)).distinct())
+            )
+        return months
 
     # One batch.
 
@@ -627,9 +720,11 @@ class SalesWriter:
                 # Only new sales (the usual case): straight into fact_sales.
                 _copy(connection, "fact_sales", fact)
                 counts.inserted += fact.num_rows
+                months = {day // 100 for day in days}
             else:
                 self._stage(connection, fact)
-                self._merge(connection, counts, fact.num_rows)
+                months = self._merge(connection, counts, fact.num_rows)
+            refresh_monthly(connection, months)
         now = datetime.now(UTC)
         if rejected:
             statement = _insert(connection, QUARANTINE).on_conflict_do_nothing(

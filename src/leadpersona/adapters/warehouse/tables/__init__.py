@@ -17,6 +17,7 @@ from leadpersona.adapters.warehouse.tables.sales import (
     SalesCheckpoint,
     SalesKey,
     SalesLoad,
+    SalesMonthly,
     SalesQuarantine,
 )
 from leadpersona.adapters.warehouse.tables.sync import SyncState
@@ -35,6 +36,7 @@ __all__ = [
     "SalesCheckpoint",
     "SalesKey",
     "SalesLoad",
+    "SalesMonthly",
     "SalesQuarantine",
     "Skill",
     "SyncState",

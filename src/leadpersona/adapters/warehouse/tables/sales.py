@@ -1,7 +1,9 @@
 """The sales star schema (SPEC section 7) and the sales load's own bookkeeping.
 
 Star: ``dim_date``, ``dim_product``, ``dim_customer`` (type 2 on the persona), ``fact_sales``
-(one row per order line; range-partitioned by month on PostgreSQL, partitions made by the load).
+(one row per order line; range-partitioned by month on PostgreSQL, partitions made by the load);
+``sales_monthly``, completed lines summed per customer row, month and currency, kept by the load
+for the revenue report.
 Bookkeeping: ``sales_checkpoints`` (each source's resume state, committed with the rows it
 covers), ``sales_loads`` (counts and quality per load and source), ``sales_quarantine`` (the
 rejected records with every reason).
@@ -41,6 +43,7 @@ __all__ = [
     "SalesCheckpoint",
     "SalesKey",
     "SalesLoad",
+    "SalesMonthly",
     "SalesQuarantine",
 ]
 
@@ -154,6 +157,30 @@ class SalesKey(Base):
     order_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     line_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     date_id: Mapped[int] = mapped_column(Integer)
+
+
+class SalesMonthly(Base):
+    """Completed order lines summed per customer row, month (``YYYYMM``) and currency.
+
+    The load rebuilds the rows of exactly the months a batch changed (the months of its lines
+    and of the lines it superseded), in the batch's transaction, and the rows of the customer
+    rows a type 2 change moved sales between; so it always equals aggregating ``fact_sales``.
+    ``orders`` counts the distinct orders of that customer row, month and currency. The
+    revenue report joins it to ``dim_customer`` (the row valid at each sale's date) instead of
+    reading every line.
+    """
+
+    __tablename__ = "sales_monthly"
+
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    customer_key: Mapped[int] = mapped_column(
+        Integer, primary_key=True, autoincrement=False, index=True
+    )
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    revenue: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    orders: Mapped[int] = mapped_column(Integer)
+    lines: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(BigInteger)
 
 
 class SalesCheckpoint(Base):
