@@ -19,6 +19,7 @@ from benchmarks._server import on_embedded_server
 from leadpersona.adapters.local_server import serve_in_thread
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.persona_store import to_document
+from leadpersona.bootstrap import mongo_repositories
 from leadpersona.config import Settings
 from leadpersona.domain.persona import FeatureProvenance, Persona
 from leadpersona.entrypoints.http.app import create_app
@@ -95,11 +96,19 @@ async def _main(uri: str, data_dir: Path) -> str:
     async with connect(uri, settings.mongodb_db) as database:
         try:
             await _load(database)
-            service = PersonaService(database)
-            await collect_dashboard(settings, database)  # warm: mapping CSV parsed once, cached
+            service = PersonaService(mongo_repositories(database))
+            await collect_dashboard(
+                settings, mongo_repositories(database), database=database.name
+            )  # warm: mapping CSV parsed once, cached
             stats_s = await _timed(service.stats)
-            collect_s = await _timed(lambda: collect_dashboard(settings, database))
-            data = await collect_dashboard(settings, database)
+            collect_s = await _timed(
+                lambda: collect_dashboard(
+                    settings, mongo_repositories(database), database=database.name
+                )
+            )
+            data = await collect_dashboard(
+                settings, mongo_repositories(database), database=database.name
+            )
             for live in (True, False):  # compile the template and read the assets once
                 render_page(data, live=live)
             started = time.perf_counter()

@@ -21,6 +21,7 @@ from leadpersona.adapters.local_server import serve_in_thread
 from leadpersona.adapters.mock_api import MockConfig, create_app
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.persona_store import to_document
+from leadpersona.bootstrap import mongo_repositories
 from leadpersona.config import Settings
 from leadpersona.domain.persona import FeatureProvenance, Persona
 from leadpersona.entrypoints.http.app import create_app as create_api
@@ -104,7 +105,7 @@ async def _personas(database: MongoDatabase) -> None:
 
 
 async def _get_latency(settings: Settings, database: MongoDatabase) -> list[str]:
-    service = PersonaService(database)
+    service = PersonaService(mongo_repositories(database))
     collection = database["personas"]
     ids = [f"{(i * 7919) % PERSONAS:08d}" for i in range(GETS)]
     it = iter(ids * 3)
@@ -125,7 +126,7 @@ async def _get_latency(settings: Settings, database: MongoDatabase) -> list[str]
 
 
 async def _find(database: MongoDatabase) -> list[str]:
-    service = PersonaService(database)
+    service = PersonaService(mongo_repositories(database))
     collection = database["personas"]
     rows = []
     for label, query in [

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from leadpersona import __version__
 from leadpersona.adapters.archive import ArchivedAnswer, RawArchive
 from leadpersona.adapters.enrichment_client import FetchResult
-from leadpersona.adapters.mongo.persona_store import apply_overrides
 from leadpersona.adapters.repositories import (
+    IMPORT_COUNTERS,
     EmailOwner,
     EnrichmentOutcome,
     EnrichmentStateRepository,
@@ -37,9 +38,16 @@ from leadpersona.adapters.repositories import (
 )
 from leadpersona.domain.email import normalize_email
 from leadpersona.domain.models import Lead
-from leadpersona.domain.persona import Persona
+from leadpersona.domain.persona import (
+    FeatureValue,
+    Persona,
+    PersonaQuery,
+    apply_overrides,
+    feature_key,
+)
+from leadpersona.domain.persona_stats import PersonaGroup
 from leadpersona.domain.runs import QuarantineRecord, RunKind, RunRecord, RunStatus
-from leadpersona.errors import ArchiveNotFound
+from leadpersona.errors import ArchiveNotFound, PersonaNotFound
 
 
 class InMemoryRunRepository(RunRepository):
@@ -237,6 +245,57 @@ class InMemoryPersonaRepository(PersonaRepository):
             overrides = current.overrides if current is not None else {}
             self.personas[persona.lead_id] = apply_overrides(persona, overrides)
 
+    async def get(self, lead_id: str) -> Persona:
+        if lead_id not in self.personas:
+            raise PersonaNotFound(f"no persona for lead {lead_id}")
+        return self.personas[lead_id]
+
+    async def update(self, lead_id: str, changes: Mapping[str, FeatureValue | None]) -> Persona:
+        current = await self.get(lead_id)
+        updated = apply_overrides(current, {**current.overrides, **changes}).model_copy(
+            update={"updated_at": datetime.now(UTC)}
+        )
+        self.personas[lead_id] = updated
+        return updated
+
+    def _matching(self, query: PersonaQuery) -> list[str]:
+        wanted = set(query.keys())
+        return [
+            lead_id
+            for lead_id in sorted(self.personas)
+            if wanted <= {feature_key(n, v) for n, v in self.personas[lead_id].features.items()}
+        ]
+
+    async def find_ids(
+        self, query: PersonaQuery, *, after: str | None = None, limit: int = 1000
+    ) -> list[str]:
+        return [i for i in self._matching(query) if after is None or i > after][:limit]
+
+    async def iter_ids(self, query: PersonaQuery, *, batch_size: int = 1000) -> AsyncIterator[str]:
+        for lead_id in self._matching(query):
+            yield lead_id
+
+    async def count(self, query: PersonaQuery) -> int:
+        return len(self._matching(query))
+
+    async def group_counts(self) -> list[PersonaGroup]:
+        counts: Counter[tuple[str | None, str | None, str | None, str | None]] = Counter()
+        for persona in self.personas.values():
+            source = persona.provenance.get("academic_field")
+            counts[
+                (
+                    _text(persona.features.get("academic_field")),
+                    _text(persona.features.get("company_type")),
+                    persona.status,
+                    source.source if source is not None else None,
+                )
+            ] += 1
+        return [PersonaGroup(*key, count=n) for key, n in counts.items()]
+
+
+def _text(value: FeatureValue | None) -> str | None:
+    return None if value is None else str(value)
+
 
 class InMemoryEnrichmentStateRepository(EnrichmentStateRepository):
     def __init__(self) -> None:
@@ -259,6 +318,9 @@ class InMemoryEnrichmentStateRepository(EnrichmentStateRepository):
                 "updated_at": at,
                 "attempts": attempts + 1,
             }
+
+    async def state_counts(self) -> dict[str, int]:
+        return dict(Counter(state["state"] for state in self.states.values()))
 
 
 class InMemoryArchive(RawArchive):
@@ -351,6 +413,22 @@ class InMemoryImportLedger(ImportLedger):
         if entry is None:
             return None
         return LoggedImport(sha256, entry["status"], entry["finished_at"])
+
+    async def recent(self, limit: int) -> list[LoggedImport]:
+        newest = sorted(
+            self.imports.items(), key=lambda item: item[1]["new"].started_at, reverse=True
+        )
+        return [
+            LoggedImport(
+                sha256,
+                entry["status"],
+                entry["finished_at"],
+                file=entry["new"].file,
+                started_at=entry["new"].started_at,
+                counters={k: int(entry["counters"].get(k, 0)) for k in IMPORT_COUNTERS},
+            )
+            for sha256, entry in newest[:limit]
+        ]
 
     async def start_or_resume(self, new: NewImport) -> ImportProgress | None:
         entry = self.imports.get(new.sha256)

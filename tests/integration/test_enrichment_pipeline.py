@@ -15,6 +15,7 @@ from leadpersona.adapters.enrichment_client import EnrichmentClient
 from leadpersona.adapters.mock_api import MockConfig, create_app
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.runs import MongoRunRepository
+from leadpersona.bootstrap import mongo_repositories
 from leadpersona.config import Settings
 from leadpersona.domain.samples import DEMO_EMAIL
 from leadpersona.errors import AuthenticationError, FatalEnrichmentError
@@ -74,12 +75,12 @@ async def test_enrich_builds_personas_once_and_refresh_reuses_the_archive(
     assert first.no_data > 0  # the mock answers some emails with success:false or 404
 
     assert await db["personas"].count_documents({}) == 59
-    twin_a = await PersonaService(db).get("p00000")
-    twin_b = await PersonaService(db).get("p00001")
+    twin_a = await PersonaService(mongo_repositories(db)).get("p00000")
+    twin_b = await PersonaService(mongo_repositories(db)).get("p00001")
     assert twin_a.features == twin_b.features
     assert twin_a.archive_id == twin_b.archive_id
 
-    demo = await PersonaService(db).get("demo")
+    demo = await PersonaService(mongo_repositories(db)).get("demo")
     assert demo.status == "enriched"
     assert demo.field_of_study is not None
     assert demo.field_of_study.startswith("Diplôme d'ingénieur, Informatique")
@@ -231,7 +232,7 @@ async def test_a_reused_answer_is_linked_to_every_lead_it_serves(
     second, raw_second = await archive.latest(lead_id="second")
     assert first.archive_id == second.archive_id
     assert raw_first == raw_second
-    persona = await PersonaService(db).get("second")
+    persona = await PersonaService(mongo_repositories(db)).get("second")
     assert persona.archive_id == first.archive_id
 
 
@@ -261,7 +262,7 @@ async def test_404_and_unsuccessful_answers_give_no_data_personas(
     async with EnrichmentClient("http://api.invalid", transport=httpx.MockTransport(api)) as client:
         summary = await run_enrichment(settings_env, db, client=client)
     assert (summary.enriched, summary.no_data, summary.failed) == (1, 2, 0)
-    service = PersonaService(db)
+    service = PersonaService(mongo_repositories(db))
     for lead_id in ("missing", "unsuccessful"):
         persona = await service.get(lead_id)
         assert persona.status == "no_data"

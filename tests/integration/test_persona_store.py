@@ -11,7 +11,8 @@ import pytest
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.persona_documents import FEATURE_INDEX_NAME, PersonaDocument
-from leadpersona.adapters.mongo.persona_store import PersonaStore, summarise
+from leadpersona.adapters.mongo.persona_store import PersonaStore
+from leadpersona.bootstrap import mongo_repositories
 from leadpersona.domain.persona import FeatureProvenance, Persona
 from leadpersona.errors import DatabaseError, InvalidFeature, InvalidInput, PersonaNotFound
 from leadpersona.services.personas import PersonaService, parse_assignment
@@ -64,7 +65,7 @@ async def test_get_and_missing(database: MongoDatabase) -> None:
 async def test_find_pages_with_a_cursor_and_counts(database: MongoDatabase) -> None:
     store = PersonaStore(database)
     await seed(store, 30)
-    service = PersonaService(database)
+    service = PersonaService(mongo_repositories(database))
     query = service.query(academic_field="Computer  Science")
     expected = [f"{i:04d}" for i in range(0, 30, 3)]
     seen: list[str] = []
@@ -85,7 +86,7 @@ async def test_find_pages_with_a_cursor_and_counts(database: MongoDatabase) -> N
 async def test_a_feature_added_later_is_queried_through_the_index(database: MongoDatabase) -> None:
     store = PersonaStore(database)
     await seed(store, 12)
-    service = PersonaService(database)
+    service = PersonaService(mongo_repositories(database))
     await service.update("0005", {"seniority": "senior"})
     await service.update("0007", {"seniority": "senior", "score": 3})
     query = service.query(features={"seniority": "senior"})
@@ -102,7 +103,7 @@ async def test_a_feature_added_later_is_queried_through_the_index(database: Mong
 async def test_manual_overrides_survive_recomputation(database: MongoDatabase) -> None:
     store = PersonaStore(database)
     await seed(store, 3)
-    service = PersonaService(database)
+    service = PersonaService(mongo_repositories(database))
     updated = await service.update("0000", {"company_type": "Mid Market", "academic_field": None})
     assert updated.features == {"company_type": "Mid Market"}
     assert updated.overrides == {"company_type": "Mid Market", "academic_field": None}
@@ -121,7 +122,7 @@ async def test_manual_overrides_survive_recomputation(database: MongoDatabase) -
 async def test_invalid_updates_and_queries_are_refused(database: MongoDatabase) -> None:
     store = PersonaStore(database)
     await seed(store, 1)
-    service = PersonaService(database)
+    service = PersonaService(mongo_repositories(database))
     with pytest.raises(InvalidFeature):
         await service.update("0000", {"company_type": "Tiny"})
     with pytest.raises(InvalidFeature):
@@ -155,7 +156,7 @@ async def test_stats(database: MongoDatabase) -> None:
     await store.save_computed(
         [inferred, Persona(lead_id="0101", status="no_data"), computed("0102", None, "Startup")]
     )
-    stats = await PersonaService(database).stats()
+    stats = await PersonaService(mongo_repositories(database)).stats()
     assert stats["personas"] == 12
     assert stats["no_data"] == 1
     assert stats["enriched"] == 11
@@ -164,12 +165,6 @@ async def test_stats(database: MongoDatabase) -> None:
     assert stats["company_type"]["unknown"] == 1
     assert sum(row["count"] for row in stats["matrix"]) == 11
     assert {"academic_field": "law", "company_type": None, "count": 1} in stats["matrix"]
-
-
-def test_summarise_of_nothing() -> None:
-    stats = summarise([], {}, 0)
-    assert stats["coverage"] is None
-    assert stats["matrix"] == []
 
 
 class _EditedMeanwhile(PersonaStore):

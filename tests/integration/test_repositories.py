@@ -4,19 +4,23 @@ the fakes the unit tests use behave as the real thing does."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.repositories import (
+    EnrichmentOutcome,
     ImportedLead,
     NewImport,
     Repositories,
 )
 from leadpersona.bootstrap import mongo_repositories
-from leadpersona.domain.persona import Persona
+from leadpersona.domain.persona import FeatureProvenance, Persona, PersonaQuery
+from leadpersona.domain.persona_stats import PersonaGroup
 from leadpersona.domain.runs import QuarantineReason, QuarantineRecord
+from leadpersona.errors import PersonaNotFound
 from tests.fakes import in_memory_repositories
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -91,6 +95,58 @@ async def test_personas_are_upserted_by_lead_id(repositories: Repositories) -> N
     assert await personas.count_all() == 3
 
 
+async def test_personas_are_read_edited_queried_and_counted(repositories: Repositories) -> None:
+    personas = repositories.personas
+    await personas.save_computed(
+        [
+            Persona(
+                lead_id=lead_id,
+                features={"academic_field": field, "company_type": "Startup"},
+                provenance={"academic_field": FeatureProvenance(source=source)},
+            )
+            for lead_id, field, source in (
+                ("a", "law", "mapping"),
+                ("b", "law", "inferred"),
+                ("c", "medicine", "mapping"),
+            )
+        ]
+        + [Persona(lead_id="d", status="no_data")]
+    )
+    with pytest.raises(PersonaNotFound):
+        await personas.get("nobody")
+    edited = await personas.update("c", {"academic_field": "law", "tier": 2})
+    assert edited.overrides == {"academic_field": "law", "tier": 2}
+    assert (await personas.get("c")).features["tier"] == 2
+
+    law = PersonaQuery(features={"academic_field": "law", "company_type": "Startup"})
+    assert await personas.find_ids(law) == ["a", "b", "c"]
+    assert await personas.find_ids(law, after="a", limit=1) == ["b"]
+    assert [i async for i in personas.iter_ids(PersonaQuery(features={"tier": 2}))] == ["c"]
+    assert await personas.count(law) == 3
+    assert await personas.count(PersonaQuery()) == 4
+    assert sorted(await personas.group_counts(), key=repr) == sorted(
+        [
+            PersonaGroup("law", "Startup", "enriched", "inferred", 1),
+            PersonaGroup("law", "Startup", "enriched", "mapping", 1),
+            PersonaGroup("law", "Startup", "enriched", "manual", 1),
+            PersonaGroup(None, None, "no_data", None, 1),
+        ],
+        key=repr,
+    )
+
+
+async def test_enrichment_states_are_counted(repositories: Repositories) -> None:
+    states = repositories.enrichment_states
+    assert await states.state_counts() == {}
+    outcomes = [
+        EnrichmentOutcome("a", "a@example.com", "enriched"),
+        EnrichmentOutcome("b", "b@example.com", "failed", "timeout"),
+    ]
+    await states.record_attempts(outcomes, run_id="r1", at=NOW)
+    await states.record_attempts(outcomes[1:], run_id="r2", at=NOW)
+    assert await states.state_counts() == {"enriched": 1, "failed": 1}
+
+
 async def test_an_import_is_started_resumed_and_completed(repositories: Repositories) -> None:
     imports = repositories.imports
     new = NewImport(
@@ -124,6 +180,21 @@ async def test_an_import_is_started_resumed_and_completed(repositories: Reposito
     assert logged is not None and logged.status == "complete"
     assert logged.finished_at is not None
     assert logged.finished_at.replace(tzinfo=UTC) == NOW
+    older = NewImport(**{**vars(new), "sha256": "e" * 64, "file": "old.csv"})
+    await imports.start_or_resume(replace(older, started_at=NOW - timedelta(days=1)))
+    recent = await imports.recent(5)
+    assert [(x.file, x.status) for x in recent] == [
+        ("leads.csv", "complete"),
+        ("old.csv", "running"),
+    ]
+    assert recent[0].counters == {
+        "read": 4,
+        "inserted": 3,
+        "duplicates_in_file": 0,
+        "duplicates_existing": 0,
+        "quarantined": 0,
+    }
+    assert [x.file for x in await imports.recent(1)] == ["leads.csv"]
 
 
 def rejected(batch: str, row: int, codes: list[str], minutes_ago: int) -> QuarantineRecord:

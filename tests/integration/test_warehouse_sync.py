@@ -17,6 +17,7 @@ from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.adapters.warehouse.load import TABLES
 from leadpersona.adapters.warehouse.tables import Lead
+from leadpersona.bootstrap import mongo_repositories
 from leadpersona.config import Settings
 from leadpersona.errors import WarehouseError
 from leadpersona.services.enrichment import run_enrichment
@@ -72,7 +73,9 @@ async def test_incremental_sync_converges_to_a_full_sync(
 
         # Changes on the MongoDB side: a persona edited by hand, a lead deleted, a new lead
         # without a persona yet, a lead re-enriched with another answer.
-        await PersonaService(database).update("p00003", {"academic_field": "law", "seniority": 2})
+        await PersonaService(mongo_repositories(database)).update(
+            "p00003", {"academic_field": "law", "seniority": 2}
+        )
         await database["leads"].delete_one({"_id": "p00004"})
         await database["leads"].insert_one({"_id": "p99999", "email": "new@example.com"})
         second = await sync_warehouse(settings_env, database, engine=engine, batch_size=7)
@@ -170,7 +173,7 @@ async def test_a_sync_is_recorded_in_the_run_ledger_as_a_step_of_its_parent(
         # A warehouse that goes away midway: the run ends failed, with one line saying why.
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE lead_skills"))
-        await PersonaService(database).update("p00001", {"seniority": 3})
+        await PersonaService(mongo_repositories(database)).update("p00001", {"seniority": 3})
         with pytest.raises(WarehouseError):
             await sync_warehouse(settings_env, database, engine=engine)
         failed = await database["runs"].find_one({"kind": "warehouse_sync", "status": "failed"})

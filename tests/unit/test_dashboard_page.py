@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from leadpersona.adapters.mongo.persona_store import summarise
+from leadpersona.domain.persona_stats import PersonaGroup, summarise
 from leadpersona.entrypoints.http.page import render_page
 from leadpersona.entrypoints.report import report_markdown
 from leadpersona.services.dashboard import DashboardData, QuarantineSummary, RunSummary
@@ -16,9 +16,9 @@ HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"
 
 
 def _data(label: str = HOSTILE) -> DashboardData:
-    groups: list[dict[str, Any]] = [
-        {"_id": {"a": label, "c": "Startup", "s": "enriched", "src": "mapping"}, "n": 3},
-        {"_id": {"a": None, "c": None, "s": "no_data"}, "n": 1},
+    groups = [
+        PersonaGroup(label, "Startup", "enriched", "mapping", 3),
+        PersonaGroup(None, None, "no_data", None, 1),
     ]
     started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     return DashboardData(

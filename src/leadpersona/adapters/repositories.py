@@ -7,7 +7,7 @@ Each has a MongoDB implementation in ``adapters/mongo/`` and an in-memory fake i
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -15,10 +15,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from leadpersona.domain.models import Lead
-from leadpersona.domain.persona import Persona
+from leadpersona.domain.persona import FeatureValue, Persona, PersonaQuery
+from leadpersona.domain.persona_stats import PersonaGroup
 from leadpersona.domain.runs import QuarantineRecord, RunKind, RunRecord, RunStatus
 
 __all__ = [
+    "IMPORT_COUNTERS",
+    "NO_REASON",
     "EmailOwner",
     "EnrichmentOutcome",
     "EnrichmentStateRepository",
@@ -36,6 +39,10 @@ __all__ = [
     "RunTally",
     "SharedEmails",
 ]
+
+
+#: The reason code a quarantined row's reason is counted under when it carries none.
+NO_REASON = "unspecified"
 
 
 @dataclass
@@ -110,7 +117,8 @@ class QuarantineRepository(abc.ABC):
 
     @abc.abstractmethod
     async def reason_counts(self, *, batch_id: str | None = None) -> dict[str, int]:
-        """How often each reason code was given (of one import or load), by code."""
+        """How often each reason code was given (of one import or load), by code (a reason
+        stored without a code counts under ``NO_REASON``)."""
 
     @abc.abstractmethod
     async def newest(self, limit: int, *, batch_id: str | None = None) -> list[QuarantineRecord]:
@@ -193,6 +201,33 @@ class PersonaRepository(abc.ABC):
     """The computed personas (one per lead, keyed by lead id)."""
 
     @abc.abstractmethod
+    async def get(self, lead_id: str) -> Persona:
+        """One lead's persona; ``PersonaNotFound`` if it has none."""
+
+    @abc.abstractmethod
+    async def update(self, lead_id: str, changes: Mapping[str, FeatureValue | None]) -> Persona:
+        """Lay validated manual values over a persona (None removes), kept as overrides so that
+        they survive recomputation; ``PersonaNotFound`` if it has none."""
+
+    @abc.abstractmethod
+    async def find_ids(
+        self, query: PersonaQuery, *, after: str | None = None, limit: int = 1000
+    ) -> list[str]:
+        """One page of matching lead ids (ascending) after the cursor ``after``."""
+
+    @abc.abstractmethod
+    def iter_ids(self, query: PersonaQuery, *, batch_size: int = 1000) -> AsyncIterator[str]:
+        """Every matching lead id in ascending order, streamed (constant memory)."""
+
+    @abc.abstractmethod
+    async def count(self, query: PersonaQuery) -> int:
+        """How many personas match."""
+
+    @abc.abstractmethod
+    async def group_counts(self) -> list[PersonaGroup]:
+        """Every persona counted by academic field, company type, status and academic source."""
+
+    @abc.abstractmethod
     async def existing_ids(self, lead_ids: Sequence[str]) -> set[str]:
         """Which of ``lead_ids`` already have a persona (one query)."""
 
@@ -224,14 +259,25 @@ class EnrichmentStateRepository(abc.ABC):
     ) -> None:
         """Record a page of attempts in one bulk write (each adds one to the lead's attempts)."""
 
+    @abc.abstractmethod
+    async def state_counts(self) -> dict[str, int]:
+        """How many leads are in each state (enriched, no_data, failed)."""
+
+
+#: The counters the import ledger keeps for each import (``LoggedImport.counters``).
+IMPORT_COUNTERS = ("read", "inserted", "duplicates_in_file", "duplicates_existing", "quarantined")
+
 
 @dataclass(frozen=True)
 class LoggedImport:
-    """An import of a file as the ledger knows it."""
+    """An import of a file as the ledger knows it: its status, and its file and counters."""
 
     sha256: str
     status: str
     finished_at: datetime | None = None
+    file: str = ""
+    started_at: datetime | None = None
+    counters: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -264,6 +310,10 @@ class ImportLedger(abc.ABC):
     @abc.abstractmethod
     async def find(self, sha256: str) -> LoggedImport | None:
         """The import of this file, or None if it was never started."""
+
+    @abc.abstractmethod
+    async def recent(self, limit: int) -> list[LoggedImport]:
+        """The ``limit`` imports started last, newest first."""
 
     @abc.abstractmethod
     async def start_or_resume(self, new: NewImport) -> ImportProgress | None:

@@ -35,7 +35,9 @@ __all__ = [
     "FieldLookup",
     "Persona",
     "PersonaFields",
+    "PersonaQuery",
     "PersonaStatus",
+    "apply_overrides",
     "derive_features",
     "feature_key",
     "validate_feature",
@@ -146,6 +148,34 @@ def validate_feature(name: str, value: Any) -> FeatureValue:
             raise InvalidFeature(f"feature {name!r} must be a text of 1 to {_MAX_TEXT} characters")
         return text
     raise InvalidFeature(f"feature {name!r} must be a text, number or boolean")
+
+
+class PersonaQuery(BaseModel):
+    """Equality on any combination of features (validated values)."""
+
+    features: dict[str, FeatureValue] = {}
+
+    def keys(self) -> list[str]:
+        """The feature index entries a matching persona carries."""
+        return sorted(feature_key(name, value) for name, value in self.features.items())
+
+
+def apply_overrides(persona: Persona, overrides: Mapping[str, FeatureValue | None]) -> Persona:
+    """``persona`` with manual values laid over the computed ones (None: removed by hand)."""
+    if not overrides:
+        return persona
+    features = dict(persona.features)
+    provenance = dict(persona.provenance)
+    for name, value in overrides.items():
+        provenance.pop(name, None)
+        if value is None:
+            features.pop(name, None)
+        else:
+            features[name] = value
+            provenance[name] = FeatureProvenance(source="manual")
+    return persona.model_copy(
+        update={"features": features, "provenance": provenance, "overrides": dict(overrides)}
+    )
 
 
 def validate_features(values: Mapping[str, Any]) -> dict[str, FeatureValue | None]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.bootstrap import MongoDatabase, mongo_repositories
 from leadpersona.config import Settings
 from leadpersona.entrypoints.http.page import render_page
 from leadpersona.errors import ReportError
@@ -236,7 +236,7 @@ def _write_atomic(path: Path, text: str) -> None:
 async def write_report(settings: Settings, database: MongoDatabase, out_dir: Path) -> ReportPaths:
     """Write ``persona-report.html`` (self-contained: scripts inlined, data embedded) and
     ``persona-report.md`` into ``out_dir`` (created if needed); return their paths."""
-    data = await collect_dashboard(settings, database)
+    data = await collect_dashboard(settings, mongo_repositories(database), database=database.name)
     html = render_page(data, live=False)
     markdown = report_markdown(data)
     out_dir = Path(out_dir)

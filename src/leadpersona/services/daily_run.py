@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from leadpersona import bootstrap
 from leadpersona.adapters.enrichment_client import EnrichmentClient
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.runs import MongoRunRepository
@@ -114,7 +115,7 @@ async def run_daily(
             return await stop(step)
         report.steps.append(step)
         for alert in persona_quality_alerts(
-            await PersonaService(database).stats(),
+            await PersonaService(bootstrap.mongo_repositories(database)).stats(),
             min_coverage=settings.persona_min_coverage,
             max_unknown_rate=settings.academic_unknown_max_rate,
             run_id=daily.id,

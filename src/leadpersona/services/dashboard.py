@@ -12,13 +12,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from pymongo import DESCENDING
 from sqlalchemy import inspect
 
-from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.mongo.documents import ImportDocument, QuarantineDocument
-from leadpersona.adapters.mongo.persona_documents import RunDocument
-from leadpersona.adapters.mongo.runs import ENRICH_RUNS, MongoRunRepository
+from leadpersona.adapters.repositories import (
+    ImportLedger,
+    LoggedImport,
+    QuarantineRepository,
+    Repositories,
+    RunRepository,
+)
 from leadpersona.adapters.warehouse.engine import make_engine, warehouse_errors
 from leadpersona.adapters.warehouse.sales_queries import (
     conversion_by_persona,
@@ -27,6 +29,7 @@ from leadpersona.adapters.warehouse.sales_queries import (
     top_products,
 )
 from leadpersona.config import Settings
+from leadpersona.domain.runs import RunRecord
 from leadpersona.errors import FieldMapError, LeadPersonaError
 from leadpersona.mapping import CleaningReport, open_field_map
 from leadpersona.services.personas import PersonaService
@@ -51,8 +54,6 @@ RECENT_RUNS = 10
 RECENT_IMPORTS = 5
 #: Failures shown per run (the total is always given).
 RUN_ERRORS_SHOWN = 20
-#: The reason a quarantined row is counted under when it carries none.
-NO_REASON = "unspecified"
 
 
 class RunSummary(BaseModel):
@@ -144,79 +145,60 @@ class DashboardData(BaseModel):
     sales: SalesSummary = Field(default_factory=SalesSummary)
 
 
-def _utc(value: Any) -> datetime | None:
-    if not isinstance(value, datetime):
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
         return None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _run(document: dict[str, Any]) -> RunSummary:
-    started = _utc(document.get("started_at")) or datetime.fromtimestamp(0, UTC)
-    finished = _utc(document.get("finished_at"))
-    errors = [
-        {str(key): str(value) for key, value in error.items()}
-        for error in document.get("errors") or []
-        if isinstance(error, dict)
-    ]
-    counts = document.get("counts") or {}
-    failures = max(len(errors), int(counts.get("failed") or 0))
+def _run(record: RunRecord) -> RunSummary:
+    started = _utc(record.started_at) or datetime.fromtimestamp(0, UTC)
+    finished = _utc(record.finished_at)
+    failures = max(len(record.errors), int(record.counts.get("failed") or 0))
     return RunSummary(
-        id=str(document["_id"]),
+        id=record.id,
         started_at=started,
         finished_at=finished,
         duration_seconds=round((finished - started).total_seconds(), 3) if finished else None,
-        status=str(document.get("status") or "unknown"),
-        refresh=bool(document.get("refresh")),
-        limit=document.get("limit"),
-        counts=dict(counts),
+        status=record.status,
+        refresh=bool(record.details.get("refresh")),
+        limit=record.details.get("limit"),
+        counts=dict(record.counts),
         failures=failures,
-        errors=errors[:RUN_ERRORS_SHOWN],
-        error=document.get("error"),
+        errors=record.errors[:RUN_ERRORS_SHOWN],
+        error=record.error,
     )
 
 
-async def recent_runs(database: MongoDatabase, limit: int = RECENT_RUNS) -> list[RunSummary]:
+async def recent_runs(runs: RunRepository, limit: int = RECENT_RUNS) -> list[RunSummary]:
     """The last ``limit`` enrichment runs, newest first."""
-    cursor = database[RunDocument.get_collection_name()].find(
-        ENRICH_RUNS, sort=[("started_at", DESCENDING)], limit=limit
+    return [_run(record) for record in await runs.recent(limit, kind="enrich")]
+
+
+def _import(logged: LoggedImport) -> ImportSummary:
+    counters = logged.counters
+    return ImportSummary(
+        id=logged.sha256,
+        file=logged.file,
+        status=logged.status,
+        read=counters.get("read", 0),
+        inserted=counters.get("inserted", 0),
+        duplicates=counters.get("duplicates_in_file", 0) + counters.get("duplicates_existing", 0),
+        quarantined=counters.get("quarantined", 0),
+        started_at=_utc(logged.started_at),
+        finished_at=_utc(logged.finished_at),
     )
-    return [_run(document) async for document in cursor]
 
 
-async def quarantine_summary(database: MongoDatabase) -> QuarantineSummary:
+async def quarantine_summary(
+    quarantine: QuarantineRepository, imports: ImportLedger
+) -> QuarantineSummary:
     """Quarantined rows in total and per reason code, and the recent imports."""
-    quarantine = database[QuarantineDocument.get_collection_name()]
-    total = await quarantine.count_documents({})
-    by_reason: dict[str, int] = {}
-    if total:
-        pipeline: list[dict[str, Any]] = [
-            {"$project": {"reasons": 1}},
-            {"$unwind": "$reasons"},
-            {"$group": {"_id": "$reasons.code", "n": {"$sum": 1}}},
-        ]
-        async for row in await quarantine.aggregate(pipeline):
-            reason = str(row["_id"]) if row["_id"] is not None else NO_REASON
-            by_reason[reason] = by_reason.get(reason, 0) + int(row["n"])
-    cursor = database[ImportDocument.get_collection_name()].find(
-        {}, sort=[("started_at", DESCENDING)], limit=RECENT_IMPORTS
-    )
-    imports = [
-        ImportSummary(
-            id=str(document["_id"]),
-            file=str(document.get("file") or ""),
-            status=str(document.get("status") or "unknown"),
-            read=int(document.get("read") or 0),
-            inserted=int(document.get("inserted") or 0),
-            duplicates=int(document.get("duplicates_in_file") or 0)
-            + int(document.get("duplicates_existing") or 0),
-            quarantined=int(document.get("quarantined") or 0),
-            started_at=_utc(document.get("started_at")),
-            finished_at=_utc(document.get("finished_at")),
-        )
-        async for document in cursor
-    ]
+    total = await quarantine.count()
+    by_reason = await quarantine.reason_counts() if total else {}
+    recent = [_import(logged) for logged in await imports.recent(RECENT_IMPORTS)]
     ordered = dict(sorted(by_reason.items(), key=lambda item: (-item[1], item[0])))
-    return QuarantineSummary(total=total, by_reason=ordered, imports=imports)
+    return QuarantineSummary(total=total, by_reason=ordered, imports=recent)
 
 
 async def mapping_summary(settings: Settings) -> CleaningReport:
@@ -249,7 +231,7 @@ async def sales_summary(settings: Settings) -> SalesSummary:
         return SalesSummary(error=str(exc))
 
 
-async def ledger(database: MongoDatabase, limit: int = RECENT_RUNS) -> list[LedgerEntry]:
+async def ledger(runs: RunRepository, limit: int = RECENT_RUNS) -> list[LedgerEntry]:
     """The last runs of every kind, newest first."""
     return [
         LedgerEntry(
@@ -262,16 +244,18 @@ async def ledger(database: MongoDatabase, limit: int = RECENT_RUNS) -> list[Ledg
             error=record.error,
             alerts=record.alerts,
         )
-        for record in await MongoRunRepository(database).recent(limit)
+        for record in await runs.recent(limit)
     ]
 
 
-async def collect_dashboard(settings: Settings, database: MongoDatabase) -> DashboardData:
-    """Gather the dashboard's content. A mapping CSV that cannot be read does not hide the
-    rest: its error is reported in ``mapping_error``."""
-    stats = await PersonaService(database).stats()
-    runs = await recent_runs(database)
-    quarantine = await quarantine_summary(database)
+async def collect_dashboard(
+    settings: Settings, repositories: Repositories, *, database: str
+) -> DashboardData:
+    """Gather the dashboard's content (``database`` is the name shown). A mapping CSV that
+    cannot be read does not hide the rest: its error is reported in ``mapping_error``."""
+    stats = await PersonaService(repositories).stats()
+    runs = await recent_runs(repositories.runs)
+    quarantine = await quarantine_summary(repositories.quarantine, repositories.imports)
     mapping: CleaningReport | None = None
     mapping_error: str | None = None
     try:
@@ -280,12 +264,12 @@ async def collect_dashboard(settings: Settings, database: MongoDatabase) -> Dash
         mapping_error = str(exc)
     return DashboardData(
         generated_at=datetime.now(UTC),
-        database=database.name,
+        database=database,
         stats=stats,
         runs=runs,
         quarantine=quarantine,
         mapping=mapping,
         mapping_error=mapping_error,
-        ledger=await ledger(database),
+        ledger=await ledger(repositories.runs),
         sales=await sales_summary(settings),
     )

@@ -10,7 +10,9 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from leadpersona import bootstrap
 from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.mongo.persona_store import PersonaStore
 from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.adapters.warehouse.engine import make_engine, warehouse_errors
 from leadpersona.adapters.warehouse.queries import QueryResult, run_examples
@@ -67,7 +69,7 @@ async def _examples(database: MongoDatabase, service: PersonaService) -> list[Pe
         {"provenance.academic_field.source": "mapping", "features.company_type": {"$exists": 1}},
         {"status": "no_data"},
     ):
-        document = await service.store.collection.find_one(
+        document = await PersonaStore(database).collection.find_one(
             {**filter_, "_id": {"$nin": [p.lead_id for p in examples]}}, {"_id": 1}
         )
         if document is not None and len(examples) < _EXAMPLES:
@@ -255,7 +257,7 @@ async def run_demo(
         ledger = await runs.recent(8)
     finally:
         engine.dispose()
-    service = PersonaService(database)
+    service = PersonaService(bootstrap.mongo_repositories(database))
     result = DemoResult(
         init=init,
         seed=seeded,

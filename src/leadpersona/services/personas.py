@@ -6,10 +6,15 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.mongo.documents import LeadDocument
-from leadpersona.adapters.mongo.persona_store import PersonaQuery, PersonaStore
-from leadpersona.domain.persona import FeatureValue, Persona, validate_feature, validate_features
+from leadpersona.adapters.repositories import Repositories
+from leadpersona.domain.persona import (
+    FeatureValue,
+    Persona,
+    PersonaQuery,
+    validate_feature,
+    validate_features,
+)
+from leadpersona.domain.persona_stats import summarise
 from leadpersona.errors import InvalidFeature, InvalidInput
 
 __all__ = ["MAX_PAGE", "PersonaService", "parse_assignment"]
@@ -35,11 +40,11 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 
 class PersonaService:
-    """Everything a user does with personas, on one database."""
+    """Everything a user does with personas, through the repositories."""
 
-    def __init__(self, database: MongoDatabase) -> None:
-        self.database = database
-        self.store = PersonaStore(database)
+    def __init__(self, repositories: Repositories) -> None:
+        self.repositories = repositories
+        self.store = repositories.personas
 
     async def get(self, lead_id: str) -> Persona:
         return await self.store.get(lead_id)
@@ -89,5 +94,9 @@ class PersonaService:
         return await self.store.count(query)
 
     async def stats(self) -> dict[str, Any]:
-        leads = self.database[LeadDocument.get_collection_name()]
-        return await self.store.stats(await leads.count_documents({}))
+        """Counts by academic field x company type, coverage, unknown rates, inferred share."""
+        return summarise(
+            await self.store.group_counts(),
+            await self.repositories.enrichment_states.state_counts(),
+            await self.repositories.leads.count(),
+        )

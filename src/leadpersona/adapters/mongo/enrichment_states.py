@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from pymongo import UpdateOne
 
@@ -43,3 +44,10 @@ class MongoEnrichmentStateRepository(EnrichmentStateRepository):
             for outcome in outcomes
         ]
         await self.collection.bulk_write(operations, ordered=False)
+
+    async def state_counts(self) -> dict[str, int]:
+        pipeline: list[dict[str, Any]] = [{"$group": {"_id": "$state", "n": {"$sum": 1}}}]
+        return {
+            str(row["_id"]): int(row["n"])
+            async for row in await self.collection.aggregate(pipeline)
+        }

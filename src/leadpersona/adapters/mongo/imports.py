@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.repositories import (
+    IMPORT_COUNTERS,
     ImportLedger,
     ImportProgress,
     LoggedImport,
@@ -20,6 +22,17 @@ __all__ = ["IMPORTS", "MongoImportLedger"]
 IMPORTS = "imports"
 
 
+def _logged(document: dict[str, Any]) -> LoggedImport:
+    return LoggedImport(
+        sha256=str(document["_id"]),
+        status=str(document.get("status") or "unknown"),
+        finished_at=document.get("finished_at"),
+        file=str(document.get("file") or ""),
+        started_at=document.get("started_at"),
+        counters={name: int(document.get(name) or 0) for name in IMPORT_COUNTERS},
+    )
+
+
 class MongoImportLedger(ImportLedger):
     """``imports``: one document per file, its counters at the top level."""
 
@@ -28,9 +41,11 @@ class MongoImportLedger(ImportLedger):
 
     async def find(self, sha256: str) -> LoggedImport | None:
         document = await self.collection.find_one({"_id": sha256})
-        if document is None:
-            return None
-        return LoggedImport(sha256, str(document.get("status")), document.get("finished_at"))
+        return None if document is None else _logged(document)
+
+    async def recent(self, limit: int) -> list[LoggedImport]:
+        cursor = self.collection.find({}, sort=[("started_at", DESCENDING)], limit=limit)
+        return [_logged(document) async for document in cursor]
 
     async def start_or_resume(self, new: NewImport) -> ImportProgress | None:
         document: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""Persona storage in MongoDB: bulk writes, partial updates, index-backed queries, stats."""
+"""Persona storage in MongoDB: bulk writes, partial updates, index-backed queries, counts."""
 
 from __future__ import annotations
 
@@ -7,25 +7,23 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.errors import BulkWriteError
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.mongo.persona_documents import (
-    EnrichmentStateDocument,
-    PersonaDocument,
-)
+from leadpersona.adapters.mongo.persona_documents import PersonaDocument
 from leadpersona.adapters.repositories import PersonaRepository
 from leadpersona.domain.persona import (
-    FeatureProvenance,
     FeatureValue,
     Persona,
+    PersonaQuery,
+    apply_overrides,
     feature_key,
 )
+from leadpersona.domain.persona_stats import PersonaGroup
 from leadpersona.errors import DatabaseError, PersonaNotFound
 
-__all__ = ["PersonaQuery", "PersonaStore", "apply_overrides", "summarise"]
+__all__ = ["PersonaStore"]
 
 _UPDATE_ATTEMPTS = 5
 _DUPLICATE_KEY = 11000
@@ -43,16 +41,6 @@ def _raise_unless_id_race(exc: BulkWriteError) -> None:
     if details.get("writeConcernErrors"):
         first = details["writeConcernErrors"][0]
         raise DatabaseError(f"saving personas failed: {first.get('errmsg', first)}") from exc
-
-
-class PersonaQuery(BaseModel):
-    """Equality on any combination of features (validated values)."""
-
-    features: dict[str, FeatureValue] = {}
-
-    def keys(self) -> list[str]:
-        """The ``feature_index`` entries a matching persona carries."""
-        return sorted(feature_key(name, value) for name, value in self.features.items())
 
 
 def _page_filter(key: str | None, after: str | None) -> dict[str, Any]:
@@ -79,31 +67,12 @@ def _persona(document: Mapping[str, Any]) -> Persona:
     return Persona(lead_id=document["_id"], **data)
 
 
-def apply_overrides(persona: Persona, overrides: Mapping[str, FeatureValue | None]) -> Persona:
-    """``persona`` with manual values laid over the computed ones (None: removed by hand)."""
-    if not overrides:
-        return persona
-    features = dict(persona.features)
-    provenance = dict(persona.provenance)
-    for name, value in overrides.items():
-        provenance.pop(name, None)
-        if value is None:
-            features.pop(name, None)
-        else:
-            features[name] = value
-            provenance[name] = FeatureProvenance(source="manual")
-    return persona.model_copy(
-        update={"features": features, "provenance": provenance, "overrides": dict(overrides)}
-    )
-
-
 class PersonaStore(PersonaRepository):
     """The ``personas`` collection (``_id`` = lead id)."""
 
     def __init__(self, database: MongoDatabase) -> None:
         self.database = database
         self.collection = database[PersonaDocument.get_collection_name()]
-        self.states = database[EnrichmentStateDocument.get_collection_name()]
 
     async def get(self, lead_id: str) -> Persona:
         document = await self.collection.find_one({"_id": lead_id})
@@ -262,8 +231,8 @@ class PersonaStore(PersonaRepository):
         result: dict[str, Any] = await self.database.command({"explain": command})
         return result
 
-    async def stats(self, total_leads: int) -> dict[str, Any]:
-        """Counts by academic field x company type, coverage, unknown rates, inferred share."""
+    async def group_counts(self) -> list[PersonaGroup]:
+        """Personas counted by academic field, company type, status and academic source."""
         pipeline: list[dict[str, Any]] = [
             {
                 "$group": {
@@ -277,61 +246,13 @@ class PersonaStore(PersonaRepository):
                 }
             }
         ]
-        groups = [row async for row in await self.collection.aggregate(pipeline)]
-        states = {
-            row["_id"]: row["n"]
-            async for row in await self.states.aggregate(
-                [{"$group": {"_id": "$state", "n": {"$sum": 1}}}]
+        return [
+            PersonaGroup(
+                academic_field=row["_id"].get("a"),
+                company_type=row["_id"].get("c"),
+                status=row["_id"].get("s"),
+                academic_source=row["_id"].get("src"),
+                count=int(row["n"]),
             )
-        }
-        return summarise(groups, states, total_leads)
-
-
-def summarise(
-    groups: Sequence[Mapping[str, Any]], states: Mapping[str, int], total_leads: int
-) -> dict[str, Any]:
-    """The stats document from grouped persona counts (pure, so it is tested directly)."""
-    personas = sum(row["n"] for row in groups)
-    no_data = sum(row["n"] for row in groups if row["_id"].get("s") == "no_data")
-    enriched = personas - no_data
-    matrix: dict[tuple[str | None, str | None], int] = {}
-    academic_known = company_known = inferred = 0
-    for row in groups:
-        key = row["_id"]
-        if key.get("s") == "no_data":
-            continue
-        academic, company = key.get("a"), key.get("c")
-        matrix[(academic, company)] = matrix.get((academic, company), 0) + row["n"]
-        academic_known += row["n"] if academic is not None else 0
-        company_known += row["n"] if company is not None else 0
-        inferred += row["n"] if academic is not None and key.get("src") == "inferred" else 0
-
-    def rate(part: int, whole: int) -> float | None:
-        return round(part / whole, 4) if whole else None
-
-    return {
-        "total_leads": total_leads,
-        "personas": personas,
-        "enriched": enriched,
-        "no_data": no_data,
-        "coverage": rate(personas, total_leads),
-        "enrichment_states": dict(sorted(states.items())),
-        "academic_field": {
-            "known": academic_known,
-            "unknown": enriched - academic_known,
-            "unknown_rate": rate(enriched - academic_known, enriched),
-            "inferred": inferred,
-            "inferred_share": rate(inferred, academic_known),
-        },
-        "company_type": {
-            "known": company_known,
-            "unknown": enriched - company_known,
-            "unknown_rate": rate(enriched - company_known, enriched),
-        },
-        "matrix": [
-            {"academic_field": a, "company_type": c, "count": n}
-            for (a, c), n in sorted(
-                matrix.items(), key=lambda item: (-item[1], str(item[0][0]), str(item[0][1]))
-            )
-        ],
-    }
+            async for row in await self.collection.aggregate(pipeline)
+        ]

@@ -10,7 +10,12 @@ from pymongo import ASCENDING, DESCENDING, ReplaceOne
 from pymongo.errors import PyMongoError
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.repositories import QuarantineRepository, RunRepository, RunTally
+from leadpersona.adapters.repositories import (
+    NO_REASON,
+    QuarantineRepository,
+    RunRepository,
+    RunTally,
+)
 from leadpersona.domain.runs import QuarantineRecord, RunKind, RunRecord, RunStatus
 
 __all__ = ["ENRICH_RUNS", "MongoQuarantineRepository", "MongoRunRepository"]
@@ -150,10 +155,11 @@ class MongoQuarantineRepository(QuarantineRepository):
             {"$unwind": "$reasons"},
             {"$group": {"_id": "$reasons.code", "n": {"$sum": 1}}},
         ]
-        return {
-            str(group["_id"]): int(group["n"])
-            async for group in await self.collection.aggregate(pipeline)
-        }
+        counts: dict[str, int] = {}
+        async for group in await self.collection.aggregate(pipeline):
+            code = NO_REASON if group["_id"] is None else str(group["_id"])
+            counts[code] = counts.get(code, 0) + int(group["n"])
+        return counts
 
     async def newest(self, limit: int, *, batch_id: str | None = None) -> list[QuarantineRecord]:
         if limit <= 0:

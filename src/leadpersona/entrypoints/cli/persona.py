@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.bootstrap import MongoDatabase, mongo_repositories
 from leadpersona.config import Settings
 from leadpersona.domain.persona import Persona
 from leadpersona.entrypoints.cli.common import JsonOption, emit_json, run_with_database
@@ -31,7 +31,7 @@ def get(
     """Print one lead's persona."""
 
     async def work(_: Settings, database: MongoDatabase) -> Persona:
-        return await PersonaService(database).get(lead_id)
+        return await PersonaService(mongo_repositories(database)).get(lead_id)
 
     persona = run_with_database(work)
     if as_json:
@@ -54,7 +54,7 @@ def update(
     async def work(_: Settings, database: MongoDatabase) -> Persona:
         changes: dict[str, Any] = dict(parse_assignment(item) for item in assignments)
         changes.update(dict.fromkeys(unset))
-        return await PersonaService(database).update(lead_id, changes)
+        return await PersonaService(mongo_repositories(database)).update(lead_id, changes)
 
     persona = run_with_database(work)
     if as_json:
@@ -78,7 +78,7 @@ def find(
     """Lead ids of a persona: every lead matching all the given features, streamed."""
 
     async def work(_: Settings, database: MongoDatabase) -> None:
-        service = PersonaService(database)
+        service = PersonaService(mongo_repositories(database))
         query = service.query(
             academic_field=academic_field,
             company_type=company_type,
@@ -114,7 +114,7 @@ def stats(as_json: bool = JsonOption) -> None:
     """Counts by academic field x company type, coverage, unknown rates, inferred share."""
 
     async def work(_: Settings, database: MongoDatabase) -> dict[str, Any]:
-        return await PersonaService(database).stats()
+        return await PersonaService(mongo_repositories(database)).stats()
 
     document = run_with_database(work)
     if as_json:

@@ -10,9 +10,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from leadpersona import __version__
-from leadpersona.adapters.archive import build_archive
-from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.bootstrap import mongo_server, open_database
+from leadpersona.bootstrap import (
+    MongoDatabase,
+    mongo_repositories,
+    mongo_server,
+    open_database,
+    raw_archive,
+)
 from leadpersona.config import Settings, load_settings
 from leadpersona.entrypoints.http.dashboard import router as dashboard_router
 from leadpersona.entrypoints.http.deps import AppState
@@ -41,8 +45,10 @@ def create_app(
                 db = await stack.enter_async_context(open_database(config, uri))
             state = AppState()
             state.settings = config
-            state.service = PersonaService(db)
-            state.archive = build_archive(config, db)
+            state.database = db
+            state.repositories = mongo_repositories(db)
+            state.service = PersonaService(state.repositories)
+            state.archive = raw_archive(config, db)
             app.state.leadpersona = state
             yield
 

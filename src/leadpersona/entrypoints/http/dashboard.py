@@ -17,7 +17,7 @@ router = APIRouter(tags=["dashboard"])
 
 async def _collect(request: Request) -> DashboardData:
     state = request.app.state.leadpersona
-    return await collect_dashboard(state.settings, state.service.database)
+    return await collect_dashboard(state.settings, state.repositories, database=state.database.name)
 
 
 @router.get(

@@ -9,12 +9,15 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from leadpersona.adapters.archive import RawArchive
+from leadpersona.adapters.repositories import Repositories
+from leadpersona.bootstrap import MongoDatabase
 from leadpersona.config import Settings
 from leadpersona.services.personas import PersonaService
 
 __all__ = [
     "AppState",
     "Archive",
+    "Database",
     "LeadId",
     "Personas",
     "require_token",
@@ -22,11 +25,14 @@ __all__ = [
 
 
 class AppState:
-    """What ``create_app``'s lifespan opens: settings, the persona service, the raw archive."""
+    """What ``create_app``'s lifespan opens: settings, the database and its repositories, the
+    persona service on them, the raw archive."""
 
     service: PersonaService
     archive: RawArchive
     settings: Settings
+    database: MongoDatabase
+    repositories: Repositories
 
 
 def app_state(request: Request) -> AppState:
@@ -42,8 +48,13 @@ def _archive(request: Request) -> RawArchive:
     return app_state(request).archive
 
 
+def _database(request: Request) -> MongoDatabase:
+    return app_state(request).database
+
+
 Personas = Annotated[PersonaService, Depends(_personas)]
 Archive = Annotated[RawArchive, Depends(_archive)]
+Database = Annotated[MongoDatabase, Depends(_database)]
 LeadId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_\-]+$")]
 
 _bearer = HTTPBearer(auto_error=False, description="required on writes when a token is set")

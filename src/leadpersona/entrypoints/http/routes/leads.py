@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from leadpersona.entrypoints.http.deps import Archive, LeadId, Personas
+from leadpersona.entrypoints.http.deps import Archive, Database, LeadId
 
 __all__ = ["router"]
 
@@ -13,8 +13,8 @@ router = APIRouter(tags=["leads"])
 
 
 @router.get("/health", summary="Liveness and database reachability")
-async def health(service: Personas) -> dict[str, str]:
-    await service.database.command("ping")
+async def health(database: Database) -> dict[str, str]:
+    await database.command("ping")
     return {"status": "ok"}
 
 
