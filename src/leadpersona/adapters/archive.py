@@ -33,7 +33,7 @@ from pymongo.errors import PyMongoError
 
 from leadpersona import __version__
 from leadpersona.adapters.enrichment_client import FetchResult
-from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.mongo.connection import MongoDatabase, find_in
 from leadpersona.config import Settings
 from leadpersona.domain.email import normalize_email
 from leadpersona.errors import ArchiveError, ArchiveNotFound, InvalidInput
@@ -271,7 +271,10 @@ class _IndexedArchive(ABC):
         ids = [_object_id(archive_id) for archive_id in sorted(set(archive_ids))]
         if not ids:
             return {}
-        documents = await self._find({"_id": {"$in": ids}})
+        try:
+            documents = await find_in(self._index, "_id", ids)
+        except PyMongoError as exc:
+            raise ArchiveError(f"cannot query the archive: {exc}") from exc
         raws = await self._read(documents)
         found: dict[str, tuple[ArchivedAnswer, bytes]] = {}
         for document in documents:
@@ -394,13 +397,12 @@ class GridFSArchive(_IndexedArchive):
         ids = [doc["_id"] for doc in documents]
         parts: dict[Any, list[bytes]] = {file_id: [] for file_id in ids}
         try:
-            cursor = self._chunks.find({"files_id": {"$in": ids}}).sort(
-                [("files_id", ASCENDING), ("n", ASCENDING)]
-            )
-            async for chunk in cursor:
-                parts[chunk["files_id"]].append(bytes(chunk["data"]))
+            found = await find_in(self._chunks, "files_id", ids)
         except PyMongoError as exc:
             raise ArchiveError(f"cannot read archived answers: {exc}") from exc
+        found.sort(key=lambda chunk: chunk["n"])
+        for chunk in found:
+            parts[chunk["files_id"]].append(bytes(chunk["data"]))
         return {file_id: b"".join(chunks) for file_id, chunks in parts.items()}
 
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from leadpersona.adapters.archive import RawArchive, build_archive
-from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.mongo.connection import MongoDatabase, find_in
 from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.adapters.repositories import RunRepository
 from leadpersona.adapters.warehouse.engine import make_engine, upgrade, warehouse_errors
@@ -111,9 +111,7 @@ class _Sync:
 
     async def _rows(self, personas: Sequence[Mapping[str, Any]]) -> list[LeadRows]:
         ids = [persona["_id"] for persona in personas]
-        leads = {
-            doc["_id"]: doc async for doc in self.database["leads"].find({"_id": {"$in": ids}})
-        }
+        leads = {doc["_id"]: doc for doc in await find_in(self.database["leads"], "_id", ids)}
         archive_ids = [str(p["archive_id"]) for p in personas if p.get("archive_id")]
         answers = await self.archive.get_many(archive_ids)
         rows = []
@@ -172,14 +170,14 @@ class _Sync:
     async def leads_pass(self) -> int:
         """Merge MongoDB's and the warehouse's lead ids: add the new, remove the deleted."""
         checked = 0
-        sql_ids: list[str] = []
+        sql_ids: list[tuple[str, bool]] = []
         sql_pos = 0
         sql_done = False
         last_sql: str | None = None
         new: list[str] = []
         gone: list[str] = []
 
-        def next_sql() -> str | None:
+        def next_sql() -> tuple[str, bool] | None:
             nonlocal sql_ids, sql_pos, sql_done, last_sql
             if sql_pos >= len(sql_ids) and not sql_done:
                 with self.engine.connect() as connection:
@@ -187,7 +185,7 @@ class _Sync:
                 sql_pos = 0
                 sql_done = len(sql_ids) < _IDS
                 if sql_ids:
-                    last_sql = sql_ids[-1]
+                    last_sql = sql_ids[-1][0]
             if sql_pos < len(sql_ids):
                 return sql_ids[sql_pos]
             return None
@@ -197,7 +195,7 @@ class _Sync:
             if len(new) >= self.batch_size or (final and new):
                 ids = new
                 new = []
-                docs = [d async for d in self.database["leads"].find({"_id": {"$in": ids}})]
+                docs = await find_in(self.database["leads"], "_id", ids)
                 rows = [lead_rows(doc, None, None, self.rules) for doc in docs]
                 await asyncio.to_thread(self._commit, lambda w: w.write_lead_rows(rows))
             if len(gone) >= self.batch_size or (final and gone):
@@ -211,19 +209,21 @@ class _Sync:
                 mongo_id = str(document["_id"])
                 checked += 1
                 while (current := await asyncio.to_thread(next_sql)) is not None and (
-                    current < mongo_id
+                    current[0] < mongo_id
                 ):
-                    gone.append(current)
+                    gone.append(current[0])
                     sql_pos += 1
-                if current == mongo_id:
+                if current is not None and current[0] == mongo_id:
                     sql_pos += 1
-                    if self.full:
+                    # --full rewrites every lead row; the personas pass just wrote those with
+                    # a persona.
+                    if self.full and not current[1]:
                         new.append(mongo_id)
                 else:
                     new.append(mongo_id)
                 await flush()
             while (current := await asyncio.to_thread(next_sql)) is not None:
-                gone.append(current)
+                gone.append(current[0])
                 sql_pos += 1
             await flush(final=True)
         return checked

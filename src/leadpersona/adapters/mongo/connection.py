@@ -2,21 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConfigurationError, PyMongoError
 
 from leadpersona.adapters.mongo.documents import DOCUMENT_MODELS
 from leadpersona.errors import DatabaseError
 
-__all__ = ["MongoDatabase", "connect", "redact_uri"]
+__all__ = ["IN_CHUNK", "MongoDatabase", "connect", "find_in", "redact_uri"]
 
 MongoDatabase = AsyncDatabase[dict[str, Any]]
+
+#: The longest ``$in`` list sent in one query. The embedded server compares each candidate
+#: document with every value of the list, so a query's cost grows with the square of the list;
+#: 64 values keep that below the cost of the round trips (measured in docs/decisions/warehouse.md).
+IN_CHUNK = 64
+
+
+async def find_in(
+    collection: AsyncCollection[dict[str, Any]],
+    field: str,
+    values: Sequence[Any],
+    projection: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The documents whose ``field`` is one of ``values`` (in no particular order): one
+    ``$in`` query per :data:`IN_CHUNK` values, run concurrently."""
+    parts = await asyncio.gather(
+        *(
+            collection.find(
+                {field: {"$in": list(values[start : start + IN_CHUNK])}}, projection
+            ).to_list()
+            for start in range(0, len(values), IN_CHUNK)
+        )
+    )
+    return [document for part in parts for document in part]
 
 
 def redact_uri(uri: str) -> str:

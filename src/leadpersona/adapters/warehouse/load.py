@@ -228,12 +228,18 @@ def read_watermark(connection: Connection, source: str) -> tuple[datetime, str] 
     return moment.astimezone(UTC), str(row[1])
 
 
-def lead_ids_after(connection: Connection, after: str | None, limit: int) -> list[str]:
-    """Up to ``limit`` warehouse lead ids after ``after``, in byte order (MongoDB's order)."""
+def lead_ids_after(connection: Connection, after: str | None, limit: int) -> list[tuple[str, bool]]:
+    """Up to ``limit`` warehouse lead ids after ``after``, in byte order (MongoDB's order),
+    each with whether the lead has a persona row."""
     collate = ' COLLATE "C"' if connection.dialect.name == "postgresql" else ""
-    where = "" if after is None else f"WHERE lead_id{collate} > :after"
-    statement = text(f"SELECT lead_id FROM leads {where} ORDER BY lead_id{collate} LIMIT :n")
-    return list(connection.execute(statement, {"after": after, "n": limit}).scalars())
+    where = "" if after is None else f"WHERE l.lead_id{collate} > :after"
+    statement = text(
+        "SELECT l.lead_id, p.lead_id IS NOT NULL FROM leads l"
+        f" LEFT JOIN personas p ON p.lead_id = l.lead_id {where}"
+        f" ORDER BY l.lead_id{collate} LIMIT :n"
+    )
+    rows = connection.execute(statement, {"after": after, "n": limit})
+    return [(str(lead_id), bool(has_persona)) for lead_id, has_persona in rows]
 
 
 def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
