@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from leadpersona.adapters.archive import RawArchive, build_archive
+from leadpersona.adapters.archive import ArchivedAnswer, RawArchive, build_archive
 from leadpersona.adapters.mongo.connection import MongoDatabase, find_in
 from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.adapters.repositories import RunRepository
@@ -62,6 +62,9 @@ class SyncReport(BaseModel):
     updated: dict[str, int]
     deleted: dict[str, int]
     seconds: float = 0.0
+    #: Seconds spent reading MongoDB ("extract"), mapping documents to rows ("transform") and
+    #: writing the warehouse ("load"); reading overlaps the rest, so the sum exceeds ``seconds``.
+    stage_seconds: dict[str, float] = {}
 
     @property
     def changed(self) -> int:
@@ -94,26 +97,46 @@ class _Sync:
         self.inserted: Counter[str] = Counter()
         self.updated: Counter[str] = Counter()
         self.deleted: Counter[str] = Counter()
+        #: Seconds spent reading MongoDB, mapping documents to rows and writing the
+        #: warehouse; reading overlaps the other two, so their sum exceeds the wall time.
+        self.stages: dict[str, float] = {"extract": 0.0, "transform": 0.0, "load": 0.0}
 
     def _commit(
         self,
         write: Callable[[WarehouseWriter], None],
         watermark: tuple[datetime, str] | None = None,
     ) -> None:
+        started = time.perf_counter()
         with self.engine.begin() as connection:
             writer = WarehouseWriter(connection)
             write(writer)
             if watermark is not None:
                 writer.save_watermark(SOURCE, watermark, datetime.now(UTC))
+        self.stages["load"] += time.perf_counter() - started
         self.inserted.update(writer.inserted)
         self.updated.update(writer.updated)
         self.deleted.update(writer.deleted)
 
-    async def _rows(self, personas: Sequence[Mapping[str, Any]]) -> list[LeadRows]:
+    async def _extract(
+        self, personas: Sequence[Mapping[str, Any]]
+    ) -> tuple[dict[str, Mapping[str, Any]], dict[str, tuple[ArchivedAnswer, bytes]]]:
+        """The batch's leads and archived answers (two lookups, concurrently)."""
+        started = time.perf_counter()
         ids = [persona["_id"] for persona in personas]
-        leads = {doc["_id"]: doc for doc in await find_in(self.database["leads"], "_id", ids)}
         archive_ids = [str(p["archive_id"]) for p in personas if p.get("archive_id")]
-        answers = await self.archive.get_many(archive_ids)
+        leads, answers = await asyncio.gather(
+            find_in(self.database["leads"], "_id", ids), self.archive.get_many(archive_ids)
+        )
+        self.stages["extract"] += time.perf_counter() - started
+        return {doc["_id"]: doc for doc in leads}, answers
+
+    def _transform(
+        self,
+        personas: Sequence[Mapping[str, Any]],
+        leads: Mapping[str, Mapping[str, Any]],
+        answers: Mapping[str, tuple[ArchivedAnswer, bytes]],
+    ) -> list[LeadRows]:
+        started = time.perf_counter()
         rows = []
         for persona in personas:
             lead = leads.get(persona["_id"])
@@ -122,9 +145,13 @@ class _Sync:
             found = answers.get(str(persona.get("archive_id")))
             response = found[0].to_result(found[1]).response if found is not None else None
             rows.append(lead_rows(lead, persona, response, self.rules))
+        self.stages["transform"] += time.perf_counter() - started
         return rows
 
     async def personas_pass(self) -> int:
+        """Batches of personas changed since the watermark, pipelined: while one batch is
+        transformed and written (in a worker thread, one transaction with its watermark), the
+        next is read from MongoDB. Batches commit in order."""
         with warehouse_errors(str(self.engine.url)), self.engine.connect() as connection:
             mark = None if self.full else read_watermark(connection, SOURCE)
         query: dict[str, Any] = {}
@@ -135,36 +162,68 @@ class _Sync:
                     {"updated_at": mark[0], "_id": {"$gt": mark[1]}},
                 ]
             }
+        started = time.perf_counter()
+        total = await self.database["personas"].count_documents(query)
         cursor = (
             self.database["personas"]
             .find(query, {"feature_index": 0, "revision": 0})
             .sort([("updated_at", 1), ("_id", 1)])
             .batch_size(self.batch_size)
         )
-        total = await self.database["personas"].count_documents(query)
+        self.stages["extract"] += time.perf_counter() - started
         read = 0
-        batch: list[Mapping[str, Any]] = []
+        writing: asyncio.Future[None] | None = None
+        written = 0
 
-        async def flush() -> None:
-            rows = await self._rows(batch)
+        async def settle() -> None:
+            nonlocal writing
+            if writing is not None:
+                done, writing = writing, None
+                await done
+                if self.on_progress is not None:
+                    self.on_progress(written, total)
+
+        def transform_and_write(
+            batch: Sequence[Mapping[str, Any]],
+            leads: Mapping[str, Mapping[str, Any]],
+            answers: Mapping[str, tuple[ArchivedAnswer, bytes]],
+        ) -> None:
+            rows = self._transform(batch, leads, answers)
             last = batch[-1]
             watermark = (_utc(last["updated_at"]), str(last["_id"]))
-            await asyncio.to_thread(
-                self._commit, lambda writer: writer.write_leads(rows), watermark
-            )
-            if self.on_progress is not None:
-                self.on_progress(read, total)
+            self._commit(lambda writer: writer.write_leads(rows), watermark)
 
-        async for persona in cursor:
-            if persona.get("updated_at") is None:
-                continue
-            batch.append(persona)
-            read += 1
-            if len(batch) >= self.batch_size:
-                await flush()
-                batch = []
-        if batch:
-            await flush()
+        async def flush(batch: list[Mapping[str, Any]]) -> None:
+            nonlocal writing, written
+            leads, answers = await self._extract(batch)
+            await settle()
+            written = read
+            writing = asyncio.ensure_future(
+                asyncio.to_thread(transform_and_write, batch, leads, answers)
+            )
+
+        batch: list[Mapping[str, Any]] = []
+        personas = aiter(cursor)
+        try:
+            while True:
+                started = time.perf_counter()
+                try:
+                    persona = await anext(personas)
+                except StopAsyncIteration:
+                    break
+                finally:
+                    self.stages["extract"] += time.perf_counter() - started
+                if persona.get("updated_at") is None:
+                    continue
+                batch.append(persona)
+                read += 1
+                if len(batch) >= self.batch_size:
+                    await flush(batch)
+                    batch = []
+            if batch:
+                await flush(batch)
+        finally:
+            await settle()
         return read
 
     async def leads_pass(self) -> int:
@@ -177,11 +236,17 @@ class _Sync:
         new: list[str] = []
         gone: list[str] = []
 
-        def next_sql() -> tuple[str, bool] | None:
+        def read_sql_ids() -> list[tuple[str, bool]]:
+            started = time.perf_counter()
+            with self.engine.connect() as connection:
+                ids = lead_ids_after(connection, last_sql, _IDS)
+            self.stages["extract"] += time.perf_counter() - started
+            return ids
+
+        async def next_sql() -> tuple[str, bool] | None:
             nonlocal sql_ids, sql_pos, sql_done, last_sql
             if sql_pos >= len(sql_ids) and not sql_done:
-                with self.engine.connect() as connection:
-                    sql_ids = lead_ids_after(connection, last_sql, _IDS)
+                sql_ids = await asyncio.to_thread(read_sql_ids)
                 sql_pos = 0
                 sql_done = len(sql_ids) < _IDS
                 if sql_ids:
@@ -195,8 +260,12 @@ class _Sync:
             if len(new) >= self.batch_size or (final and new):
                 ids = new
                 new = []
+                started = time.perf_counter()
                 docs = await find_in(self.database["leads"], "_id", ids)
+                self.stages["extract"] += time.perf_counter() - started
+                started = time.perf_counter()
                 rows = [lead_rows(doc, None, None, self.rules) for doc in docs]
+                self.stages["transform"] += time.perf_counter() - started
                 await asyncio.to_thread(self._commit, lambda w: w.write_lead_rows(rows))
             if len(gone) >= self.batch_size or (final and gone):
                 ids = gone
@@ -208,9 +277,7 @@ class _Sync:
             async for document in cursor:
                 mongo_id = str(document["_id"])
                 checked += 1
-                while (current := await asyncio.to_thread(next_sql)) is not None and (
-                    current[0] < mongo_id
-                ):
+                while (current := await next_sql()) is not None and (current[0] < mongo_id):
                     gone.append(current[0])
                     sql_pos += 1
                 if current is not None and current[0] == mongo_id:
@@ -222,7 +289,7 @@ class _Sync:
                 else:
                     new.append(mongo_id)
                 await flush()
-            while (current := await asyncio.to_thread(next_sql)) is not None:
+            while (current := await next_sql()) is not None:
                 gone.append(current[0])
                 sql_pos += 1
             await flush(final=True)
@@ -280,7 +347,13 @@ async def sync_warehouse(
                         "deleted": {name: sync.deleted[name] for name in TABLES},
                     }
                 )
-            run.counts.update({"personas_read": personas, "leads_checked": leads})
+            run.counts.update(
+                {
+                    "personas_read": personas,
+                    "leads_checked": leads,
+                    "stage_seconds": {name: round(v, 3) for name, v in sync.stages.items()},
+                }
+            )
     finally:
         if own:
             engine.dispose()
@@ -293,4 +366,5 @@ async def sync_warehouse(
         updated={name: sync.updated[name] for name in TABLES},
         deleted={name: sync.deleted[name] for name in TABLES},
         seconds=round(time.perf_counter() - started, 3),
+        stage_seconds={name: round(value, 3) for name, value in sync.stages.items()},
     )
