@@ -6,12 +6,25 @@ define the tables but are not used to load them.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, case, delete, func, select, text
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Table,
+    case,
+    delete,
+    func,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from leadpersona.adapters.warehouse.tables import (
@@ -58,22 +71,75 @@ class WarehouseWriter:
         if not rows:
             return
         keys = [column.name for column in table.primary_key.columns]
+        names = list(rows[0])
+        statement = self._insert_many(table, rows)
+        if replace:
+            columns = {name: statement.excluded[name] for name in names if name not in keys}
+            statement = statement.on_conflict_do_update(index_elements=keys, set_=columns)
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=keys)
+        self._count_upsert(table, rows, statement, replace=replace)
+
+    def _insert_many(self, table: Table, rows: Sequence[dict[str, Any]]) -> Any:
+        """An ``INSERT`` of ``rows``: on PostgreSQL from a temporary table they were copied into
+        (``COPY``, then one set-based statement); elsewhere with the rows as parameters."""
+        if self.connection.dialect.name != "postgresql":
+            return _insert(self.connection, table)
+        names = list(rows[0])
+        stage = f"stage_{table.name}"
+        self.connection.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage}"
+            f" (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        self._copy(table, stage, names, rows)
+        source: Any = select(*(sql_column(name) for name in names)).select_from(sql_table(stage))
+        return postgresql.insert(table).from_select(names, source)
+
+    def _count_upsert(
+        self, table: Table, rows: Sequence[dict[str, Any]], statement: Any, *, replace: bool
+    ) -> None:
+        """Run an upsert and count the rows it inserted and updated (every conflicting row
+        counts as updated when ``replace``, as its columns were set again)."""
+        if self.connection.dialect.name == "postgresql":
+            # xmax is 0 in a row version that an INSERT made, not in one an UPDATE made.
+            flags = list(self.connection.execute(statement.returning(literal_column("xmax = 0"))))
+            fresh = sum(1 for (inserted,) in flags if inserted)
+            self.inserted[table.name] += fresh
+            self.updated[table.name] += len(flags) - fresh
+            return
+        keys = [column.name for column in table.primary_key.columns]
         key = keys[0]
         existing = set(
             self.connection.scalars(
                 select(table.c[key]).where(table.c[key].in_([row[key] for row in rows]))
             )
         )
-        fresh = [row for row in rows if row[key] not in existing]
-        self.inserted[table.name] += len(fresh)
-        statement = _insert(self.connection, table)
-        if replace:
-            columns = {name: statement.excluded[name] for name in rows[0] if name not in keys}
-            statement = statement.on_conflict_do_update(index_elements=keys, set_=columns)
-            self.updated[table.name] += len(rows) - len(fresh)
-        else:
-            statement = statement.on_conflict_do_nothing(index_elements=keys)
         self.connection.execute(statement, list(rows))
+        fresh = len({row[key] for row in rows} - existing)
+        self.inserted[table.name] += fresh
+        if replace:
+            self.updated[table.name] += len(rows) - fresh
+
+    def _copy(
+        self, table: Table, name: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """``COPY`` ``rows`` into ``name`` (``table`` or a table shaped like it)."""
+        driver = self.connection.connection.driver_connection
+        assert driver is not None
+        documents = {c for c in columns if isinstance(table.c[c].type, JSON)}
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(
+                    [
+                        json.dumps(row[c])
+                        if c in documents and row.get(c) is not None
+                        else row.get(c)
+                        for c in columns
+                    ]
+                )
 
     def _append(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         """Insert rows known to be new (a lead's child rows, just deleted): ``COPY`` on
@@ -84,15 +150,7 @@ class WarehouseWriter:
         if self.connection.dialect.name != "postgresql":
             self.connection.execute(_insert(self.connection, table), list(rows))
             return
-        columns = [column.name for column in table.columns]
-        driver = self.connection.connection.driver_connection
-        assert driver is not None
-        with (
-            driver.cursor() as cursor,
-            cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row([row.get(name) for name in columns])
+        self._copy(table, table.name, [column.name for column in table.columns], rows)
 
     def write_leads(self, batch: Sequence[LeadRows]) -> None:
         """Upsert these leads and replace each one's persona and child rows as a set."""
@@ -132,15 +190,7 @@ class WarehouseWriter:
         the largest employee count and the smallest non-empty text among the answers seen."""
         if not rows:
             return
-        ids = [row["company_id"] for row in rows]
-        existing = set(
-            self.connection.scalars(
-                select(COMPANIES.c.company_id).where(COMPANIES.c.company_id.in_(ids))
-            )
-        )
-        self.inserted["companies"] += sum(1 for i in set(ids) if i not in existing)
-        self.updated["companies"] += sum(1 for i in set(ids) if i in existing)
-        statement = _insert(self.connection, COMPANIES)
+        statement = self._insert_many(COMPANIES, rows)
         pick = func.max if self.connection.dialect.name == "sqlite" else func.greatest
         least = func.min if self.connection.dialect.name == "sqlite" else func.least
         merged = {
@@ -169,7 +219,7 @@ class WarehouseWriter:
                 statement.excluded[name],
             )
         statement = statement.on_conflict_do_update(index_elements=["company_id"], set_=merged)
-        self.connection.execute(statement, list(rows))
+        self._count_upsert(COMPANIES, rows, statement, replace=True)
 
     def drop_orphans(self) -> None:
         """Remove companies no position names and skills no lead has (a full sync has none)."""
