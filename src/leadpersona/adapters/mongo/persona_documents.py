@@ -41,6 +41,8 @@ class PersonaDocument(Document, PersonaFields):
         use_revision = False
         indexes = [
             IndexModel([("feature_index", ASCENDING), ("_id", ASCENDING)], name=FEATURE_INDEX_NAME),
+            # The warehouse sync reads personas changed since its watermark in this order.
+            IndexModel([("updated_at", ASCENDING), ("_id", ASCENDING)], name="updated_id"),
         ]
 
     def to_domain(self) -> Persona:
