@@ -23,7 +23,7 @@ from leadpersona.adapters.archive import (
 from leadpersona.adapters.enrichment_client import FetchResult
 from leadpersona.adapters.local_server import free_port
 from leadpersona.adapters.mock_api import example_answer_bytes, synthetic_answer
-from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.mongo.connection import IN_CHUNK, MongoDatabase
 from leadpersona.config import Settings
 from leadpersona.domain.samples import DEMO_EMAIL
 from leadpersona.errors import ArchiveError, ArchiveNotFound, InvalidInput
@@ -236,3 +236,18 @@ async def test_bulk_gridfs_files_open_with_any_gridfs_reader(database: MongoData
     assert await database["linkedin_raw.chunks"].count_documents({}) == 3 + 1
     names = {index["name"] async for index in await database["linkedin_raw.chunks"].list_indexes()}
     assert "files_id_1_n_1" in names
+
+
+async def test_get_many_reads_more_answers_than_one_lookup_holds(archive: RawArchive) -> None:
+    # More ids than one $in list carries (IN_CHUNK), and an answer spread over three chunks.
+    emails = [f"many{i}@example.com" for i in range(IN_CHUNK * 2 + 7)]
+    raws = {email: synthetic_raw(email) for email in emails}
+    raws[emails[-1]] = json.dumps({"success": True, "blob": "x" * 600_000}).encode()
+    stored = await archive.put_many([(result(e, raws[e]), [e]) for e in emails])
+    found = await archive.get_many([s.archive_id for s in stored] + ["0123456789abcdef01234567"])
+    assert len(found) == len(emails)
+    for entry in stored:
+        answer, raw = found[entry.archive_id]
+        assert answer.email == entry.email and raw == raws[entry.email]
+    fresh = await archive.latest_for_emails(emails, datetime.now(UTC) - timedelta(days=1))
+    assert {email: raw for email, (_, raw) in fresh.items()} == raws

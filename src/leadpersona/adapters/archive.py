@@ -157,6 +157,11 @@ def _metadata(result: FetchResult, lead_ids: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def _recency(document: Mapping[str, Any]) -> tuple[datetime, Any]:
+    """How new an archived answer is: the order of ``_LATEST``, reversed."""
+    return _utc(document["metadata"]["fetched_at"]), document["_id"]
+
+
 def _answer(document: Mapping[str, Any]) -> ArchivedAnswer:
     meta = document["metadata"]
     return ArchivedAnswer(
@@ -314,10 +319,21 @@ class _IndexedArchive(ABC):
         keys = sorted({normalize_email(email) for email in emails})
         if not keys:
             return {}
-        query = {"metadata.email": {"$in": keys}, "metadata.fetched_at": {"$gt": _utc(newer_than)}}
+        try:
+            documents = await find_in(
+                self._index,
+                "metadata.email",
+                keys,
+                where={"metadata.fetched_at": {"$gt": _utc(newer_than)}},
+            )
+        except PyMongoError as exc:
+            raise ArchiveError(f"cannot query the archive: {exc}") from exc
         newest: dict[str, Mapping[str, Any]] = {}
-        for document in await self._find(query):
-            newest.setdefault(document["metadata"]["email"], document)
+        for document in documents:
+            email = document["metadata"]["email"]
+            known = newest.get(email)
+            if known is None or _recency(document) > _recency(known):
+                newest[email] = document
         if not newest:
             return {}
         raws = await self._read(list(newest.values()))

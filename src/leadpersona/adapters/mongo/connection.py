@@ -31,13 +31,16 @@ async def find_in(
     field: str,
     values: Sequence[Any],
     projection: Mapping[str, Any] | None = None,
+    *,
+    where: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """The documents whose ``field`` is one of ``values`` (in no particular order): one
-    ``$in`` query per :data:`IN_CHUNK` values, run concurrently."""
+    """The documents whose ``field`` is one of ``values`` and that match ``where`` (in no
+    particular order): one ``$in`` query per :data:`IN_CHUNK` values, run concurrently."""
     parts = await asyncio.gather(
         *(
             collection.find(
-                {field: {"$in": list(values[start : start + IN_CHUNK])}}, projection
+                {**(where or {}), field: {"$in": list(values[start : start + IN_CHUNK])}},
+                projection,
             ).to_list()
             for start in range(0, len(values), IN_CHUNK)
         )

@@ -10,7 +10,7 @@ from typing import Any
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.errors import BulkWriteError
 
-from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.adapters.mongo.connection import MongoDatabase, find_in
 from leadpersona.adapters.mongo.persona_documents import PersonaDocument
 from leadpersona.adapters.repositories import PersonaRepository
 from leadpersona.domain.persona import (
@@ -82,18 +82,18 @@ class PersonaStore(PersonaRepository):
 
     async def existing_ids(self, lead_ids: Sequence[str]) -> set[str]:
         """Which of ``lead_ids`` already have a persona (one query)."""
-        cursor = self.collection.find({"_id": {"$in": list(lead_ids)}}, {"_id": 1})
-        return {document["_id"] async for document in cursor}
+        found = await find_in(self.collection, "_id", list(lead_ids), {"_id": 1})
+        return {document["_id"] for document in found}
 
     async def count_all(self) -> int:
         return await self.collection.count_documents({})
 
     async def _current(self, lead_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Overrides and revision of those of ``lead_ids`` that have a persona (one query)."""
-        cursor = self.collection.find(
-            {"_id": {"$in": list(lead_ids)}}, {"_id": 1, "overrides": 1, "revision": 1}
+        found = await find_in(
+            self.collection, "_id", list(lead_ids), {"_id": 1, "overrides": 1, "revision": 1}
         )
-        return {document["_id"]: document async for document in cursor}
+        return {document["_id"]: document for document in found}
 
     async def save_computed(self, personas: Sequence[Persona]) -> None:
         """Upsert freshly computed personas in one bulk write, keeping manual overrides.
