@@ -6,13 +6,16 @@ import asyncio
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from leadpersona.adapters.mongo.embedded import EmbeddedMongo
 
 __all__ = ["on_embedded_server"]
 
+T = TypeVar("T")
 
-def on_embedded_server(main: Callable[[str, Path], Awaitable[str]]) -> str:
+
+def on_embedded_server(main: Callable[[str, Path], Awaitable[T]]) -> T:
     """Run ``main(uri, data_dir)`` against a fresh embedded server in a temporary directory."""
     with (
         tempfile.TemporaryDirectory(prefix="lp-bench-") as tmp,

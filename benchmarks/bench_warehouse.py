@@ -1,30 +1,52 @@
-"""Warehouse sync MongoDB → PostgreSQL: full and incremental, against a raw COPY of the same rows.
+"""Warehouse sync MongoDB → PostgreSQL: the product against a hand-written floor, dlt and a raw
+COPY of its own rows, all in one run per size.
 
-Each size runs on a fresh embedded MongoDB-wire server, with leads enriched through the
-in-process mock API (not timed), into a fresh PostgreSQL database at 127.0.0.1:5432 (or
-``LEADPERSONA_TEST_POSTGRES``). Measured in the same run:
+Each size runs on a fresh embedded MongoDB-wire server (in a temporary directory, removed
+afterwards), with leads enriched through the in-process mock API (not timed). Every job writes
+into its own fresh PostgreSQL database at 127.0.0.1:5432 (or ``LEADPERSONA_TEST_POSTGRES``),
+dropped at the end, also on failure. The three MongoDB → PostgreSQL jobs each run in a fresh
+process, whose peak RSS is its own ``VmHWM`` (``ru_maxrss`` is inherited across ``exec``):
 
-- *full sync*: ``warehouse sync --full`` end to end (extract, transform, load);
-- *incremental*: a sync after 1 % of the personas changed;
-- *COPY floor*: the rows the full sync wrote, dumped beforehand with ``COPY … TO STDOUT``, then
-  loaded into an empty schema with ``COPY … FROM STDIN`` only: the load alone, no extract, no
-  transform, no upsert. The product's full sync against it is a ratio of the whole job to the
-  load floor.
+- *product*: ``sync_warehouse(full=True)`` (what ``warehouse sync --full`` runs) into an empty,
+  migrated schema, end to end; its extract / transform / load split is the product's own
+  ``SyncReport.stage_seconds`` when it reports one;
+- *floor (a)*: a hand-written job: PyMongo reads whole documents (personas, leads and the
+  GridFS chunks of the archived answers), plain Python decodes the answers with ``json.loads``
+  and flattens them into the same rows (dicts and lists, no pydantic; the product's key helpers
+  ``stable_id``, ``company_key``, ``skill_key``, ``normalize_email`` and ``company_type`` so
+  that ids match), companies merged as the product merges them; then one ``COPY … FROM STDIN``
+  per table into an empty schema of the same tables (same keys and foreign keys) and a commit.
+  Its rows are checked against the product's (per-table digests);
+- *dlt (b)*: ``dlt[postgres]`` with its defaults: one pipeline, three resources yielding the
+  personas, the leads and the decoded archived answers (ids as text), destination postgres in
+  its own database; dlt makes its own child tables from the nested lists;
+- *raw COPY*: the rows the product wrote, dumped with ``COPY … TO STDOUT``, loaded into an empty
+  schema with ``COPY … FROM STDIN`` and a commit (median of 3): the floor of the load part;
+- *incremental*: after the above, 1 % of the personas get a new ``updated_at``; a sync (in the
+  benchmark's process) picks them up.
 
-Override the sizes with ``LEADPERSONA_BENCH_WAREHOUSE=1000,10000``.
+Override the sizes with ``LEADPERSONA_BENCH_WAREHOUSE=1000,10000`` (100,000 runs only when
+asked for there).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import multiprocessing
 import os
+import resource
+import statistics
 import time
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime
 from pathlib import Path
+from queue import Empty
+from typing import Any
 
 import httpx
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import create_engine, text
 
 from benchmarks._server import on_embedded_server
 from leadpersona.adapters.enrichment_client import EnrichmentClient
@@ -37,11 +59,35 @@ from leadpersona.services.enrichment import run_enrichment
 from leadpersona.services.warehouse_sync import sync_warehouse
 
 SIZES = tuple(
-    int(n) for n in os.environ.get("LEADPERSONA_BENCH_WAREHOUSE", "1000,10000").split(",")
+    int(n)
+    for n in os.environ.get("LEADPERSONA_BENCH_WAREHOUSE", "1000,10000,20000").split(",")
+    if n.strip()
 )
 POSTGRES = os.environ.get(
     "LEADPERSONA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
 )
+#: The raw COPY of the product's rows is the median of this many committed loads.
+COPY_REPEATS = 3
+STAGES = ("extract", "transform", "load")
+
+
+def _libpq(database: str) -> str:
+    """A libpq URL (psycopg, dlt) for one database of the benchmark's server."""
+    scheme, rest = POSTGRES.split("://", 1)
+    return f"{scheme.split('+')[0]}://{rest}/{database}"
+
+
+def _with_password(url: str) -> str:
+    """dlt refuses credentials without a password, even for a server that trusts the user: give
+    it one the server ignores when the URL has none."""
+    scheme, rest = url.split("://", 1)
+    user, at, host = rest.rpartition("@")
+    if not at or ":" in user:
+        return url
+    return f"{scheme}://{user}:unused@{host}"
+
+
+# Databases: every one created here is dropped at the end, also on failure.
 
 
 class _Databases:
@@ -49,50 +95,477 @@ class _Databases:
         self.admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
         self.names: list[str] = []
 
-    def new(self) -> Engine:
-        name = f"lp_bench_{uuid.uuid4().hex[:12]}"
+    def new(self, *, migrated: bool = True) -> str:
+        name = f"lp_bench_wh_{uuid.uuid4().hex[:12]}"
         with self.admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         self.names.append(name)
-        return make_engine(f"{POSTGRES}/{name}")
+        if migrated:
+            engine = make_engine(f"{POSTGRES}/{name}")
+            upgrade(engine)
+            engine.dispose()
+        return name
 
     def drop(self) -> None:
+        """Drop every database made so far."""
         with self.admin.connect() as connection:
-            for name in self.names:
+            while self.names:
+                name = self.names.pop()
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        self.admin.dispose()
 
 
-def _dump(engine: Engine) -> dict[str, bytes]:
-    raw = engine.raw_connection()
+# Children: each MongoDB → PostgreSQL job runs in its own process.
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, not inherited
+    from the parent across ``exec``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _in_child(target: Callable[..., None], *args: Any) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
     try:
-        cursor = raw.cursor()
-        dumped = {}
-        for table in TABLES:
-            with cursor.copy(f"COPY {table} TO STDOUT") as copy:  # type: ignore[attr-defined]
-                dumped[table] = b"".join(bytes(chunk) for chunk in copy)
-        return dumped
+        while True:
+            try:
+                result: dict[str, Any] = queue.get(timeout=1)
+                break
+            except Empty:
+                if not process.is_alive():
+                    raise RuntimeError(
+                        f"{target.__name__} died: exit code {process.exitcode}"
+                    ) from None
+        process.join()
     finally:
-        raw.close()
+        if process.is_alive():
+            process.kill()
+            process.join()
+    return result
 
 
-def _copy_floor(engine: Engine, dumped: dict[str, bytes]) -> float:
-    upgrade(engine)
-    raw = engine.raw_connection()
+def _child_product(uri: str, mongo_db: str, data_dir: str, database: str, queue: Any) -> None:
+    async def main() -> dict[str, Any]:
+        settings = Settings(mongodb_uri=uri, mongodb_db=mongo_db, data_dir=Path(data_dir))
+        engine = make_engine(f"{POSTGRES}/{database}")
+        try:
+            async with connect(uri, mongo_db) as mongo:
+                before = _rss_mb()
+                started = time.perf_counter()
+                report = await sync_warehouse(settings, mongo, engine=engine, full=True)
+                seconds = time.perf_counter() - started
+        finally:
+            engine.dispose()
+        stages = getattr(report, "stage_seconds", None)
+        return {
+            "seconds": seconds,
+            "rows": sum(report.inserted.values()),
+            "inserted": dict(report.inserted),
+            "stages": dict(stages) if stages else None,
+            "rss_before_mb": before,
+            "rss_mb": _peak_rss_mb(),
+        }
+
+    queue.put(asyncio.run(main()))
+
+
+# Floor (a): PyMongo, plain Python, COPY.
+
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "leads": ("lead_id", "email", "email_key", "first_name", "last_name", "status", "photo_url"),
+    "personas": ("lead_id", "academic_field", "company_type", "status", "features", "updated_at"),
+    "companies": (
+        "company_id",
+        "name",
+        "linkedin_url",
+        "employee_count",
+        "industry",
+        "company_type",
+    ),
+    "skills": ("skill_id", "name"),
+    "positions": (
+        "lead_id",
+        "ordinal",
+        "company_id",
+        "title",
+        "start_date",
+        "end_date",
+        "is_current",
+    ),
+    "lead_skills": ("lead_id", "skill_id"),
+    "educations": (
+        "lead_id",
+        "ordinal",
+        "school_name",
+        "degree_name",
+        "field_of_study",
+        "start_year",
+        "end_year",
+    ),
+}
+#: Parents before children (the schema's foreign keys are checked during each COPY).
+_LOAD_ORDER = ("leads", "personas", "companies", "skills", "positions", "lead_skills", "educations")
+
+
+def _date(value: Any) -> date | None:
+    if not isinstance(value, dict) or value.get("year") is None:
+        return None
+    year = value["year"]
     try:
-        cursor = raw.cursor()
+        return date(year, value.get("month") or 1, value.get("day") or 1)
+    except ValueError:
+        return date(year, 1, 1) if 1 <= year <= 9999 else None
+
+
+def _norm(value: str | None) -> str:
+    return " ".join((value or "").split()).casefold()
+
+
+def _year(value: Any) -> int | None:
+    return value.get("year") if isinstance(value, dict) else None
+
+
+def _count(company: Mapping[str, Any]) -> int | None:
+    count = company.get("employeeCount")
+    if isinstance(count, int) and count > 0:
+        return count
+    start = (company.get("employeeCountRange") or {}).get("start")
+    return start if isinstance(start, int) and start >= 0 else None
+
+
+def _merge_company(companies: dict[str, list[Any]], row: list[Any]) -> None:
+    """The product's merge: the largest employee count (and its company type), the smallest
+    non-empty text; independent of the order answers arrive in."""
+    old = companies.get(row[0])
+    if old is None:
+        companies[row[0]] = row
+        return
+    if (row[3] if row[3] is not None else -1) > (old[3] if old[3] is not None else -1):
+        old[3], old[5] = row[3], row[5] if row[5] is not None else old[5]
+    elif old[5] is None:
+        old[5] = row[5]
+    for index in (1, 2, 4):
+        if old[index] is None or (row[index] is not None and row[index] < old[index]):
+            old[index] = row[index]
+
+
+def _flatten(
+    leads: list[dict[str, Any]],
+    personas: list[dict[str, Any]],
+    answers: dict[str, bytes],
+    settings: Settings,
+) -> dict[str, list[Any]]:
+    from leadpersona.domain.email import normalize_email
+    from leadpersona.domain.segmentation import company_type
+    from leadpersona.domain.warehouse_rows import company_key, skill_key, stable_id
+
+    rules = settings.company_type_rules
+    by_lead = {p["_id"]: p for p in personas if p.get("updated_at") is not None}
+    out: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
+    companies: dict[str, list[Any]] = {}
+    skills: dict[str, tuple[str, str]] = {}
+    for lead in leads:
+        lead_id = str(lead["_id"])
+        email = lead.get("email") if isinstance(lead.get("email"), str) else None
+        status = lead.get("status")
+        out["leads"].append(
+            (
+                lead_id,
+                email,
+                normalize_email(email) if email else None,
+                lead.get("first_name"),
+                lead.get("last_name"),
+                status if isinstance(status, int) and not isinstance(status, bool) else 0,
+                lead.get("photo_url"),
+            )
+        )
+        persona = by_lead.get(lead_id)
+        if persona is None:
+            continue
+        features = dict(persona.get("features") or {})
+        out["personas"].append(
+            (
+                lead_id,
+                features.get("academic_field"),
+                features.get("company_type"),
+                persona.get("status"),
+                json.dumps(features),
+                persona["updated_at"],
+            )
+        )
+        raw = answers.get(str(persona.get("archive_id")))
+        answer = json.loads(raw) if raw is not None else None
+        if not isinstance(answer, dict) or not answer.get("success") or not answer.get("person"):
+            continue
+        person = answer["person"]
+        mine: dict[str, list[Any]] = {}
+        current = answer.get("company")
+        current_key = current_name = None
+        if current:
+            current_name = _norm(current.get("name"))
+            current_key = company_key(
+                linkedin_id=current.get("linkedinId"), name=current.get("name")
+            )
+            if current_key is not None:
+                count = _count(current)
+                mine[current_key] = [
+                    stable_id("company", current_key),
+                    current.get("name"),
+                    None,
+                    count,
+                    current.get("industry"),
+                    company_type(count, rules),
+                ]
+        history = (person.get("positions") or {}).get("positionHistory") or []
+        referenced: set[str | None] = set()
+        for ordinal, position in enumerate(history):
+            name, url = position.get("companyName"), position.get("linkedInUrl")
+            key = company_key(url=url, name=name)
+            if current_key is not None and current_name and current_name == _norm(name):
+                key = current_key  # the answer's company, known by more than its name
+                if url and not mine[key][2]:
+                    mine[key][2] = url
+            if key is not None and key not in mine:
+                mine[key] = [stable_id("company", key), name, url, None, None, None]
+            dates = position.get("startEndDate") or {}
+            start, end = _date(dates.get("start")), _date(dates.get("end"))
+            company_id = mine[key][0] if key is not None else None
+            referenced.add(company_id)
+            out["positions"].append(
+                (
+                    lead_id,
+                    ordinal,
+                    company_id,
+                    position.get("title"),
+                    start,
+                    end,
+                    start is not None and end is None,
+                )
+            )
+        for row in mine.values():
+            if row[0] in referenced:
+                _merge_company(companies, row)
+        seen: set[str] = set()
+        for item in person.get("skills") or []:
+            name = item.get("name") if isinstance(item, dict) else item
+            if not isinstance(name, str) or not name.strip():
+                continue
+            key = skill_key(name)
+            if not key or key in seen:
+                continue
+            seen.add(key)
+            skill_id = stable_id("skill", key)
+            skills.setdefault(skill_id, (skill_id, " ".join(name.split())))
+            out["lead_skills"].append((lead_id, skill_id))
+        for ordinal, education in enumerate(
+            (person.get("schools") or {}).get("educationHistory") or []
+        ):
+            dates = education.get("startEndDate") or {}
+            out["educations"].append(
+                (
+                    lead_id,
+                    ordinal,
+                    education.get("schoolName"),
+                    education.get("degreeName"),
+                    education.get("fieldOfStudy"),
+                    _year(dates.get("start")),
+                    _year(dates.get("end")),
+                )
+            )
+    out["companies"] = [tuple(row) for row in companies.values()]
+    out["skills"] = list(skills.values())
+    return out
+
+
+def _copy_rows(connection: Any, table: str, columns: tuple[str, ...], rows: list[Any]) -> None:
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def _child_floor(uri: str, mongo_db: str, data_dir: str, database: str, queue: Any) -> None:
+    import psycopg
+    from pymongo import MongoClient
+
+    settings = Settings(mongodb_uri=uri, mongodb_db=mongo_db, data_dir=Path(data_dir))
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
+    try:
+        mongo = client[mongo_db]
         started = time.perf_counter()
-        for table in TABLES:
-            with cursor.copy(f"COPY {table} FROM STDIN") as copy:  # type: ignore[attr-defined]
-                copy.write(dumped[table])
-        raw.commit()
-        return time.perf_counter() - started
+        personas = list(mongo["personas"].find({}))
+        leads = list(mongo["leads"].find({}))
+        pieces: dict[str, list[tuple[int, bytes]]] = {}
+        for chunk in mongo["linkedin_raw.chunks"].find({}):
+            pieces.setdefault(str(chunk["files_id"]), []).append((chunk["n"], chunk["data"]))
+        extract = time.perf_counter() - started
     finally:
-        raw.close()
+        client.close()
+    started = time.perf_counter()
+    answers = {
+        file_id: b"".join(data for _, data in sorted(parts)) for file_id, parts in pieces.items()
+    }
+    rows = _flatten(leads, personas, answers, settings)
+    transform = time.perf_counter() - started
+    del personas, leads, pieces, answers
+    started = time.perf_counter()
+    with psycopg.connect(_libpq(database)) as connection:
+        for table in _LOAD_ORDER:
+            _copy_rows(connection, table, _COLUMNS[table], rows[table])
+        connection.commit()
+    load = time.perf_counter() - started
+    queue.put(
+        {
+            "stages": {"extract": extract, "transform": transform, "load": load},
+            "seconds": extract + transform + load,
+            "rows": sum(len(table_rows) for table_rows in rows.values()),
+            "per_table": {table: len(table_rows) for table, table_rows in rows.items()},
+            "rss_mb": _peak_rss_mb(),
+        }
+    )
 
 
-async def _one(uri: str, data_dir: Path, size: int, databases: _Databases) -> str:
-    settings = Settings(mongodb_uri=uri, mongodb_db=f"bench_wh_{size}", data_dir=data_dir)
+# Baseline (b): dlt with its defaults.
+
+
+def _documents(mongo: Any, name: str, size: int = 1000) -> Iterator[list[dict[str, Any]]]:
+    """A collection's documents in pages, ObjectIds as text (dlt has no type for them)."""
+    from bson import ObjectId
+
+    page: list[dict[str, Any]] = []
+    for document in mongo[name].find({}):
+        page.append({k: str(v) if isinstance(v, ObjectId) else v for k, v in document.items()})
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _child_dlt(uri: str, mongo_db: str, data_dir: str, database: str, queue: Any) -> None:
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
+    os.environ["DLT_DATA_DIR"] = str(Path(data_dir) / "dlt-home")
+    import dlt
+    from pymongo import MongoClient
+
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
+    mongo = client[mongo_db]
+
+    @dlt.resource(name="personas")
+    def personas() -> Iterator[list[dict[str, Any]]]:
+        yield from _documents(mongo, "personas")
+
+    @dlt.resource(name="leads")
+    def leads() -> Iterator[list[dict[str, Any]]]:
+        yield from _documents(mongo, "leads")
+
+    @dlt.resource(name="answers")
+    def answers() -> Iterator[list[dict[str, Any]]]:
+        for page in _documents(mongo, "linkedin_raw.chunks"):
+            decoded = []
+            for chunk in page:
+                answer = json.loads(chunk["data"])
+                if isinstance(answer, dict):
+                    decoded.append({"archive_id": chunk["files_id"], **answer})
+            yield decoded
+
+    pipeline = dlt.pipeline(
+        pipeline_name=f"mongo_{database}",
+        pipelines_dir=str(Path(data_dir) / "dlt-pipelines"),
+        destination=dlt.destinations.postgres(credentials=_with_password(_libpq(database))),
+        dataset_name="mongo",
+    )
+    try:
+        started = time.perf_counter()
+        pipeline.run([personas(), leads(), answers()])
+        seconds = time.perf_counter() - started
+    finally:
+        client.close()
+    trace = pipeline.last_trace
+    stages = {}
+    for step in trace.steps:
+        if step.step in ("extract", "normalize", "load") and step.finished_at and step.started_at:
+            stages[step.step] = (step.finished_at - step.started_at).total_seconds()
+    counts = trace.last_normalize_info.row_counts if trace.last_normalize_info else {}
+    rows = sum(n for table, n in counts.items() if not table.startswith("_dlt"))
+    queue.put(
+        {
+            "seconds": seconds,
+            "stages": stages,
+            "rows": rows,
+            "tables": sum(1 for table in counts if not table.startswith("_dlt")),
+            "rss_mb": _peak_rss_mb(),
+        }
+    )
+
+
+# The raw COPY floor of the load part, and the check that floor (a) wrote the product's rows.
+
+
+def _dump(database: str) -> dict[str, bytes]:
+    import psycopg
+
+    dumped = {}
+    with psycopg.connect(_libpq(database)) as connection, connection.cursor() as cursor:
+        for table in TABLES:
+            with cursor.copy(f"COPY {table} TO STDOUT") as copy:
+                dumped[table] = b"".join(bytes(chunk) for chunk in copy)
+    return dumped
+
+
+def _copy_floor(database: str, dumped: dict[str, bytes]) -> float:
+    import psycopg
+
+    timings = []
+    with psycopg.connect(_libpq(database)) as connection:
+        for _ in range(COPY_REPEATS):
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                for table in _LOAD_ORDER:
+                    with cursor.copy(f"COPY {table} FROM STDIN") as copy:
+                        copy.write(dumped[table])
+            connection.commit()
+            timings.append(time.perf_counter() - started)
+            connection.execute(f"TRUNCATE {', '.join(_LOAD_ORDER)} CASCADE")
+            connection.commit()
+    return statistics.median(timings)
+
+
+def _digests(database: str) -> dict[str, str]:
+    """Per table, a digest of its rows in a fixed order (the content, not the insertion)."""
+    import psycopg
+
+    found = {}
+    with psycopg.connect(_libpq(database)) as connection:
+        for table, columns in _COLUMNS.items():
+            listed = ", ".join(columns)
+            row = connection.execute(
+                f"SELECT md5(string_agg(r::text, E'\\n' ORDER BY r::text)) "
+                f"FROM (SELECT {listed} FROM {table}) AS r"
+            ).fetchone()
+            found[table] = row[0] if row else ""
+    return found
+
+
+# One size.
+
+
+async def _seed(uri: str, settings: Settings, size: int) -> None:
     async with connect(uri, settings.mongodb_db) as database:
         await database["leads"].insert_many(
             [
@@ -106,57 +579,142 @@ async def _one(uri: str, data_dir: Path, size: int, databases: _Databases) -> st
         async with client:
             await run_enrichment(settings, database, client=client, batch_size=500)
 
-        product = databases.new()
-        upgrade(product)  # the schema exists before the timed sync, as after `warehouse migrate`
-        started = time.perf_counter()
-        full = await sync_warehouse(settings, database, engine=product, full=True)
-        full_s = time.perf_counter() - started
-        rows = sum(full.inserted.values())
 
-        changed = max(1, size // 100)
-        ids = [f"p{i:07d}" for i in range(0, size, size // changed)][:changed]
-        await database["personas"].update_many(
-            {"_id": {"$in": ids}}, {"$set": {"updated_at": datetime.now(UTC)}}
-        )
-        started = time.perf_counter()
-        incremental = await sync_warehouse(settings, database, engine=product)
-        incremental_s = time.perf_counter() - started
+async def _incremental(settings: Settings, uri: str, database: str, size: int) -> dict[str, Any]:
+    engine = make_engine(f"{POSTGRES}/{database}")
+    try:
+        async with connect(uri, settings.mongodb_db) as mongo:
+            changed = max(1, size // 100)
+            ids = [f"p{i:07d}" for i in range(0, size, size // changed)][:changed]
+            await mongo["personas"].update_many(
+                {"_id": {"$in": ids}}, {"$set": {"updated_at": datetime.now(UTC)}}
+            )
+            started = time.perf_counter()
+            report = await sync_warehouse(settings, mongo, engine=engine)
+            seconds = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    return {"seconds": seconds, "personas": report.personas_read}
 
-        dumped = await asyncio.to_thread(_dump, product)
-        floor = databases.new()
-        copy_s = await asyncio.to_thread(_copy_floor, floor, dumped)
-        product.dispose()
-        floor.dispose()
-    return (
-        f"| {size:,} | {rows:,} | {full_s:.2f} | {rows / full_s:,.0f} | {copy_s:.2f} "
-        f"| {rows / copy_s:,.0f} | {copy_s / full_s:.2f} | {incremental.personas_read:,} "
-        f"| {incremental_s:.2f} | {incremental_s / full_s:.1%} |"
+
+async def _one(uri: str, data_dir: Path, size: int, databases: _Databases) -> dict[str, Any]:
+    settings = Settings(mongodb_uri=uri, mongodb_db=f"bench_wh_{size}", data_dir=data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    await _seed(uri, settings, size)
+    job = (uri, settings.mongodb_db, str(data_dir))
+
+    product_db = databases.new()
+    product = await asyncio.to_thread(_in_child, _child_product, *job, product_db)
+    dumped = await asyncio.to_thread(_dump, product_db)
+    copy_s = await asyncio.to_thread(_copy_floor, databases.new(), dumped)
+    del dumped
+
+    floor_db = databases.new()
+    floor = await asyncio.to_thread(_in_child, _child_floor, *job, floor_db)
+    product_digest = await asyncio.to_thread(_digests, product_db)
+    floor_digest = await asyncio.to_thread(_digests, floor_db)
+    different = sorted(t for t in _COLUMNS if product_digest[t] != floor_digest[t])
+
+    dlt_run = await asyncio.to_thread(_in_child, _child_dlt, *job, databases.new(migrated=False))
+
+    incremental = await _incremental(settings, uri, product_db, size)
+    return {
+        "size": size,
+        "product": product,
+        "floor": floor,
+        "dlt": dlt_run,
+        "copy_s": copy_s,
+        "incremental": incremental,
+        "different": different,
+    }
+
+
+def _stages(stages: Mapping[str, float] | None, names: tuple[str, ...] = STAGES) -> str:
+    if not stages:
+        return "n/a"
+    return " / ".join(f"{stages[name]:.2f}" if name in stages else "n/a" for name in names)
+
+
+def _lines(result: dict[str, Any]) -> tuple[str, str]:
+    size = result["size"]
+    product, floor, dlt_run = result["product"], result["floor"], result["dlt"]
+    rows, seconds = product["rows"], product["seconds"]
+    incremental = result["incremental"]
+    load = (product["stages"] or {}).get("load")
+    load_ratio = f"{result['copy_s'] / load:.2f}" if load else "n/a"
+    same = "yes" if not result["different"] else "no: " + ", ".join(result["different"])
+    main = (
+        f"| {size:,} | {rows:,} | {seconds:.2f} | {rows / seconds:,.0f} "
+        f"| {floor['seconds']:.2f} | {floor['rows'] / floor['seconds']:,.0f} "
+        f"| {(rows / seconds) / (floor['rows'] / floor['seconds']):.2f} "
+        f"| {dlt_run['seconds']:.2f} | {dlt_run['seconds'] / seconds:.2f} "
+        f"| {result['copy_s']:.2f} | {load_ratio} "
+        f"| {incremental['personas']:,} | {incremental['seconds']:.2f} "
+        f"| {incremental['seconds'] / seconds:.1%} "
+        f"| {product['rss_mb']:.0f} ({product['rss_before_mb']:.0f}) |"
     )
+    stages = (
+        f"| {size:,} | {_stages(product['stages'])} | {_stages(floor['stages'])} "
+        f"| {_stages(dlt_run['stages'], ('extract', 'normalize', 'load'))} "
+        f"| {result['copy_s']:.2f} | {floor['rss_mb']:.0f} | {dlt_run['rows']:,} in "
+        f"{dlt_run['tables']} tables | {dlt_run['rss_mb']:.0f} | {same} |"
+    )
+    return main, stages
 
 
 def run() -> str:
     databases = _Databases()
-    lines = []
+    results = []
     try:
         for size in SIZES:
-            lines.append(
-                on_embedded_server(lambda uri, data, size=size: _one(uri, data, size, databases))
-            )
-            print(lines[-1], flush=True)
+            try:
+                results.append(
+                    on_embedded_server(
+                        lambda uri, data, size=size: _one(uri, data, size, databases)
+                    )
+                )
+            finally:
+                databases.drop()
+            print(*_lines(results[-1]), sep="\n", flush=True)
     finally:
         databases.drop()
+        databases.admin.dispose()
+    lines = [_lines(result) for result in results]
+    load = os.getloadavg()[0]
     return "\n".join(
         [
             "## Warehouse sync (MongoDB → PostgreSQL)",
             "",
-            "Leads enriched through the mock API; `warehouse sync --full` into an empty "
-            "PostgreSQL schema, end to end; then a sync after 1 % of the personas changed. "
-            "Baseline in the same run: the same rows loaded with a raw `COPY … FROM STDIN` "
-            "(load only; no extract, no transform, no upsert).",
+            "Leads enriched through the mock API (not timed); each job below reads the same "
+            "MongoDB documents and writes into its own empty PostgreSQL database, each in a "
+            "fresh process (peak RSS is the process's own `VmHWM`), one run per size. "
+            "*Product*: `warehouse sync --full` (`sync_warehouse`) into an empty migrated "
+            "schema, end to end. *Floor (a)*: PyMongo reads whole documents, plain Python "
+            "decodes the archived answers and flattens them into the same rows (checked equal "
+            "to the product's, table by table), one `COPY` per table into an empty schema of "
+            "the same tables. *dlt (b)*: a `dlt[postgres]` pipeline with its defaults, "
+            "resources yielding the personas, the leads and the decoded archived answers "
+            "(dlt makes its own child tables). *Raw COPY*: the product's final rows loaded "
+            "with `COPY … FROM STDIN` only (median of 3). *Incremental*: a sync after 1 % of "
+            "the personas changed.",
             "",
-            "| leads | rows | full sync s | rows/s | raw COPY s | COPY rows/s "
-            "| full sync vs COPY (speed) | personas changed | incremental s | incremental / full |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-            *lines,
+            "| leads | rows | product s | product rows/s | floor (a) s | floor rows/s "
+            "| product / floor rows/s (goal ≥ 0.7) | dlt s | dlt s / product s (goal > 1) "
+            "| raw COPY s | raw COPY s / product load s (goal ≥ 0.5) | personas changed "
+            "| incremental s | incremental / full (goal ≤ 5 %) | product peak RSS MB "
+            "(before the sync) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            *(main for main, _ in lines),
+            "",
+            "Where the time goes (seconds: extract / transform / load; dlt: extract / "
+            "normalize / load):",
+            "",
+            "| leads | product | floor (a) | dlt (b) | raw COPY | floor peak RSS MB "
+            "| dlt rows | dlt peak RSS MB | floor rows = product rows |",
+            "|---:|---|---|---|---:|---:|---:|---:|---|",
+            *(stages for _, stages in lines),
+            "",
+            f"Load average when the run ended: {load:.1f} on {os.cpu_count()} cores (the "
+            "machine is shared; every ratio above compares jobs of the same run).",
         ]
     )
