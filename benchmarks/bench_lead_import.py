@@ -23,8 +23,9 @@ from leadpersona.adapters.lead_csv import iter_records, scan_lead_file
 from leadpersona.adapters.mongo.connection import connect
 from leadpersona.adapters.mongo.embedded import EmbeddedMongo
 from leadpersona.adapters.mongo.leads import ensure_unique_email_index
+from leadpersona.bootstrap import import_leads
 from leadpersona.domain.lead_rows import match_header, validate_row
-from leadpersona.services.lead_import import import_leads, lead_id_for_row
+from leadpersona.services.lead_import import lead_id_for_row
 
 ROWS = 100_000
 BATCH = 1000

@@ -21,11 +21,10 @@ from leadpersona.adapters.local_server import serve_in_thread
 from leadpersona.adapters.mock_api import MockConfig, create_app
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.persona_store import to_document
-from leadpersona.bootstrap import mongo_repositories
+from leadpersona.bootstrap import mongo_repositories, run_enrichment
 from leadpersona.config import Settings
 from leadpersona.domain.persona import FeatureProvenance, Persona
 from leadpersona.entrypoints.http.app import create_app as create_api
-from leadpersona.services.enrichment import run_enrichment
 from leadpersona.services.personas import PersonaService
 
 RATE = 50.0

@@ -31,8 +31,8 @@ from leadpersona.adapters.enrichment_client import EnrichmentClient
 from leadpersona.adapters.local_server import free_port
 from leadpersona.adapters.mongo.connection import connect
 from leadpersona.adapters.mongo.embedded import EmbeddedMongo
+from leadpersona.bootstrap import run_enrichment
 from leadpersona.config import Settings
-from leadpersona.services.enrichment import run_enrichment
 
 SIZES = tuple(
     int(n) for n in os.environ.get("LEADPERSONA_BENCH_SCALE", "1000,10000,100000").split(",")

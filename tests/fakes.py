@@ -19,6 +19,7 @@ from leadpersona.adapters.archive import ArchivedAnswer, RawArchive
 from leadpersona.adapters.enrichment_client import FetchResult
 from leadpersona.adapters.repositories import (
     IMPORT_COUNTERS,
+    CollectionInfo,
     EmailOwner,
     EnrichmentOutcome,
     EnrichmentStateRepository,
@@ -35,6 +36,7 @@ from leadpersona.adapters.repositories import (
     RunRepository,
     RunTally,
     SharedEmails,
+    StoreSetup,
 )
 from leadpersona.domain.email import normalize_email
 from leadpersona.domain.models import Lead
@@ -143,6 +145,7 @@ class InMemoryLeadRepository(LeadRepository):
         self.leads: dict[str, LeadContact] = {lead.id: lead for lead in leads}
         self.imported: dict[str, ImportedLead] = {}
         self.email_keys: dict[str, str] = {}  # normalised email -> owner lead id
+        self.added: dict[str, Lead] = {}  # stored whole by add_new
         self.cursors = 0
         self.bulk_writes = 0
 
@@ -158,6 +161,9 @@ class InMemoryLeadRepository(LeadRepository):
     async def first_by_id(self, limit: int) -> list[Lead]:
         leads = []
         for lead_id in sorted(self.leads)[: max(limit, 0)]:
+            if lead_id in self.added:
+                leads.append(self.added[lead_id])
+                continue
             source = self.imported.get(lead_id)
             fields = source.fields if source is not None else {}
             leads.append(
@@ -214,6 +220,15 @@ class InMemoryLeadRepository(LeadRepository):
             elif owner != lead_id:
                 losers.append(index)
         return losers
+
+    async def add_new(self, leads: Sequence[Lead]) -> int:
+        added = [lead for lead in leads if lead.id not in self.leads]
+        if added:
+            self.bulk_writes += 1
+        for lead in added:
+            self.leads[lead.id] = LeadContact(lead.id, lead.email)
+            self.added[lead.id] = lead
+        return len(added)
 
     async def add_imported(self, leads: Sequence[ImportedLead]) -> None:
         if not leads:
@@ -277,6 +292,25 @@ class InMemoryPersonaRepository(PersonaRepository):
 
     async def count(self, query: PersonaQuery) -> int:
         return len(self._matching(query))
+
+    async def example(
+        self,
+        *,
+        status: str | None = None,
+        academic_source: str | None = None,
+        with_company_type: bool = False,
+        exclude: Sequence[str] = (),
+    ) -> Persona | None:
+        for lead_id in sorted(set(self.personas) - set(exclude)):
+            persona = self.personas[lead_id]
+            source = persona.provenance.get("academic_field")
+            if (
+                (status is None or persona.status == status)
+                and (academic_source is None or (source and source.source) == academic_source)
+                and (not with_company_type or "company_type" in persona.features)
+            ):
+                return persona
+        return None
 
     async def group_counts(self) -> list[PersonaGroup]:
         counts: Counter[tuple[str | None, str | None, str | None, str | None]] = Counter()
@@ -460,6 +494,20 @@ class InMemoryImportLedger(ImportLedger):
         self.imports[sha256].update(status="complete", finished_at=at)
 
 
+class InMemoryStoreSetup(StoreSetup):
+    """Collections that exist once created; their documents are counted as 0."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = sorted(names)
+        self.created: set[str] = set()
+
+    async def create_missing(self) -> None:
+        self.created.update(self.names)
+
+    async def describe(self) -> list[CollectionInfo]:
+        return [CollectionInfo(name=n, documents=0, indexes=["_id_"]) for n in self.names]
+
+
 def in_memory_repositories(leads: Sequence[LeadContact] = ()) -> Repositories:
     return Repositories(
         leads=InMemoryLeadRepository(leads),
@@ -468,4 +516,5 @@ def in_memory_repositories(leads: Sequence[LeadContact] = ()) -> Repositories:
         runs=InMemoryRunRepository(),
         quarantine=InMemoryQuarantineRepository(),
         imports=InMemoryImportLedger(),
+        setup=InMemoryStoreSetup(["enrichment", "imports", "leads", "personas", "runs"]),
     )

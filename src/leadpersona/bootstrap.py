@@ -1,14 +1,22 @@
-"""The one wiring point: settings in, connected adapters out."""
+"""The one wiring point: settings in, connected adapters out.
+
+Adapters take plain values, never the settings; services take adapters, never build them. The
+two wrappers at the end (``run_enrichment``, ``import_leads``) run a service on a database for
+callers that hold one (the CLI, tests, benchmarks).
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from dataclasses import replace
+from pathlib import Path
 
+import httpx
 from sqlalchemy import Engine
 
 from leadpersona.adapters.archive import RawArchive, build_archive
-from leadpersona.adapters.enrichment_client import EnrichmentClient, build_enrichment_client
+from leadpersona.adapters.enrichment_client import MOCK_BASE_URL, EnrichmentClient
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.embedded import EmbeddedMongo
 from leadpersona.adapters.mongo.enrichment_states import MongoEnrichmentStateRepository
@@ -16,20 +24,34 @@ from leadpersona.adapters.mongo.imports import MongoImportLedger
 from leadpersona.adapters.mongo.leads import MongoLeadRepository
 from leadpersona.adapters.mongo.persona_store import PersonaStore
 from leadpersona.adapters.mongo.runs import MongoQuarantineRepository, MongoRunRepository
-from leadpersona.adapters.repositories import Repositories
+from leadpersona.adapters.mongo.setup import MongoStoreSetup
+from leadpersona.adapters.repositories import Repositories, RunRepository
 from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.config import Settings
 from leadpersona.mapping import FieldMapStore, open_field_map
+from leadpersona.services.enrichment import (
+    DEFAULT_BATCH,
+    ProgressCallback,
+    RunSummary,
+    enrich_leads,
+)
+from leadpersona.services.lead_import import ImportReport, import_lead_file
+from leadpersona.services.lead_import import ProgressCallback as ImportProgressCallback
+from leadpersona.services.wiring import Wired
 
 __all__ = [
     "MongoDatabase",
+    "Wired",
     "enrichment_client",
     "field_map_store",
+    "import_leads",
     "mongo_repositories",
     "mongo_server",
     "open_database",
     "raw_archive",
+    "run_enrichment",
     "warehouse_engine",
+    "wired",
 ]
 
 
@@ -71,6 +93,7 @@ def mongo_repositories(database: MongoDatabase) -> Repositories:
         runs=MongoRunRepository(database),
         quarantine=MongoQuarantineRepository(database),
         imports=MongoImportLedger(database),
+        setup=MongoStoreSetup(database),
     )
 
 
@@ -80,10 +103,91 @@ def raw_archive(settings: Settings, database: MongoDatabase) -> RawArchive:
 
 
 def enrichment_client(settings: Settings) -> EnrichmentClient:
-    """The enrichment API client (the in-process mock when no API URL is set); enter it."""
-    return build_enrichment_client(settings)
+    """The enrichment API client the settings describe (the in-process mock API when no API
+    URL is set); enter it."""
+    transport: httpx.AsyncBaseTransport | None = None
+    base_url = settings.linkedin_api_url
+    if base_url is None:
+        from leadpersona.adapters.mock_api import create_app
+
+        transport = httpx.ASGITransport(app=create_app())
+        base_url = MOCK_BASE_URL
+    return EnrichmentClient(
+        base_url,
+        api_key=settings.linkedin_api_key.get_secret_value(),
+        rate_limit=settings.effective_rate_limit,
+        concurrency=settings.linkedin_concurrency,
+        timeout=settings.linkedin_timeout,
+        max_retries=settings.linkedin_max_retries,
+        transport=transport,
+    )
 
 
 def field_map_store(settings: Settings) -> FieldMapStore:
     """The field-of-study mapping the settings point at."""
     return open_field_map(settings)
+
+
+@asynccontextmanager
+async def wired(
+    settings: Settings,
+    database: MongoDatabase,
+    *,
+    client: EnrichmentClient | None = None,
+    runs: RunRepository | None = None,
+) -> AsyncIterator[Wired]:
+    """The adapters the settings choose, on ``database``: repositories (with ``runs`` as the
+    run ledger when given), raw archive, field map, and the API client (``client``, or one
+    opened here and closed on the way out)."""
+    repositories = mongo_repositories(database)
+    if runs is not None:
+        repositories = replace(repositories, runs=runs)
+    async with AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(enrichment_client(settings))
+        yield Wired(
+            repositories=repositories,
+            archive=raw_archive(settings, database),
+            field_maps=field_map_store(settings),
+            client=client,
+        )
+
+
+async def run_enrichment(
+    settings: Settings,
+    database: MongoDatabase,
+    *,
+    limit: int | None = None,
+    refresh: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+    client: EnrichmentClient | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> RunSummary:
+    """``enrich_leads`` on ``database`` with the adapters :func:`wired` builds."""
+    async with wired(settings, database, client=client) as adapters:
+        return await enrich_leads(
+            settings,
+            adapters,
+            limit=limit,
+            refresh=refresh,
+            batch_size=batch_size,
+            on_progress=on_progress,
+        )
+
+
+async def import_leads(
+    database: MongoDatabase,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    batch_size: int = 1000,
+    on_progress: ImportProgressCallback | None = None,
+) -> ImportReport:
+    """``import_lead_file`` with the repositories on ``database``."""
+    return await import_lead_file(
+        mongo_repositories(database),
+        path,
+        dry_run=dry_run,
+        batch_size=batch_size,
+        on_progress=on_progress,
+    )

@@ -15,10 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from leadpersona.adapters.archive import ArchivedAnswer, build_archive
-from leadpersona.adapters.enrichment_client import build_enrichment_client
 from leadpersona.adapters.local_server import free_port
 from leadpersona.adapters.mock_api import example_answer_bytes
 from leadpersona.adapters.mongo.connection import connect
+from leadpersona.bootstrap import enrichment_client
 from leadpersona.config import Settings
 from leadpersona.domain.samples import DEMO_EMAIL
 from leadpersona.entrypoints.cli.main import app
@@ -35,7 +35,7 @@ def enrich_and_archive(settings: Settings, emails: dict[str, list[str]]) -> list
         assert settings.mongodb_uri is not None
         async with (
             connect(settings.mongodb_uri, settings.mongodb_db) as database,
-            build_enrichment_client(settings) as client,
+            enrichment_client(settings) as client,
         ):
             archive = build_archive(settings, database)
             await archive.ensure_indexes()

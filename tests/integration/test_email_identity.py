@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.bootstrap import mongo_repositories, run_enrichment
 from leadpersona.config import Settings
-from leadpersona.services.enrichment import run_enrichment
 from leadpersona.services.setup import initialise
 from tests.integration.test_enrichment_pipeline import leads, mock_client
 
@@ -18,11 +18,12 @@ async def test_init_reports_shared_emails_and_enrich_serves_each_lead(
     rows[4]["email"] = rows[3]["email"]
     await database["leads"].insert_many(rows)
 
-    report = await initialise(settings_env, database)
+    repositories = mongo_repositories(database)
+    report = await initialise(settings_env, repositories, database=database.name)
     shared = report.shared_emails
     assert (shared.emails, shared.leads) == (2, 5)
     assert shared.examples[0]["lead_ids"] == ["p00000", "p00001", "p00002"]
-    assert await initialise(settings_env, database) == report
+    assert await initialise(settings_env, repositories, database=database.name) == report
 
     async with mock_client() as client:
         summary = await run_enrichment(settings_env, database, client=client, batch_size=4)

@@ -9,10 +9,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from leadpersona.adapters.enrichment_client import (
-    EnrichmentClient,
-    build_enrichment_client,
-)
+from leadpersona.adapters.enrichment_client import EnrichmentClient
 from leadpersona.adapters.local_server import free_port
 from leadpersona.adapters.mock_api import (
     MockConfig,
@@ -22,6 +19,7 @@ from leadpersona.adapters.mock_api import (
     serve_in_thread,
     synthetic_answer,
 )
+from leadpersona.bootstrap import enrichment_client
 from leadpersona.config import Settings
 from leadpersona.domain.samples import DEMO_EMAIL
 from leadpersona.errors import (
@@ -225,7 +223,7 @@ async def test_fixture_mode_serves_the_provided_answer(start_mock: StartMock) ->
 async def test_default_client_uses_the_in_process_mock() -> None:
     settings = Settings()
     assert settings.uses_mock_api
-    async with build_enrichment_client(settings) as api:
+    async with enrichment_client(settings) as api:
         demo = await api.fetch_profile(DEMO_EMAIL)
         other = await api.fetch_profile("someone@example.com")
     assert demo.raw == example_answer_bytes()
@@ -236,6 +234,6 @@ async def test_default_client_uses_the_in_process_mock() -> None:
 async def test_configured_api_is_capped_and_keyed(start_mock: StartMock) -> None:
     url, state = start_mock(MockConfig(api_key="k3y"))
     settings = Settings(linkedin_api_url=url, linkedin_api_key="k3y")  # type: ignore[arg-type]
-    async with build_enrichment_client(settings) as api:
+    async with enrichment_client(settings) as api:
         result = await api.fetch_profile(DEMO_EMAIL)
     assert result.found and state.requests == 1

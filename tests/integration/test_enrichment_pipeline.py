@@ -15,12 +15,11 @@ from leadpersona.adapters.enrichment_client import EnrichmentClient
 from leadpersona.adapters.mock_api import MockConfig, create_app
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.runs import MongoRunRepository
-from leadpersona.bootstrap import mongo_repositories
+from leadpersona.bootstrap import mongo_repositories, run_enrichment
 from leadpersona.config import Settings
 from leadpersona.domain.samples import DEMO_EMAIL
 from leadpersona.errors import AuthenticationError, FatalEnrichmentError
 from leadpersona.mapping import open_field_map
-from leadpersona.services.enrichment import run_enrichment
 from leadpersona.services.personas import PersonaService
 from leadpersona.services.runs import recorded_run
 

@@ -8,8 +8,8 @@ from typing import Any
 from pymongo import AsyncMongoClient, monitoring
 
 from leadpersona.adapters.mongo.connection import connect
+from leadpersona.bootstrap import run_enrichment
 from leadpersona.config import Settings
-from leadpersona.services.enrichment import run_enrichment
 from tests.integration.test_enrichment_pipeline import leads, mock_client
 
 

@@ -13,8 +13,9 @@ from pymongo import AsyncMongoClient
 
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.leads import EMAIL_UNIQUE_INDEX, register_emails
+from leadpersona.bootstrap import import_leads
 from leadpersona.errors import InvalidInput, LeadFileError
-from leadpersona.services.lead_import import ImportReport, import_leads, lead_id_for_row
+from leadpersona.services.lead_import import ImportReport, lead_id_for_row
 from tests.conftest import unique_db_name
 
 HEADER = ["First Name", "last_name", " EMAIL ", "photo_url", "Status", "Company"]

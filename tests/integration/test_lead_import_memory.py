@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.services.lead_import import ImportReport, import_leads
+from leadpersona.bootstrap import import_leads
+from leadpersona.services.lead_import import ImportReport
 
 
 def write_rows(path: Path, count: int, *, start: int = 0) -> Path:

@@ -17,6 +17,7 @@ from leadpersona.adapters.repositories import (
     Repositories,
 )
 from leadpersona.bootstrap import mongo_repositories
+from leadpersona.domain.models import Lead
 from leadpersona.domain.persona import FeatureProvenance, Persona, PersonaQuery
 from leadpersona.domain.persona_stats import PersonaGroup
 from leadpersona.domain.runs import QuarantineReason, QuarantineRecord
@@ -52,6 +53,11 @@ async def test_leads_are_read_in_id_order_a_page_at_a_time(repositories: Reposit
         ("l02", "p2@example.com", 2),
     ]
     assert await leads.first_by_id(0) == []
+
+    whole = [Lead(id="l00", first_name="Ada", email="ada@example.com"), Lead(id="l01")]
+    assert await leads.add_new(whole) == 1  # l01 is stored already: left as it is
+    assert (await leads.first_by_id(2))[0] == whole[0]
+    assert (await leads.first_by_id(2))[1].email == "p1@example.com"
 
 
 async def test_email_keys_have_one_owner(repositories: Repositories) -> None:
@@ -124,6 +130,11 @@ async def test_personas_are_read_edited_queried_and_counted(repositories: Reposi
     assert [i async for i in personas.iter_ids(PersonaQuery(features={"tier": 2}))] == ["c"]
     assert await personas.count(law) == 3
     assert await personas.count(PersonaQuery()) == 4
+    assert (await personas.example(academic_source="mapping")) == await personas.get("a")
+    example = await personas.example(academic_source="mapping", exclude=["a"])
+    assert example is None  # c is manual now
+    assert (await personas.example(status="no_data", with_company_type=False)) is not None
+    assert (await personas.example(status="no_data", with_company_type=True)) is None
     assert sorted(await personas.group_counts(), key=repr) == sorted(
         [
             PersonaGroup("law", "Startup", "enriched", "inferred", 1),
@@ -133,6 +144,16 @@ async def test_personas_are_read_edited_queried_and_counted(repositories: Reposi
         ],
         key=repr,
     )
+
+
+async def test_the_store_is_set_up_once(repositories: Repositories) -> None:
+    await repositories.setup.create_missing()
+    await repositories.setup.create_missing()
+    collections = await repositories.setup.describe()
+    names = [c.name for c in collections]
+    assert names == sorted(set(names))
+    assert {"enrichment", "imports", "leads", "personas", "runs"} <= set(names)
+    assert all("_id_" in c.indexes for c in collections)
 
 
 async def test_enrichment_states_are_counted(repositories: Repositories) -> None:

@@ -10,6 +10,7 @@ from pymongo import AsyncMongoClient
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.documents import LeadDocument
+from leadpersona.bootstrap import mongo_repositories
 from leadpersona.domain.lead_rows import normalise_email
 from leadpersona.domain.samples import DEMO_EMAIL, DEMO_FIRST_NAME, DEMO_LAST_NAME
 from leadpersona.errors import InvalidInput
@@ -21,25 +22,25 @@ async def all_leads(database: MongoDatabase) -> list[dict[str, Any]]:
 
 
 async def test_seeding_is_idempotent_and_incremental(database: MongoDatabase) -> None:
-    first = await seed_leads(database, 300)
+    first = await seed_leads(mongo_repositories(database).leads, 300)
     assert (first.requested, first.inserted, first.existing) == (300, 300, 0)
     snapshot = await all_leads(database)
 
-    again = await seed_leads(database, 300)
+    again = await seed_leads(mongo_repositories(database).leads, 300)
     assert (again.inserted, again.existing) == (0, 300)
     assert await all_leads(database) == snapshot
 
-    more = await seed_leads(database, 450)
+    more = await seed_leads(mongo_repositories(database).leads, 450)
     assert (more.inserted, more.existing) == (150, 300)
     leads = await all_leads(database)
     assert len(leads) == 450
     assert {doc["_id"] for doc in snapshot} <= {doc["_id"] for doc in leads}
-    fewer = await seed_leads(database, 10)
+    fewer = await seed_leads(mongo_repositories(database).leads, 10)
     assert (fewer.inserted, fewer.existing) == (0, 10)
 
 
 async def test_seeded_leads_have_the_lead_shape(database: MongoDatabase) -> None:
-    await seed_leads(database, 200)
+    await seed_leads(mongo_repositories(database).leads, 200)
     leads = await all_leads(database)
     emails = [doc["email"] for doc in leads]
     assert len(set(emails)) == 200
@@ -73,7 +74,7 @@ async def test_an_imported_demo_email_counts_as_the_demo_lead(
     await raw_client[database.name]["leads"].insert_one(
         {"_id": "d" * 32, "status": 0, "email": DEMO_EMAIL}
     )
-    report = await seed_leads(database, 5)
+    report = await seed_leads(mongo_repositories(database).leads, 5)
     assert (report.inserted, report.existing) == (4, 1)
     assert await database["leads"].count_documents({"email": DEMO_EMAIL}) == 1
 
@@ -81,4 +82,4 @@ async def test_an_imported_demo_email_counts_as_the_demo_lead(
 @pytest.mark.parametrize("count", [0, -1, 10_000_001])
 async def test_count_is_checked(database: MongoDatabase, count: int) -> None:
     with pytest.raises(InvalidInput, match="count must be between 1 and"):
-        await seed_leads(database, count)
+        await seed_leads(mongo_repositories(database).leads, count)

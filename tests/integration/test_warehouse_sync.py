@@ -17,10 +17,9 @@ from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.adapters.warehouse.load import TABLES
 from leadpersona.adapters.warehouse.tables import Lead
-from leadpersona.bootstrap import mongo_repositories
+from leadpersona.bootstrap import mongo_repositories, run_enrichment
 from leadpersona.config import Settings
 from leadpersona.errors import WarehouseError
-from leadpersona.services.enrichment import run_enrichment
 from leadpersona.services.personas import PersonaService
 from leadpersona.services.warehouse_sync import sync_warehouse
 from tests.integration.test_enrichment_pipeline import leads, mock_client

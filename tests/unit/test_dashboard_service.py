@@ -65,7 +65,7 @@ async def test_the_dashboard_reads_everything_through_the_repositories(tmp_path:
         counters={"read": 3, "inserted": 1, "duplicates_in_file": 1, "quarantined": 2},
         rows_done=3,
     )
-    settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=tmp_path)
 
     data = await collect_dashboard(settings, repositories, database="demo")
 

@@ -17,6 +17,7 @@ from leadpersona.errors import AuthenticationError
 from leadpersona.mapping import FieldMapStore
 from leadpersona.services.enrichment import enrich_leads
 from leadpersona.services.runs import ERRORS_KEPT
+from leadpersona.services.wiring import Wired
 from tests.fakes import (
     InMemoryArchive,
     InMemoryEnrichmentStateRepository,
@@ -78,14 +79,8 @@ class Pipeline:
 
     async def run(self, client: EnrichmentClient | None = None, **options: Any) -> Any:
         async with client or mock_client() as api:
-            return await enrich_leads(
-                self.settings,
-                self.repositories,
-                client=api,
-                archive=self.archive,
-                field_maps=self.field_maps,
-                **options,
-            )
+            adapters = Wired(self.repositories, self.archive, self.field_maps, api)
+            return await enrich_leads(self.settings, adapters, **options)
 
 
 @pytest.fixture

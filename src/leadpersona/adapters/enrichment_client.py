@@ -45,7 +45,6 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from leadpersona.adapters.http_client import CallStats, PoliteClient, parse_retry_after
-from leadpersona.config import Settings
 from leadpersona.domain.email import normalize_email
 from leadpersona.domain.profile import LinkedInResponse
 from leadpersona.errors import (
@@ -247,23 +246,3 @@ class EnrichmentClient(PoliteClient):
             f"unexpected answer from the enrichment API at {self.base_url}: HTTP {status}",
             status_code=status,
         )
-
-
-def build_enrichment_client(settings: Settings) -> EnrichmentClient:
-    """The client the settings describe: the configured API, or the in-process mock."""
-    transport: httpx.AsyncBaseTransport | None = None
-    base_url = settings.linkedin_api_url
-    if base_url is None:
-        from leadpersona.adapters.mock_api import create_app
-
-        transport = httpx.ASGITransport(app=create_app())
-        base_url = MOCK_BASE_URL
-    return EnrichmentClient(
-        base_url,
-        api_key=settings.linkedin_api_key.get_secret_value(),
-        rate_limit=settings.effective_rate_limit,
-        concurrency=settings.linkedin_concurrency,
-        timeout=settings.linkedin_timeout,
-        max_retries=settings.linkedin_max_retries,
-        transport=transport,
-    )

@@ -22,6 +22,7 @@ from leadpersona.domain.runs import QuarantineRecord, RunKind, RunRecord, RunSta
 __all__ = [
     "IMPORT_COUNTERS",
     "NO_REASON",
+    "CollectionInfo",
     "EmailOwner",
     "EnrichmentOutcome",
     "EnrichmentStateRepository",
@@ -38,6 +39,7 @@ __all__ = [
     "RunRepository",
     "RunTally",
     "SharedEmails",
+    "StoreSetup",
 ]
 
 
@@ -192,6 +194,11 @@ class LeadRepository(abc.ABC):
         for the same lead id counts as won; one whose owner lead no longer exists is taken."""
 
     @abc.abstractmethod
+    async def add_new(self, leads: Sequence[Lead]) -> int:
+        """Store leads in one bulk write; a lead whose id is stored already is left as it is.
+        How many were added."""
+
+    @abc.abstractmethod
     async def add_imported(self, leads: Sequence[ImportedLead]) -> None:
         """Store a batch of imported leads in one bulk write; a lead already stored under its id
         (written by an interrupted run of the same import) is left as it is."""
@@ -226,6 +233,18 @@ class PersonaRepository(abc.ABC):
     @abc.abstractmethod
     async def group_counts(self) -> list[PersonaGroup]:
         """Every persona counted by academic field, company type, status and academic source."""
+
+    @abc.abstractmethod
+    async def example(
+        self,
+        *,
+        status: str | None = None,
+        academic_source: str | None = None,
+        with_company_type: bool = False,
+        exclude: Sequence[str] = (),
+    ) -> Persona | None:
+        """The persona with the lowest lead id that has this status, this source of its academic
+        field and (when asked) a company type, leaving out ``exclude``; None if there is none."""
 
     @abc.abstractmethod
     async def existing_ids(self, lead_ids: Sequence[str]) -> set[str]:
@@ -329,6 +348,26 @@ class ImportLedger(abc.ABC):
         """Mark the import complete: the file will not be imported again."""
 
 
+class CollectionInfo(BaseModel):
+    """One stored collection and its indexes."""
+
+    name: str
+    documents: int
+    indexes: list[str]
+
+
+class StoreSetup(abc.ABC):
+    """The storage itself: every collection the repositories use."""
+
+    @abc.abstractmethod
+    async def create_missing(self) -> None:
+        """Create the collections that do not exist yet (idempotent)."""
+
+    @abc.abstractmethod
+    async def describe(self) -> list[CollectionInfo]:
+        """Every collection the repositories use, by name, with its documents and indexes."""
+
+
 @dataclass(frozen=True)
 class Repositories:
     """Every repository, as ``bootstrap.mongo_repositories`` (or a test's fakes) builds them."""
@@ -339,3 +378,4 @@ class Repositories:
     runs: RunRepository
     quarantine: QuarantineRepository
     imports: ImportLedger
+    setup: StoreSetup

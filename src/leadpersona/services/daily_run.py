@@ -15,11 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from leadpersona import bootstrap
-from leadpersona.adapters.enrichment_client import EnrichmentClient
 from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.mongo.runs import MongoRunRepository
-from leadpersona.adapters.repositories import RunRepository
 from leadpersona.config import Settings
 from leadpersona.domain.runs import RunStatus
 from leadpersona.services.alerts import (
@@ -28,11 +24,12 @@ from leadpersona.services.alerts import (
     credits_alert,
     persona_quality_alerts,
 )
-from leadpersona.services.enrichment import run_enrichment
+from leadpersona.services.enrichment import enrich_leads
 from leadpersona.services.personas import PersonaService
 from leadpersona.services.runs import describe_error, recorded_run
 from leadpersona.services.sales_load import load_sales
 from leadpersona.services.warehouse_sync import sync_warehouse
+from leadpersona.services.wiring import Wired
 
 __all__ = ["DailyRunReport", "StepReport", "run_daily"]
 
@@ -60,14 +57,16 @@ class DailyRunReport(BaseModel):
 async def run_daily(
     settings: Settings,
     database: MongoDatabase,
+    adapters: Wired,
     *,
     engine: Engine,
     alerts: Alerts | None = None,
-    runs: RunRepository | None = None,
-    client: EnrichmentClient | None = None,
 ) -> DailyRunReport:
-    """Run every step in order, stopping at the first that fails; see the module docstring."""
-    runs = runs or MongoRunRepository(database)
+    """Run every step in order, stopping at the first that fails; see the module docstring.
+
+    The runs are recorded in ``adapters.repositories.runs``; ``database`` is what the warehouse
+    sync reads."""
+    runs = adapters.repositories.runs
     alerts = alerts or Alerts(settings.alert_webhook)
     alerts.runs = runs
     async with recorded_run(runs, "daily") as daily:
@@ -96,9 +95,7 @@ async def run_daily(
 
         # Step 1: enrich.
         try:
-            summary = await run_enrichment(
-                settings, database, client=client, runs=runs, parent_run_id=daily.id
-            )
+            summary = await enrich_leads(settings, adapters, parent_run_id=daily.id)
         except Exception as exc:
             return await raised("enrich", exc)
         step = StepReport(
@@ -115,7 +112,7 @@ async def run_daily(
             return await stop(step)
         report.steps.append(step)
         for alert in persona_quality_alerts(
-            await PersonaService(bootstrap.mongo_repositories(database)).stats(),
+            await PersonaService(adapters.repositories).stats(),
             min_coverage=settings.persona_min_coverage,
             max_unknown_rate=settings.academic_unknown_max_rate,
             run_id=daily.id,

@@ -10,27 +10,27 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from leadpersona import bootstrap
 from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.mongo.persona_store import PersonaStore
-from leadpersona.adapters.mongo.runs import MongoRunRepository
-from leadpersona.adapters.warehouse.engine import make_engine, warehouse_errors
+from leadpersona.adapters.repositories import Repositories, RunRepository
+from leadpersona.adapters.warehouse.engine import warehouse_errors
 from leadpersona.adapters.warehouse.queries import QueryResult, run_examples
 from leadpersona.adapters.warehouse.sales_queries import revenue_by_persona
 from leadpersona.config import Settings
+from leadpersona.domain.email import normalize_email
 from leadpersona.domain.persona import Persona
 from leadpersona.domain.runs import RunRecord
 from leadpersona.domain.samples import DEMO_EMAIL
-from leadpersona.mapping import CleaningReport, open_field_map
+from leadpersona.mapping import CleaningReport
 from leadpersona.sales.demo_files import write_demo_inbox
 from leadpersona.sales.shop_db import create_demo_shop, create_shop_engine
 from leadpersona.services.daily_run import DailyRunReport, run_daily
-from leadpersona.services.enrichment import ProgressCallback, RunSummary, run_enrichment
+from leadpersona.services.enrichment import ProgressCallback, RunSummary, enrich_leads
 from leadpersona.services.personas import PersonaService
 from leadpersona.services.sales_load import SalesLoadReport, load_sales
 from leadpersona.services.seed import SeedReport, seed_leads
 from leadpersona.services.setup import InitReport, initialise
 from leadpersona.services.warehouse_sync import SyncReport, sync_warehouse
+from leadpersona.services.wiring import Wired
 
 __all__ = ["DEMO_LEADS", "DemoResult", "run_demo", "summary_markdown"]
 
@@ -58,22 +58,25 @@ class DemoResult(BaseModel):
     summary_path: Path
 
 
-async def _examples(database: MongoDatabase, service: PersonaService) -> list[Persona]:
+async def _examples(repositories: Repositories) -> list[Persona]:
     """The demo lead's persona, then personas showing each kind of provenance."""
     examples: list[Persona] = []
-    demo = await database["leads"].find_one({"email": DEMO_EMAIL}, {"_id": 1})
-    if demo is not None:
-        examples.append(await service.get(demo["_id"]))
-    for filter_ in (
-        {"provenance.academic_field.source": "inferred"},
-        {"provenance.academic_field.source": "mapping", "features.company_type": {"$exists": 1}},
+    key = normalize_email(DEMO_EMAIL)
+    demo = (await repositories.leads.email_owners([key])).get(key)
+    if demo is not None and demo.lead_id in await repositories.personas.existing_ids(
+        [demo.lead_id]
+    ):
+        examples.append(await repositories.personas.get(demo.lead_id))
+    for kind in (
+        {"academic_source": "inferred"},
+        {"academic_source": "mapping", "with_company_type": True},
         {"status": "no_data"},
     ):
-        document = await PersonaStore(database).collection.find_one(
-            {**filter_, "_id": {"$nin": [p.lead_id for p in examples]}}, {"_id": 1}
-        )
-        if document is not None and len(examples) < _EXAMPLES:
-            examples.append(await service.get(document["_id"]))
+        if len(examples) >= _EXAMPLES:
+            break
+        found = await repositories.personas.example(**kind, exclude=[p.lead_id for p in examples])
+        if found is not None:
+            examples.append(found)
     return examples
 
 
@@ -201,7 +204,7 @@ def _revenue(engine: Engine) -> list[dict[str, Any]]:
 
 
 async def demo_sales(
-    settings: Settings, database: MongoDatabase, engine: Engine, *, today: date | None = None
+    settings: Settings, runs: RunRepository, engine: Engine, *, today: date | None = None
 ) -> tuple[SalesLoadReport, str]:
     """The last :data:`DEMO_SALES_DAYS` days of sales from the three sources: the mock sales
     API, three files dropped into the inbox and a demo shop database (``shop.db`` in the data
@@ -217,7 +220,7 @@ async def demo_sales(
         shop.dispose()
     report = await load_sales(
         settings.model_copy(update={"sales_source_url": shop_url}),
-        runs=MongoRunRepository(database),
+        runs=runs,
         sources=["api", "files", "db"],
         start_date=start,
         end_date=end,
@@ -229,42 +232,40 @@ async def demo_sales(
 async def run_demo(
     settings: Settings,
     database: MongoDatabase,
+    adapters: Wired,
     *,
+    engine: Engine,
     leads: int = DEMO_LEADS,
     on_progress: ProgressCallback | None = None,
 ) -> DemoResult:
     """init → seed → enrich → warehouse sync → sales load → the daily run → mapping report →
-    stats → examples → summary."""
-    init = await initialise(settings, database)
-    seeded = await seed_leads(database, leads)
-    run = await run_enrichment(settings, database, on_progress=on_progress)
-    engine = make_engine(settings.effective_warehouse_url)
-    try:
-        warehouse = await sync_warehouse(settings, database, engine=engine)
-        with warehouse_errors(settings.effective_warehouse_url):
-            queries = await asyncio.to_thread(run_examples, engine)
-        sales, shop_url = await demo_sales(settings, database, engine)
-        with warehouse_errors(settings.effective_warehouse_url):
-            revenue = await asyncio.to_thread(_revenue, engine)
-        # The daily job as an operator runs it: finished work is not redone.
-        runs = MongoRunRepository(database)
-        daily = await run_daily(
-            settings.model_copy(update={"sales_source_url": shop_url}),
-            database,
-            engine=engine,
-            runs=runs,
-        )
-        ledger = await runs.recent(8)
-    finally:
-        engine.dispose()
-    service = PersonaService(bootstrap.mongo_repositories(database))
+    stats → examples → summary. ``database`` is what the warehouse sync reads; everything else
+    goes through ``adapters``."""
+    repositories = adapters.repositories
+    init = await initialise(settings, repositories, database=database.name)
+    seeded = await seed_leads(repositories.leads, leads)
+    run = await enrich_leads(settings, adapters, on_progress=on_progress)
+    warehouse = await sync_warehouse(settings, database, engine=engine, runs=repositories.runs)
+    with warehouse_errors(settings.effective_warehouse_url):
+        queries = await asyncio.to_thread(run_examples, engine)
+    sales, shop_url = await demo_sales(settings, repositories.runs, engine)
+    with warehouse_errors(settings.effective_warehouse_url):
+        revenue = await asyncio.to_thread(_revenue, engine)
+    # The daily job as an operator runs it: finished work is not redone.
+    daily = await run_daily(
+        settings.model_copy(update={"sales_source_url": shop_url}),
+        database,
+        adapters,
+        engine=engine,
+    )
+    ledger = await repositories.runs.recent(8)
     result = DemoResult(
         init=init,
         seed=seeded,
         run=run,
-        mapping=open_field_map(settings).report(),
-        stats=await service.stats(),
-        examples=await _examples(database, service),
+        mapping=adapters.field_maps.report(),
+        stats=await PersonaService(repositories).stats(),
+        examples=await _examples(repositories),
         warehouse=warehouse,
         queries=queries,
         sales=sales,

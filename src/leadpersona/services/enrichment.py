@@ -16,21 +16,18 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from leadpersona import bootstrap
 from leadpersona.adapters.archive import RawArchive
 from leadpersona.adapters.enrichment_client import EnrichmentClient, FetchResult
 from leadpersona.adapters.repositories import (
     EnrichmentOutcome,
     LeadContact,
     Repositories,
-    RunRepository,
 )
 from leadpersona.config import Settings
 from leadpersona.domain.email import normalize_email
@@ -41,8 +38,9 @@ from leadpersona.domain.segmentation import person_field_of_study
 from leadpersona.errors import EnrichmentError, FatalEnrichmentError
 from leadpersona.mapping import FieldMapStore
 from leadpersona.services.runs import RunHandle, describe_error, recorded_run
+from leadpersona.services.wiring import Wired
 
-__all__ = ["LeadRef", "ProgressCallback", "RunSummary", "enrich_leads", "run_enrichment"]
+__all__ = ["DEFAULT_BATCH", "LeadRef", "ProgressCallback", "RunSummary", "enrich_leads"]
 
 DEFAULT_BATCH = 500
 
@@ -399,11 +397,8 @@ class _Run:
 
 async def enrich_leads(
     settings: Settings,
-    repositories: Repositories,
+    adapters: Wired,
     *,
-    client: EnrichmentClient,
-    archive: RawArchive,
-    field_maps: FieldMapStore,
     limit: int | None = None,
     refresh: bool = False,
     batch_size: int = DEFAULT_BATCH,
@@ -412,59 +407,22 @@ async def enrich_leads(
 ) -> RunSummary:
     """Enrich leads without a persona (all of them with ``refresh``), at most ``limit``.
 
-    Reads leads and writes personas and enrichment states through ``repositories`` a page at a
-    time; the run is recorded in ``repositories.runs``, as a step of ``parent_run_id`` when
+    Reads leads and writes personas and enrichment states through ``adapters.repositories`` a
+    page at a time, asking ``adapters.client`` and keeping its answers in ``adapters.archive``;
+    the run is recorded in ``adapters.repositories.runs``, as a step of ``parent_run_id`` when
     given. Raises ``FatalEnrichmentError`` (``AuthenticationError`` for a refused key; the run
     is recorded as aborted and nothing of the page in flight is written) when the API cannot
     be used any more; any other error ends the run as ``failed`` and is raised as itself.
     """
-    await archive.ensure_indexes()
+    await adapters.archive.ensure_indexes()
     run = _Run(
         settings,
-        repositories,
-        client,
-        archive,
-        field_maps,
+        adapters.repositories,
+        adapters.client,
+        adapters.archive,
+        adapters.field_maps,
         refresh=refresh,
         on_progress=on_progress,
         parent_run_id=parent_run_id,
     )
     return await run.run(limit=limit, batch_size=batch_size)
-
-
-async def run_enrichment(
-    settings: Settings,
-    database: bootstrap.MongoDatabase,
-    *,
-    limit: int | None = None,
-    refresh: bool = False,
-    batch_size: int = DEFAULT_BATCH,
-    client: EnrichmentClient | None = None,
-    archive: RawArchive | None = None,
-    field_maps: FieldMapStore | None = None,
-    on_progress: ProgressCallback | None = None,
-    runs: RunRepository | None = None,
-    parent_run_id: str | None = None,
-) -> RunSummary:
-    """:func:`enrich_leads` on ``database``, with the adapters ``bootstrap`` builds from the
-    settings for those not given (the API client is opened and closed here)."""
-    repositories = bootstrap.mongo_repositories(database)
-    if runs is not None:
-        repositories = replace(repositories, runs=runs)
-    archive = archive or bootstrap.raw_archive(settings, database)
-    field_maps = field_maps or bootstrap.field_map_store(settings)
-    async with AsyncExitStack() as stack:
-        if client is None:
-            client = await stack.enter_async_context(bootstrap.enrichment_client(settings))
-        return await enrich_leads(
-            settings,
-            repositories,
-            client=client,
-            archive=archive,
-            field_maps=field_maps,
-            limit=limit,
-            refresh=refresh,
-            batch_size=batch_size,
-            on_progress=on_progress,
-            parent_run_id=parent_run_id,
-        )

@@ -24,7 +24,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from leadpersona import bootstrap
 from leadpersona.adapters.lead_csv import LeadFile, iter_records, scan_lead_file
 from leadpersona.adapters.repositories import (
     EmailOwner,
@@ -52,7 +51,6 @@ __all__ = [
     "ImportReport",
     "ProgressCallback",
     "import_lead_file",
-    "import_leads",
     "lead_id_for_row",
 ]
 
@@ -401,23 +399,3 @@ async def import_lead_file(
         finally:
             run.counts.update(importer.run_counts())
     return report
-
-
-async def import_leads(
-    database: bootstrap.MongoDatabase,
-    path: Path,
-    *,
-    dry_run: bool = False,
-    batch_size: int = 1000,
-    on_progress: ProgressCallback | None = None,
-    parent_run_id: str | None = None,
-) -> ImportReport:
-    """:func:`import_lead_file` with the repositories ``bootstrap`` builds on ``database``."""
-    return await import_lead_file(
-        bootstrap.mongo_repositories(database),
-        path,
-        dry_run=dry_run,
-        batch_size=batch_size,
-        on_progress=on_progress,
-        parent_run_id=parent_run_id,
-    )

@@ -14,14 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.mongo.leads import (
-    claim_emails,
-    insert_ignoring_duplicates,
-    register_emails,
-)
+from leadpersona.adapters.repositories import LeadRepository
 from leadpersona.domain.email import normalize_email
 from leadpersona.domain.lead_rows import derived_uuid4_hex
+from leadpersona.domain.models import Lead
 from leadpersona.domain.samples import DEMO_EMAIL, DEMO_FIRST_NAME, DEMO_LAST_NAME
 from leadpersona.errors import InvalidInput
 
@@ -94,7 +90,7 @@ def synthetic_lead(index: int, *, seed: int = 0) -> dict[str, Any]:
     }
 
 
-async def seed_leads(database: MongoDatabase, count: int, *, seed: int = 0) -> SeedReport:
+async def seed_leads(leads: LeadRepository, count: int, *, seed: int = 0) -> SeedReport:
     """Make sure synthetic leads ``0 .. count-1`` of ``seed`` exist; add the missing ones.
 
     A lead is "existing" when its id or its email is already stored (an imported lead with the
@@ -102,17 +98,20 @@ async def seed_leads(database: MongoDatabase, count: int, *, seed: int = 0) -> S
     """
     if not 1 <= count <= MAX_COUNT:
         raise InvalidInput(f"count must be between 1 and {MAX_COUNT}, not {count}")
-    await register_emails(database)
-    leads = database["leads"]
+    await leads.register_email_keys()
     inserted = 0
     for start in range(0, count, _CHUNK):
         documents = [synthetic_lead(i, seed=seed) for i in range(start, min(count, start + _CHUNK))]
         losers = set(
-            await claim_emails(
-                database, [(normalize_email(d["email"]), d["_id"], d["email"]) for d in documents]
+            await leads.claim_email_keys(
+                [(normalize_email(d["email"]), d["_id"], d["email"]) for d in documents]
             )
         )
-        documents = [d for i, d in enumerate(documents) if i not in losers]
-        outcome = await insert_ignoring_duplicates(leads, documents)
-        inserted += outcome.inserted
+        inserted += await leads.add_new(
+            [
+                Lead(id=d["_id"], **{k: v for k, v in d.items() if k != "_id"})
+                for i, d in enumerate(documents)
+                if i not in losers
+            ]
+        )
     return SeedReport(requested=count, inserted=inserted, existing=count - inserted, seed=seed)

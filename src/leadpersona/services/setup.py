@@ -7,20 +7,10 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from leadpersona.adapters.field_map_csv import ensure_working_copy
-from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.mongo.documents import DOCUMENT_MODELS
-from leadpersona.adapters.mongo.leads import LEAD_EMAILS, SharedEmails, register_emails
+from leadpersona.adapters.repositories import CollectionInfo, Repositories, SharedEmails
 from leadpersona.config import Settings
 
 __all__ = ["CollectionInfo", "InitReport", "initialise"]
-
-
-class CollectionInfo(BaseModel):
-    """One collection and its indexes."""
-
-    name: str
-    documents: int
-    indexes: list[str]
 
 
 class InitReport(BaseModel):
@@ -32,29 +22,22 @@ class InitReport(BaseModel):
     mapping_csv: Path
 
 
-async def initialise(settings: Settings, database: MongoDatabase) -> InitReport:
+async def initialise(
+    settings: Settings, repositories: Repositories, *, database: str
+) -> InitReport:
     """Create every collection and index (idempotent) and the mapping CSV's working copy.
 
-    Indexes are created by Beanie when the database is opened; this adds the collections
-    that have no document yet, so that a fresh database looks complete, and registers every
-    lead's email key in ``lead_emails`` (see ``register_emails``): leads that share an email
-    are reported, not refused.
+    Indexes are created when the database is opened; this adds the collections that have no
+    document yet, so that a fresh database (named ``database``) looks complete, and gives every
+    lead's email key an owner (``LeadRepository.register_email_keys``): leads that share an
+    email are reported, not refused.
     """
-    existing = set(await database.list_collection_names())
-    names = sorted({model.get_collection_name() for model in DOCUMENT_MODELS} | {LEAD_EMAILS})
-    for name in names:
-        if name not in existing:
-            await database.create_collection(name)
-    shared = await register_emails(database)
-    collections = []
-    for name in names:
-        collection = database[name]
-        indexes = [index["name"] async for index in await collection.list_indexes()]
-        count = await collection.estimated_document_count()
-        collections.append(CollectionInfo(name=name, documents=count, indexes=sorted(indexes)))
+    await repositories.setup.create_missing()
+    shared = await repositories.leads.register_email_keys()
+    collections = await repositories.setup.describe()
     csv_path = ensure_working_copy(settings.mapping_csv_path)
     return InitReport(
-        database=database.name,
+        database=database,
         collections=collections,
         mapping_csv=csv_path,
         shared_emails=shared,

@@ -118,6 +118,10 @@ class MongoLeadRepository(LeadRepository):
     async def claim_email_keys(self, claims: Sequence[tuple[str, str, str]]) -> list[int]:
         return await claim_emails(self.database, claims)
 
+    async def add_new(self, leads: Sequence[Lead]) -> int:
+        documents = [{"_id": lead.id, **lead.model_dump(exclude={"id"})} for lead in leads]
+        return (await insert_ignoring_duplicates(self.collection, documents)).inserted
+
     async def add_imported(self, leads: Sequence[ImportedLead]) -> None:
         documents = []
         for lead in leads:

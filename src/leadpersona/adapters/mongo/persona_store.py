@@ -231,6 +231,24 @@ class PersonaStore(PersonaRepository):
         result: dict[str, Any] = await self.database.command({"explain": command})
         return result
 
+    async def example(
+        self,
+        *,
+        status: str | None = None,
+        academic_source: str | None = None,
+        with_company_type: bool = False,
+        exclude: Sequence[str] = (),
+    ) -> Persona | None:
+        query: dict[str, Any] = {"_id": {"$nin": list(exclude)}}
+        if status is not None:
+            query["status"] = status
+        if academic_source is not None:
+            query["provenance.academic_field.source"] = academic_source
+        if with_company_type:
+            query["features.company_type"] = {"$exists": 1}
+        document = await self.collection.find_one(query, sort=[("_id", ASCENDING)])
+        return None if document is None else _persona(document)
+
     async def group_counts(self) -> list[PersonaGroup]:
         """Personas counted by academic field, company type, status and academic source."""
         pipeline: list[dict[str, Any]] = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.bootstrap import MongoDatabase, warehouse_engine, wired
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import JsonOption, console, emit_json, run_with_database
 from leadpersona.entrypoints.cli.main import app
@@ -34,7 +34,16 @@ def demo(
 
     async def work(settings: Settings, database: MongoDatabase) -> tuple[DemoResult, ReportPaths]:
         with progress_reporter(not as_json) as on_progress:
-            result = await run_demo(settings, database, leads=leads, on_progress=on_progress)
+            async with wired(settings, database) as adapters:
+                with warehouse_engine(settings) as engine:
+                    result = await run_demo(
+                        settings,
+                        database,
+                        adapters,
+                        engine=engine,
+                        leads=leads,
+                        on_progress=on_progress,
+                    )
         paths = await write_report(settings, database, default_report_dir(settings))
         return result, paths
 

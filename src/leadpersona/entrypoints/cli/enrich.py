@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from leadpersona.bootstrap import MongoDatabase, mongo_repositories
+from leadpersona.bootstrap import MongoDatabase, mongo_repositories, run_enrichment
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import (
     EXIT_ERROR,
@@ -15,7 +15,7 @@ from leadpersona.entrypoints.cli.common import (
 from leadpersona.entrypoints.cli.main import app
 from leadpersona.entrypoints.cli.views import print_summary, progress_reporter
 from leadpersona.services.alerts import Alert, Alerts, credits_alert
-from leadpersona.services.enrichment import RunSummary, run_enrichment
+from leadpersona.services.enrichment import RunSummary
 
 __all__ = ["enrich"]
 

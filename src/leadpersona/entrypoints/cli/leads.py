@@ -155,7 +155,7 @@ def seed_command(
     """Add synthetic leads the mock API knows (idempotent; the demo lead is always one)."""
 
     async def work(_settings: Settings, database: MongoDatabase) -> SeedReport:
-        return await seed_leads(database, count, seed=seed)
+        return await seed_leads(mongo_repositories(database).leads, count, seed=seed)
 
     report = run_with_database(work)
     if as_json:

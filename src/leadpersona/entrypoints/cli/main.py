@@ -11,6 +11,8 @@ import typer
 from rich.table import Table
 
 from leadpersona import __version__
+from leadpersona.bootstrap import MongoDatabase, mongo_repositories
+from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import (
     JsonOption,
     console,
@@ -75,7 +77,11 @@ def print_init_report(report: InitReport) -> None:
 @app.command()
 def init(as_json: bool = JsonOption) -> None:
     """Create collections and indexes, and the mapping CSV's working copy (idempotent)."""
-    report = run_with_database(initialise)
+
+    async def work(settings: Settings, database: MongoDatabase) -> InitReport:
+        return await initialise(settings, mongo_repositories(database), database=database.name)
+
+    report = run_with_database(work)
     if as_json:
         emit_json(report)
     else:
