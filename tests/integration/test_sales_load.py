@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from leadpersona.adapters.warehouse.engine import make_engine
+from leadpersona.adapters.warehouse.sales_load import refresh_statistics
 from leadpersona.adapters.warehouse.sales_queries import conversion_by_persona, revenue_by_persona
 from leadpersona.adapters.warehouse.tables import FactSale
 from leadpersona.config import Settings
@@ -579,3 +580,31 @@ async def test_the_monthly_summary_stays_equal_to_the_lines(engine: Engine) -> N
         ("2026-01", "law", "EUR", "20.00", 1, 1),
         ("2026-01", "law", "USD", "20.00", 1, 1),
     ]
+
+
+async def test_statistics_are_refreshed_for_the_months_a_load_changed(engine: Engine) -> None:
+    await load(
+        engine,
+        ListSource(
+            [[record("O1", order_date="2025-12-31"), record("O2", order_date="2026-01-02")]]
+        ),
+    )
+    refresh_statistics(engine, {202601})
+    if engine.dialect.name != "postgresql":
+        return
+    analysed = rows(
+        engine,
+        "SELECT tablename, attname, inherited FROM pg_stats "
+        "WHERE tablename LIKE 'fact_sales%' OR tablename IN ('sales_monthly', 'sales_keys')",
+    )
+    facts = {(table, column) for table, column, _inherited in analysed if table != "sales_monthly"}
+    assert ("fact_sales_y2026m01", "customer_key") in facts
+    assert ("fact_sales_y2026m01", "status") in facts
+    # Not the columns no query filters or groups by, not other months, not the parent.
+    assert ("fact_sales_y2026m01", "amount") not in facts
+    assert not {table for table, _column in facts} - {"fact_sales_y2026m01", "sales_keys"}
+    assert ("sales_keys", "order_id") in facts
+    assert {column for table, column, _i in analysed if table == "sales_monthly"} >= {
+        "customer_key",
+        "month",
+    }

@@ -366,7 +366,7 @@ async def load_sales(
             finally:
                 cleaner.close()
             if report.totals()["loaded"] >= ANALYZE_AFTER:
-                await asyncio.to_thread(refresh_statistics, engine)
+                await asyncio.to_thread(refresh_statistics, engine, writer.months)
             for name, source_report in report.sources.items():
                 for alert in _quality_alerts(settings, name, source_report, run.id):
                     await alerts.raise_alert(alert)

@@ -236,17 +236,10 @@ def ensure_partitions(connection: Connection, date_ids: Iterable[int]) -> list[s
     months = sorted({key // 100 for key in date_ids})
     if not months:
         return []
-    existing = set(
-        connection.scalars(
-            text(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'fact_sales'"
-            )
-        )
-    )
+    existing = _partitions(connection)
     made = []
     for month in months:
-        name = f"fact_sales_y{month // 100:04d}m{month % 100:02d}"
+        name = _partition_name(month)
         if name in existing:
             continue
         low, high = _month_bounds(month)
@@ -396,13 +389,53 @@ def _copy(connection: Connection, table: str, fact: pa.Table) -> None:
         copy.write(buffer.getvalue())
 
 
-def refresh_statistics(engine: Engine) -> None:
-    """``ANALYZE`` the star schema on PostgreSQL (its partitions too); nothing elsewhere."""
+#: The ``fact_sales`` columns later queries filter, join or group by: the merge's keys and
+#: ``top_products``' (the revenue report reads ``sales_monthly``).
+_FACT_STATISTICS = (
+    "order_id",
+    "line_no",
+    "date_id",
+    "customer_key",
+    "product_key",
+    "status",
+    "currency",
+)
+
+
+def _partitions(connection: Connection) -> set[str]:
+    return set(
+        connection.scalars(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'fact_sales'"
+            )
+        )
+    )
+
+
+def _partition_name(month: int) -> str:
+    return f"fact_sales_y{month // 100:04d}m{month % 100:02d}"
+
+
+def refresh_statistics(engine: Engine, months: Iterable[int]) -> None:
+    """On PostgreSQL, ``ANALYZE`` what the queries after a load are planned on; nothing
+    elsewhere. ``sales_monthly`` and the dimensions (small) whole; the key columns of
+    ``sales_keys``; the ``fact_sales`` partitions of ``months`` (those a load changed) on the
+    columns queries use. Not ``fact_sales`` as a whole: that samples every partition again
+    for statistics of the parent, which no query uses since the revenue report reads
+    ``sales_monthly`` (2.4 s per 1,000,000 lines, against about 0.1 s a partition)."""
     if engine.dialect.name != "postgresql":
         return
     with engine.begin() as connection:
-        for table in ("fact_sales", "sales_keys", "dim_customer", "dim_product", "dim_date"):
+        for table in ("sales_monthly", "dim_customer", "dim_product", "dim_date"):
             connection.execute(text(f"ANALYZE {table}"))
+        connection.execute(text("ANALYZE sales_keys (order_id, line_no)"))
+        existing = _partitions(connection)
+        columns = ", ".join(_FACT_STATISTICS)
+        for month in sorted(set(months)):
+            name = _partition_name(month)
+            if name in existing:
+                connection.execute(text(f"ANALYZE {name} ({columns})"))
 
 
 class SalesWriter:
@@ -411,6 +444,8 @@ class SalesWriter:
     def __init__(self, load_id: str, *, started_at: datetime | None = None) -> None:
         self.load_id = load_id
         self.started_at = started_at or datetime.now(UTC)
+        #: The months (``YYYYMM``) whose sales the batches written so far changed.
+        self.months: set[int] = set()
 
     # The dimensions.
 
@@ -725,6 +760,7 @@ class SalesWriter:
                 self._stage(connection, fact)
                 months = self._merge(connection, counts, fact.num_rows)
             refresh_monthly(connection, months)
+            self.months.update(months)
         now = datetime.now(UTC)
         if rejected:
             statement = _insert(connection, QUARANTINE).on_conflict_do_nothing(
