@@ -16,7 +16,19 @@ from leadpersona.bootstrap import MongoDatabase, mongo_repositories
 from leadpersona.config import Settings
 from leadpersona.entrypoints.http.page import render_page
 from leadpersona.errors import ReportError
-from leadpersona.services.dashboard import DashboardData, collect_dashboard
+from leadpersona.services.dashboard import DashboardData, RunSummary, collect_dashboard
+from leadpersona.services.tables import (
+    Table,
+    columns,
+    conversion_table,
+    imports_table,
+    mapping_table,
+    pct,
+    persona_matrix,
+    reasons_table,
+    revenue_table,
+    top_products_table,
+)
 
 __all__ = [
     "REPORT_HTML",
@@ -44,13 +56,36 @@ def default_report_dir(settings: Settings) -> Path:
     return settings.data_dir / "reports"
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.1f} %"
+#: The counts of an enrichment run the Markdown report shows.
+_RUN_COUNTS = ("processed", "enriched", "no_data", "failed", "api_calls")
 
 
-def _cell(value: object) -> str:
-    text = "(unknown)" if value is None else str(value)
-    return " ".join(text.split()).replace("|", "\\|")
+def _failures(run: RunSummary) -> str:
+    failures = "; ".join(
+        f"{error.get('lead_id', '')}: {error.get('error', '')}" for error in run.errors[:3]
+    )
+    if run.error:
+        failures = f"{run.error}; {failures}" if failures else run.error
+    if run.failures > 3:
+        failures += f" (+{run.failures - 3} more)"
+    return failures or "none"
+
+
+def _runs_table(data: DashboardData) -> Table:
+    return Table(
+        "runs-table",
+        columns("started", "status", "#seconds", *(f"#{key}" for key in _RUN_COUNTS), "failures"),
+        [
+            (
+                run.started_at.isoformat(timespec="seconds"),
+                run.status,
+                "" if run.duration_seconds is None else str(run.duration_seconds),
+                *(str(run.counts.get(key, "")) for key in _RUN_COUNTS),
+                _failures(run),
+            )
+            for run in data.runs
+        ],
+    )
 
 
 def report_markdown(data: DashboardData) -> str:
@@ -67,71 +102,36 @@ def report_markdown(data: DashboardData) -> str:
         f"| leads | {stats['total_leads']} |",
         f"| personas | {stats['personas']} ({stats['enriched']} enriched, "
         f"{stats['no_data']} no data) |",
-        f"| coverage (personas / leads) | {_pct(stats['coverage'])} |",
-        f"| academic field unknown (of enriched) | {_pct(academic['unknown_rate'])} |",
-        f"| company type unknown (of enriched) | {_pct(company['unknown_rate'])} |",
-        f"| inferred academic fields (of known) | {_pct(academic['inferred_share'])} |",
+        f"| coverage (personas / leads) | {pct(stats['coverage'])} |",
+        f"| academic field unknown (of enriched) | {pct(academic['unknown_rate'])} |",
+        f"| company type unknown (of enriched) | {pct(company['unknown_rate'])} |",
+        f"| inferred academic fields (of known) | {pct(academic['inferred_share'])} |",
     ]
     if data.mapping is not None:
         before, after = data.mapping.mapping_ratio_before, data.mapping.mapping_ratio_after
-        ratio = f"{_pct(before)} → {_pct(after)}"
+        ratio = f"{pct(before)} → {pct(after)}"
         lines.append(f"| mapping ratio (before → after cleaning) | {ratio} |")
     lines += [f"| quarantined lead rows | {data.quarantine.total} |", ""]
 
     lines += ["## Personas: academic field x company type", ""]
     if stats["matrix"]:
-        lines += ["| academic field | company type | personas |", "|---|---|---:|"]
-        lines += [
-            f"| {_cell(row['academic_field'])} | {_cell(row['company_type'])} | {row['count']} |"
-            for row in stats["matrix"]
-        ]
+        lines += persona_matrix(stats).markdown()
     else:
         lines.append("No enriched persona yet.")
     lines.append("")
 
     lines += ["## Last enrichment runs", ""]
     if data.runs:
-        keys = ("processed", "enriched", "no_data", "failed", "api_calls")
-        lines += [
-            "| started | status | seconds | " + " | ".join(keys) + " | failures |",
-            "|---|---|---:|" + "---:|" * len(keys) + "---|",
-        ]
-        for run in data.runs:
-            counts = " | ".join(str(run.counts.get(key, "")) for key in keys)
-            failures = "; ".join(
-                f"{error.get('lead_id', '')}: {error.get('error', '')}" for error in run.errors[:3]
-            )
-            if run.error:
-                failures = f"{run.error}; {failures}" if failures else run.error
-            if run.failures > 3:
-                failures += f" (+{run.failures - 3} more)"
-            lines.append(
-                f"| {run.started_at.isoformat(timespec='seconds')} | {run.status} | "
-                f"{run.duration_seconds if run.duration_seconds is not None else ''} | {counts} | "
-                f"{_cell(failures or 'none')} |"
-            )
+        lines += _runs_table(data).markdown()
     else:
         lines.append("No enrichment run yet.")
     lines.append("")
 
     lines += ["## Lead import quarantine", "", f"{data.quarantine.total} rejected rows.", ""]
     if data.quarantine.by_reason:
-        lines += ["| reason | rows |", "|---|---:|"]
-        lines += [f"| {_cell(k)} | {v} |" for k, v in data.quarantine.by_reason.items()]
-        lines.append("")
+        lines += [*reasons_table(data.quarantine.by_reason).markdown(), ""]
     if data.quarantine.imports:
-        lines += [
-            "Recent imports:",
-            "",
-            "| file | status | read | inserted | duplicates | quarantined |",
-            "|---|---|---:|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {_cell(item.file)} | {item.status} | {item.read} | {item.inserted} | "
-            f"{item.duplicates} | {item.quarantined} |"
-            for item in data.quarantine.imports
-        ]
-        lines.append("")
+        lines += ["Recent imports:", "", *imports_table(data.quarantine.imports).markdown(), ""]
 
     lines += ["## Mapping CSV cleaning", ""]
     mapping = data.mapping
@@ -141,16 +141,7 @@ def report_markdown(data: DashboardData) -> str:
         lines += [
             f"`{mapping.path}` (version {mapping.version}).",
             "",
-            "| measure | before cleaning | after cleaning |",
-            "|---|---:|---:|",
-            f"| rows | {mapping.rows_read} | {mapping.fields_of_study_after} |",
-            f"| distinct fields of study | {mapping.fields_of_study_before} | "
-            f"{mapping.fields_of_study_after} |",
-            f"| distinct academic fields | {mapping.academic_fields_before} | "
-            f"{mapping.academic_fields_after} |",
-            f"| labelled | {mapping.labelled_before} | {mapping.labelled_after} |",
-            f"| mapping ratio | {_pct(mapping.mapping_ratio_before)} | "
-            f"{_pct(mapping.mapping_ratio_after)} |",
+            *mapping_table(mapping).markdown(),
         ]
     lines.append("")
     lines += _sales_markdown(data)
@@ -164,58 +155,19 @@ def _sales_markdown(data: DashboardData) -> list[str]:
         return [*lines, f"Warehouse unavailable: {sales.error}", ""]
     if not sales.revenue:
         return [*lines, "No sale loaded yet.", ""]
-
-    def persona(row: dict[str, object]) -> list[str]:
-        return [
-            _cell(row["academic_field"] or "(unknown)"),
-            _cell(row["company_type"] or "(unknown)"),
-        ]
-
-    def table(title: str | None, head: str, align: str, rows: list[list[str]]) -> None:
-        if title:
-            lines.extend(["", f"## {title}", ""])
-        lines.extend([f"| academic field | company type | {head} |", f"|---|---|{align}|"])
-        lines.extend("| " + " | ".join(cells) + " |" for cells in rows)
-
-    table(
-        None,
-        "month | currency | revenue | orders | customers",
-        "---|---|---:|---:|---:",
-        [
-            [
-                *persona(r),
-                r["month"],
-                r["currency"],
-                r["revenue"],
-                str(r["orders"]),
-                str(r["customers"]),
-            ]
-            for r in sales.revenue
-        ],
-    )
-    table(
-        "Lead-to-customer conversion",
-        "leads | customers | conversion",
-        "---:|---:|---:",
-        [
-            [*persona(r), str(r["leads"]), str(r["customers"]), _pct(r["conversion"])]
-            for r in sales.conversion
-        ],
-    )
-    table(
-        "Top products per persona",
-        "product | revenue | quantity",
-        "---|---:|---:",
-        [
-            [
-                *persona(r),
-                _cell(r["name"] or r["sku"]),
-                f"{r['revenue']} {r['currency']}",
-                str(r["quantity"]),
-            ]
-            for r in sales.top_products
-        ],
-    )
+    lines += revenue_table(sales.revenue).markdown()
+    lines += [
+        "",
+        "## Lead-to-customer conversion",
+        "",
+        *conversion_table(sales.conversion).markdown(),
+    ]
+    lines += [
+        "",
+        "## Top products per persona",
+        "",
+        *top_products_table(sales.top_products).markdown(),
+    ]
     lines.append("")
     return lines
 

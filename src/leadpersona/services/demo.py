@@ -29,6 +29,7 @@ from leadpersona.services.personas import PersonaService
 from leadpersona.services.sales_load import SalesLoadReport, load_sales
 from leadpersona.services.seed import SeedReport, seed_leads
 from leadpersona.services.setup import InitReport, initialise
+from leadpersona.services.tables import Table, columns, persona_matrix, revenue_table
 from leadpersona.services.warehouse_sync import SyncReport, sync_warehouse
 from leadpersona.services.wiring import Wired
 
@@ -80,6 +81,10 @@ async def _examples(repositories: Repositories) -> list[Persona]:
     return examples
 
 
+#: The per-source counts of the sales load the summary shows (the last as a share).
+_SOURCE_COUNTS = ("read", "loaded", "quarantined", "duplicates", "validity")
+
+
 def summary_markdown(result: DemoResult) -> str:
     """The demo's findings as a Markdown page."""
     stats, run, mapping = result.stats, result.run, result.mapping
@@ -116,12 +121,7 @@ def summary_markdown(result: DemoResult) -> str:
             f" {stats['company_type']['unknown_rate']:.1%}; inferred academic fields:"
             f" {stats['academic_field']['inferred']}"
         )
-    lines += ["", "| academic field | company type | leads |", "|---|---|---|"]
-    for row in stats["matrix"]:
-        lines.append(
-            f"| {row['academic_field'] or '(unknown)'} | {row['company_type'] or '(unknown)'}"
-            f" | {row['count']} |"
-        )
+    lines += ["", *persona_matrix(stats).markdown()]
     synced = result.warehouse
     lines += [
         "",
@@ -133,9 +133,8 @@ def summary_markdown(result: DemoResult) -> str:
     ]
     for query in result.queries:
         lines += ["", f"### {query.title}", "", "```sql", query.sql, "```", ""]
-        lines.append("| " + " | ".join(query.columns) + " |")
-        lines.append("|" + "---|" * len(query.columns))
-        lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in query.rows]
+        rows = [tuple(str(v) for v in row) for row in query.rows]
+        lines += Table("", columns(*query.columns), rows).markdown()
     sales = result.sales
     lines += [
         "",
@@ -144,26 +143,23 @@ def summary_markdown(result: DemoResult) -> str:
         f"- API {sales.start_date} → {sales.end_date}, the inbox files and the demo shop"
         f" database loaded in {sales.seconds:.1f} s",
         "",
-        "| source | read | loaded | quarantined | duplicates | validity |",
-        "|---|---|---|---|---|---|",
-    ]
-    for item in sales.sources.values():
-        lines.append(
-            f"| {item.source} | {item.read} | {item.loaded} | {item.quarantined} |"
-            f" {item.duplicates} | {item.validity:.1%} |"
-        )
-    lines += [
+        *Table(
+            "",
+            columns("source", *(f"#{name}" for name in _SOURCE_COUNTS)),
+            [
+                (
+                    item.source,
+                    *(str(getattr(item, n)) for n in _SOURCE_COUNTS[:-1]),
+                    f"{item.validity:.1%}",
+                )
+                for item in sales.sources.values()
+            ],
+        ).markdown(),
         "",
         "### Revenue by persona (completed lines)",
         "",
-        "| academic field | company type | currency | revenue | orders | customers |",
-        "|---|---|---|---|---|---|",
+        *revenue_table(result.revenue, by_month=False).markdown(),
     ]
-    for row in result.revenue:
-        lines.append(
-            f"| {row['academic_field'] or '—'} | {row['company_type'] or '—'}"
-            f" | {row['currency']} | {row['revenue']} | {row['orders']} | {row['customers']} |"
-        )
     daily = result.daily
     lines += [
         "",
@@ -177,14 +173,21 @@ def summary_markdown(result: DemoResult) -> str:
             for step in daily.steps
         ),
         "",
-        "| started | kind | status | parent | seconds |",
-        "|---|---|---|---|---|",
+        *Table(
+            "",
+            columns("started", "kind", "status", "parent", "#seconds"),
+            [
+                (
+                    f"{record.started_at:%Y-%m-%d %H:%M:%S}",
+                    record.kind,
+                    record.status,
+                    (record.parent_id or "")[:12],
+                    f"{record.duration_s or 0:.1f}",
+                )
+                for record in result.ledger
+            ],
+        ).markdown(),
     ]
-    for record in result.ledger:
-        lines.append(
-            f"| {record.started_at:%Y-%m-%d %H:%M:%S} | {record.kind} | {record.status} |"
-            f" {(record.parent_id or '')[:12]} | {record.duration_s or 0:.1f} |"
-        )
     lines += ["", "## Example personas", ""]
     for example in result.examples:
         features = ", ".join(f"{k}: {v}" for k, v in example.public()["features"].items())

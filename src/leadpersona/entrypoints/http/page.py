@@ -17,6 +17,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from leadpersona.domain.persona import CORE_FEATURES
 from leadpersona.domain.segmentation import COMPANY_TYPES
 from leadpersona.services.dashboard import DashboardData
+from leadpersona.services.tables import (
+    Table,
+    conversion_table,
+    imports_table,
+    mapping_table,
+    pct,
+    persona_matrix,
+    reasons_table,
+    revenue_table,
+    top_products_table,
+)
 
 __all__ = ["ASSETS", "ASSET_PREFIX", "asset_bytes", "render_page"]
 
@@ -53,10 +64,6 @@ def _inline(name: str) -> str:
     return _SCRIPT_END.sub(r"<\\/\1", asset_bytes(name).decode("utf-8"))
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.1f} %"
-
-
 @cache
 def _environment() -> Environment:
     environment = Environment(
@@ -66,8 +73,23 @@ def _environment() -> Environment:
         trim_blocks=False,
         keep_trailing_newline=True,
     )
-    environment.filters["pct"] = _pct
+    environment.filters["pct"] = pct
     return environment
+
+
+def _tables(data: DashboardData) -> dict[str, Table]:
+    sales = data.sales
+    tables = {
+        "matrix": persona_matrix(data.stats),
+        "revenue": revenue_table(sales.revenue),
+        "conversion": conversion_table(sales.conversion),
+        "top_products": top_products_table(sales.top_products),
+        "reasons": reasons_table(data.quarantine.by_reason),
+        "imports": imports_table(data.quarantine.imports),
+    }
+    if data.mapping is not None:
+        tables["mapping"] = mapping_table(data.mapping)
+    return tables
 
 
 def render_page(data: DashboardData, *, live: bool, token_required: bool = False) -> str:
@@ -78,6 +100,7 @@ def render_page(data: DashboardData, *, live: bool, token_required: bool = False
     return template.render(
         data=data,
         data_json=data.model_dump(mode="json"),
+        tables=_tables(data),
         live=live,
         inline=not live,
         assets=assets,
