@@ -79,7 +79,10 @@ def test_sync_then_nothing_to_do(warehouse_url: str, monkeypatch: pytest.MonkeyP
     assert first.exit_code == 0, first.stderr
     report = json.loads(first.stdout)
     assert report["inserted"]["leads"] == 12 and report["inserted"]["personas"] == 12
+    assert set(report["stage_seconds"]) == {"extract", "transform", "load"}
+    assert report["stage_seconds"]["extract"] > 0 and report["stage_seconds"]["load"] > 0
     again = runner.invoke(app, ["warehouse", "sync"])
     assert again.exit_code == 0 and "incremental" in again.stdout
+    assert "extract" in again.stdout and "load" in again.stdout
     full = json.loads(runner.invoke(app, ["warehouse", "sync", "--full", "--json"]).stdout)
     assert full["full"] is True and full["inserted"]["leads"] == 0

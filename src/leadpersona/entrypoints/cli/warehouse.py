@@ -84,7 +84,8 @@ def sync_command(
         emit_json(report)
         return
     table = Table(
-        title=f"warehouse sync ({'full' if full else 'incremental'}, {report.seconds:.1f} s)"
+        title=f"warehouse sync ({'full' if full else 'incremental'}, {report.seconds:.1f} s)",
+        caption=" · ".join(f"{name} {s:.1f} s" for name, s in report.stage_seconds.items()),
     )
     for name in ("table", "inserted", "updated", "deleted"):
         table.add_column(name, justify="left" if name == "table" else "right")
