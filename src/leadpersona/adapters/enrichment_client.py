@@ -92,16 +92,21 @@ class FetchResult(BaseModel):
         response: LinkedInResponse | None = None
         problem: str | None = None
         try:
-            data: Any = json.loads(raw)
-        except ValueError:
-            data, problem = None, NOT_JSON
-        if isinstance(data, dict):
+            # Parsed and validated in one pass (about twice as fast as json.loads first);
+            # an answer it refuses is read again below only to say why.
+            response = LinkedInResponse.model_validate_json(raw)
+        except ValidationError:
             try:
-                response = LinkedInResponse.model_validate(data)
-            except ValidationError as exc:
-                problem = f"the answer does not follow the Scrapin format: {exc.errors()[0]}"
-        elif problem is None:
-            problem = "the answer is not a JSON object"
+                data: Any = json.loads(raw)
+            except ValueError:
+                data, problem = None, NOT_JSON
+            if isinstance(data, dict):
+                try:
+                    response = LinkedInResponse.model_validate(data)
+                except ValidationError as exc:
+                    problem = f"the answer does not follow the Scrapin format: {exc.errors()[0]}"
+            elif problem is None:
+                problem = "the answer is not a JSON object"
         found = status_code == 200 and response is not None and response.success
         return cls(
             email=email,

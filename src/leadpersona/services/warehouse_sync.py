@@ -112,6 +112,8 @@ class _Sync:
             write(writer)
             if watermark is not None:
                 writer.save_watermark(SOURCE, watermark, datetime.now(UTC))
+            info = connection.connection.info
+        writer.committed(info)
         self.stages["load"] += time.perf_counter() - started
         self.inserted.update(writer.inserted)
         self.updated.update(writer.updated)

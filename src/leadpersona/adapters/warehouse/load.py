@@ -50,6 +50,7 @@ EDUCATIONS: Table = Education.__table__  # type: ignore[assignment]
 SYNC_STATE: Table = SyncState.__table__  # type: ignore[assignment]
 TABLES = ("leads", "personas", "companies", "positions", "skills", "lead_skills", "educations")
 _CHILDREN = (POSITIONS, EDUCATIONS, lead_skills)
+STAGING_TABLES = "leadpersona_staging_tables"
 
 
 def _insert(connection: Connection, table: Table) -> Any:
@@ -66,10 +67,19 @@ class WarehouseWriter:
         self.inserted: Counter[str] = Counter()
         self.updated: Counter[str] = Counter()
         self.deleted: Counter[str] = Counter()
+        #: Staging tables this transaction created: once it commits, :meth:`committed` notes
+        #: them on the database connection, which keeps them as long as it lives.
+        self.staged: set[str] = set()
 
-    def _upsert(self, table: Table, rows: Sequence[dict[str, Any]], *, replace: bool) -> None:
+    def committed(self, connection_info: dict[Any, Any]) -> None:
+        """Call after the transaction committed, with its DBAPI connection's ``info``."""
+        connection_info.setdefault(STAGING_TABLES, set()).update(self.staged)
+
+    def _upsert(self, table: Table, rows: Sequence[dict[str, Any]], *, replace: bool) -> set[Any]:
+        """Insert ``rows``, or update them (``replace``) or leave them be when their key is
+        there; the keys that were already there."""
         if not rows:
-            return
+            return set()
         keys = [column.name for column in table.primary_key.columns]
         names = list(rows[0])
         statement = self._insert_many(table, rows)
@@ -78,7 +88,7 @@ class WarehouseWriter:
             statement = statement.on_conflict_do_update(index_elements=keys, set_=columns)
         else:
             statement = statement.on_conflict_do_nothing(index_elements=keys)
-        self._count_upsert(table, rows, statement, replace=replace)
+        return self._count_upsert(table, rows, statement, replace=replace)
 
     def _insert_many(self, table: Table, rows: Sequence[dict[str, Any]]) -> Any:
         """An ``INSERT`` of ``rows``: on PostgreSQL from a temporary table they were copied into
@@ -87,38 +97,42 @@ class WarehouseWriter:
             return _insert(self.connection, table)
         names = list(rows[0])
         stage = f"stage_{table.name}"
-        self.connection.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage}"
-            f" (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
+        if stage not in self.connection.connection.info.get(STAGING_TABLES, ()):
+            self.connection.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage}"
+                f" (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            self.staged.add(stage)
         self._copy(table, stage, names, rows)
         source: Any = select(*(sql_column(name) for name in names)).select_from(sql_table(stage))
         return postgresql.insert(table).from_select(names, source)
 
     def _count_upsert(
         self, table: Table, rows: Sequence[dict[str, Any]], statement: Any, *, replace: bool
-    ) -> None:
-        """Run an upsert and count the rows it inserted and updated (every conflicting row
-        counts as updated when ``replace``, as its columns were set again)."""
+    ) -> set[Any]:
+        """Run an upsert, count the rows it inserted and updated (every conflicting row counts
+        as updated when ``replace``, as its columns were set again); the keys that were
+        already there."""
+        key = table.primary_key.columns.values()[0]
         if self.connection.dialect.name == "postgresql":
             # xmax is 0 in a row version that an INSERT made, not in one an UPDATE made.
-            flags = list(self.connection.execute(statement.returning(literal_column("xmax = 0"))))
-            fresh = sum(1 for (inserted,) in flags if inserted)
-            self.inserted[table.name] += fresh
-            self.updated[table.name] += len(flags) - fresh
-            return
-        keys = [column.name for column in table.primary_key.columns]
-        key = keys[0]
-        existing = set(
-            self.connection.scalars(
-                select(table.c[key]).where(table.c[key].in_([row[key] for row in rows]))
+            returned = self.connection.execute(
+                statement.returning(table.c[key.name], literal_column("xmax = 0"))
             )
+            flags = list(returned)
+            existing = {value for value, inserted in flags if not inserted}
+            self.inserted[table.name] += len(flags) - len(existing)
+            self.updated[table.name] += len(existing)
+            return existing
+        existing = set(
+            self.connection.scalars(select(key).where(key.in_([row[key.name] for row in rows])))
         )
         self.connection.execute(statement, list(rows))
-        fresh = len({row[key] for row in rows} - existing)
+        fresh = len({row[key.name] for row in rows} - existing)
         self.inserted[table.name] += fresh
         if replace:
             self.updated[table.name] += len(rows) - fresh
+        return existing
 
     def _copy(
         self, table: Table, name: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
@@ -162,17 +176,20 @@ class WarehouseWriter:
         for rows in batch:
             for skill in rows.skills:
                 skills.setdefault(skill["skill_id"], skill)
-        self._upsert(LEADS, [rows.lead for rows in batch], replace=True)
+        known = self._upsert(LEADS, [rows.lead for rows in batch], replace=True)
         self._merge_companies(list(companies.values()))
         self._upsert(SKILLS, list(skills.values()), replace=False)
         personas = [rows.persona for rows in batch if rows.persona is not None]
         self._upsert(PERSONAS, personas, replace=True)
+        # A lead that was not there has no persona or child rows to replace.
         without = [rows.lead["lead_id"] for rows in batch if rows.persona is None]
+        without = [lead_id for lead_id in without if lead_id in known]
         if without:
             gone = self.connection.execute(delete(PERSONAS).where(PERSONAS.c.lead_id.in_(without)))
             self.deleted["personas"] += gone.rowcount
-        for table in _CHILDREN:
-            gone = self.connection.execute(delete(table).where(table.c.lead_id.in_(ids)))
+        replaced = [lead_id for lead_id in ids if lead_id in known]
+        for table in _CHILDREN if replaced else ():
+            gone = self.connection.execute(delete(table).where(table.c.lead_id.in_(replaced)))
             self.deleted[table.name] += gone.rowcount
         for table, name in ((POSITIONS, "positions"), (EDUCATIONS, "educations")):
             children = [row for rows in batch for row in getattr(rows, name)]
