@@ -13,10 +13,8 @@ from leadpersona.adapters.archive import ArchivedAnswer, build_archive
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import JsonOption, console, emit_json, run_with_database
-from leadpersona.entrypoints.cli.main import app
 
 archive_app = typer.Typer(help="The raw API answers kept for each lead.", no_args_is_help=True)
-app.add_typer(archive_app, name="archive")
 
 
 def _document(answer: ArchivedAnswer, raw: bytes) -> dict[str, Any]:

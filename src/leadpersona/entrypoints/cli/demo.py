@@ -8,7 +8,6 @@ from rich.table import Table
 from leadpersona.bootstrap import MongoDatabase, warehouse_engine, wired
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import JsonOption, console, emit_json, run_with_database
-from leadpersona.entrypoints.cli.main import app
 from leadpersona.entrypoints.cli.views import (
     print_mapping_report,
     print_persona,
@@ -24,7 +23,6 @@ from leadpersona.services.demo import DEMO_LEADS, DemoResult, run_demo
 TOP_REVENUE = 12
 
 
-@app.command()
 def demo(
     leads: int = typer.Option(DEMO_LEADS, min=1, max=100_000, help="Synthetic leads to seed."),
     as_json: bool = JsonOption,

@@ -12,7 +12,6 @@ from leadpersona.entrypoints.cli.common import (
     emit_json,
     run_with_database,
 )
-from leadpersona.entrypoints.cli.main import app
 from leadpersona.entrypoints.cli.views import print_summary, progress_reporter
 from leadpersona.services.alerts import Alert, Alerts, credits_alert
 from leadpersona.services.enrichment import RunSummary
@@ -20,7 +19,6 @@ from leadpersona.services.enrichment import RunSummary
 __all__ = ["enrich"]
 
 
-@app.command()
 def enrich(
     limit: int | None = typer.Option(None, min=1, help="Process at most N leads."),
     refresh: bool = typer.Option(False, help="Recompute every persona, not only missing ones."),

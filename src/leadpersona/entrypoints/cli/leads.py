@@ -17,7 +17,6 @@ from leadpersona.entrypoints.cli.common import (
     progress_bar,
     run_with_database,
 )
-from leadpersona.entrypoints.cli.main import app
 from leadpersona.services.lead_import import ImportReport, import_lead_file
 from leadpersona.services.lead_queries import (
     LeadListing,
@@ -33,7 +32,6 @@ leads_app = typer.Typer(
     help="Leads: import a CSV with validation, inspect the quarantine, seed synthetic leads.",
     no_args_is_help=True,
 )
-app.add_typer(leads_app, name="leads")
 
 
 def _print_import(report: ImportReport) -> None:

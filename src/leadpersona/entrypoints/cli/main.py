@@ -13,6 +13,20 @@ from rich.table import Table
 from leadpersona import __version__
 from leadpersona.bootstrap import MongoDatabase, mongo_repositories
 from leadpersona.config import Settings
+from leadpersona.entrypoints.cli import (
+    archive,
+    demo,
+    enrich,
+    leads,
+    mapping,
+    mock_api,
+    persona,
+    report,
+    run,
+    sales,
+    serve,
+    warehouse,
+)
 from leadpersona.entrypoints.cli.common import (
     JsonOption,
     console,
@@ -88,25 +102,21 @@ def init(as_json: bool = JsonOption) -> None:
         print_init_report(report)
 
 
-def _register_commands() -> None:
-    # Each group lives in its own module; importing registers it on ``app``.
-    from leadpersona.entrypoints.cli import (  # noqa: F401
-        archive,
-        demo,
-        enrich,
-        leads,
-        mapping,
-        mock_api,
-        persona,
-        report,
-        run,
-        sales,
-        serve,
-        warehouse,
-    )
-
-
-_register_commands()
+# Each command group lives in its own module and knows nothing of this one: the groups are
+# registered here, so importing any module first cannot go round in a circle.
+app.add_typer(archive.archive_app, name="archive")
+app.command()(demo.demo)
+app.command()(enrich.enrich)
+app.add_typer(leads.leads_app, name="leads")
+app.add_typer(mapping.mapping_app, name="mapping")
+app.command("mock-api")(mock_api.mock_api)
+app.add_typer(persona.persona_app, name="persona")
+app.command()(report.report)
+app.command()(run.run)
+app.command()(run.runs)
+app.add_typer(sales.sales_app, name="sales")
+app.command()(serve.serve)
+app.add_typer(warehouse.warehouse_app, name="warehouse")
 
 
 def _terminate(_signum: int, _frame: FrameType | None) -> None:

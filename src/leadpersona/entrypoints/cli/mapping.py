@@ -16,7 +16,6 @@ from leadpersona.entrypoints.cli.common import (
     fail,
     settings_or_exit,
 )
-from leadpersona.entrypoints.cli.main import app
 from leadpersona.entrypoints.cli.views import print_mapping_report
 from leadpersona.mapping import DEFAULT_THRESHOLD, FieldMapStore, open_field_map
 from leadpersona.mapping.classifier import Inference
@@ -30,7 +29,6 @@ mapping_app = typer.Typer(
     help="The field-of-study → academic-field mapping CSV: report, lookup, add, suggest.",
     no_args_is_help=True,
 )
-app.add_typer(mapping_app, name="mapping")
 
 
 def _store() -> FieldMapStore:

@@ -10,7 +10,6 @@ import uvicorn
 from leadpersona.adapters.mock_api import MockConfig, create_app
 from leadpersona.adapters.mock_sales_api import SalesMockConfig
 from leadpersona.entrypoints.cli.common import err_console
-from leadpersona.entrypoints.cli.main import app
 from leadpersona.sales.synthetic import DEFAULT_ORDERS_PER_DAY
 
 
@@ -19,7 +18,6 @@ class Mode(StrEnum):
     fixture = "fixture"
 
 
-@app.command("mock-api")
 def mock_api(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8001, min=0, max=65535, help="Port to listen on."),

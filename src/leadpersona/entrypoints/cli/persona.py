@@ -12,7 +12,6 @@ from leadpersona.bootstrap import MongoDatabase, mongo_repositories
 from leadpersona.config import Settings
 from leadpersona.domain.persona import Persona
 from leadpersona.entrypoints.cli.common import JsonOption, emit_json, run_with_database
-from leadpersona.entrypoints.cli.main import app
 from leadpersona.entrypoints.cli.views import print_persona, print_stats
 from leadpersona.services.personas import PersonaService, parse_assignment
 
@@ -21,7 +20,6 @@ __all__ = ["persona_app"]
 persona_app = typer.Typer(
     help="Read, update, find and count personas.", no_args_is_help=True, rich_markup_mode=None
 )
-app.add_typer(persona_app, name="persona")
 
 
 @persona_app.command("get")

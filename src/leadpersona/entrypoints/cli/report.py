@@ -9,13 +9,11 @@ import typer
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import JsonOption, console, emit_json, run_with_database
-from leadpersona.entrypoints.cli.main import app
 from leadpersona.entrypoints.report import ReportPaths, default_report_dir, write_report
 
 __all__ = ["report"]
 
 
-@app.command()
 def report(
     out: Path | None = typer.Option(
         None,

@@ -20,7 +20,6 @@ from leadpersona.entrypoints.cli.common import (
     run_with_database,
     settings_or_exit,
 )
-from leadpersona.entrypoints.cli.main import app
 from leadpersona.entrypoints.cli.views import print_runs
 from leadpersona.services.daily_run import DailyRunReport, run_daily
 
@@ -30,7 +29,6 @@ __all__ = ["run", "runs"]
 LOCK_FILE = "run.lock"
 
 
-@app.command()
 def run(as_json: bool = JsonOption) -> None:
     """The daily job: enrich, warehouse sync, sales load, recorded as one run with a step each."""
     settings = settings_or_exit()
@@ -60,7 +58,6 @@ def _row(record: RunRecord) -> dict[str, object]:
     return record.model_dump(mode="json") | {"duration_s": record.duration_s}
 
 
-@app.command()
 def runs(
     last: int = typer.Option(20, "--last", min=1, max=10_000, help="How many runs to show."),
     as_json: bool = JsonOption,

@@ -30,7 +30,6 @@ from leadpersona.entrypoints.cli.common import (
     run_with_database,
     settings_or_exit,
 )
-from leadpersona.entrypoints.cli.main import app
 from leadpersona.sales.records import SOURCE_NAMES
 from leadpersona.services.sales_load import SalesLoadReport, load_sales
 
@@ -40,7 +39,6 @@ sales_app = typer.Typer(
     help="Sales: load the sources into the star schema; quality, quarantine, revenue.",
     no_args_is_help=True,
 )
-app.add_typer(sales_app, name="sales")
 
 
 def _day(value: str | None, option: str) -> date | None:

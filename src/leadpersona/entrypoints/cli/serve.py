@@ -6,13 +6,11 @@ import typer
 import uvicorn
 
 from leadpersona.entrypoints.cli.common import error_boundary, settings_or_exit
-from leadpersona.entrypoints.cli.main import app
 from leadpersona.entrypoints.http.app import create_app
 
 __all__ = ["serve"]
 
 
-@app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, min=0, max=65535, help="TCP port (0: any free port)."),

@@ -18,7 +18,6 @@ from leadpersona.entrypoints.cli.common import (
     run_with_database,
     settings_or_exit,
 )
-from leadpersona.entrypoints.cli.main import app
 from leadpersona.services.warehouse_sync import DEFAULT_BATCH, SyncReport, sync_warehouse
 
 __all__ = ["warehouse_app"]
@@ -27,7 +26,6 @@ warehouse_app = typer.Typer(
     help="The SQL warehouse (LEADPERSONA_WAREHOUSE_URL): migrate its schema, sync it.",
     no_args_is_help=True,
 )
-app.add_typer(warehouse_app, name="warehouse")
 
 
 @warehouse_app.command("migrate")
