@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test quick lint format typecheck pytest unit integration e2e bench clean
+.PHONY: demo test quick lint format typecheck pytest unit integration e2e bench field-vectors clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -47,6 +47,10 @@ e2e: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m benchmarks
+
+# The model's vectors of the packaged field-of-study examples (after changing any example).
+field-vectors: $(STAMP)
+	$(PY) -m leadpersona.mapping.example_vectors
 
 clean:
 	rm -rf $(VENV) .leadpersona .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

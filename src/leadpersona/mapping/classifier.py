@@ -11,16 +11,19 @@ Three kinds of evidence, all local:
 4. for what the rules cannot read with confidence (any other language or script), the nearest
    labelled examples in a multilingual embedding space (``neighbours.NeighbourIndex``), when an
    encoder is given. Rules stay first where they are sure: measured better on the tuning split.
+   The model reads :func:`model_text`: the string in lower case, degree names of any language and
+   script removed; a string that is nothing but degree names is not sent to it.
 
 Every answer carries a confidence; below ``threshold`` the classifier abstains. A model answer
-must first pass its own calibrated gates (similarity and margin over the next label); its
-confidence is its cosine similarity shifted so that the similarity gate sits at the default
-threshold.
+must first pass its own calibrated gates (score and margin over the next label; a label's score
+is the mean cosine similarity of its 2 nearest examples); its confidence is that score shifted so
+that the score gate sits at the default threshold.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +34,13 @@ from rapidfuzz import fuzz, process
 from leadpersona.domain.normalise import fold_accents, normalise_key
 from leadpersona.mapping.embedding import Encoder
 from leadpersona.mapping.neighbours import MIN_SIMILARITY, Neighbour, NeighbourIndex
-from leadpersona.mapping.rules import DEGREE_NOISE, GENERIC_ONLY, compile_rules
+from leadpersona.mapping.rules import (
+    DEGREE_NOISE,
+    DEGREE_WORDS_ANY_SCRIPT,
+    DEGREE_WORDS_CJK,
+    GENERIC_ONLY,
+    compile_rules,
+)
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -39,6 +48,7 @@ __all__ = [
     "FieldClassifier",
     "Inference",
     "core_of",
+    "model_text",
     "segments_of",
 ]
 
@@ -55,6 +65,13 @@ _NOISE = re.compile(
 _SPLIT = re.compile(r"[,;|:]| [-\u2013\u2014]+ | / ")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _SPACE = re.compile(r"\s+")
+_ANY_SCRIPT_NOISE = re.compile(
+    r"(?<!\w)(?:"
+    + "|".join(sorted(DEGREE_WORDS_ANY_SCRIPT + DEGREE_NOISE, key=len, reverse=True))
+    + r")(?!\w)"
+)
+_CJK_NOISE = re.compile("|".join(DEGREE_WORDS_CJK))
+_MODEL_PUNCT = re.compile(r"[\s,;:|()\[\]/\-\u2013\u2014.]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +104,17 @@ def _strip_noise(segment: str) -> str:
 def core_of(text: str) -> str:
     """What is left of ``text`` once degree names, grades and filler are removed."""
     return " ".join(part for part in (_strip_noise(s) for s in segments_of(text)) if part)
+
+
+@lru_cache(maxsize=65536)
+def model_text(text: str) -> str:
+    """What the embedding model reads: ``text`` in lower case (accents, script and Greek final
+    sigma kept), degree names of any language removed, punctuation turned into spaces; empty if
+    nothing is left.
+    """
+    folded = unicodedata.normalize("NFKC", text).lower().replace("i\u0307", "i")
+    stripped = _CJK_NOISE.sub(" ", _ANY_SCRIPT_NOISE.sub(" ", folded))
+    return _MODEL_PUNCT.sub(" ", stripped).strip()
 
 
 def _labels_in(segment: str, allowed: frozenset[str]) -> list[str]:
@@ -141,12 +169,15 @@ class FieldClassifier:
         use_fuzzy: bool = True,
         encoder: Encoder | None = None,
         model_examples: Mapping[str, str] | None = None,
+        label_names: Sequence[tuple[str, str]] | None = None,
     ) -> None:
         """``examples`` maps curated keys to labels; no other label is ever proposed.
 
         With an ``encoder``, strings the rules cannot label surely go to the nearest examples
-        (``model_examples`` if given, else ``examples``).
+        (``model_examples`` if given, else ``examples``) and the multilingual label names
+        (``label_names`` if given, else the packaged ones).
         """
+        self._label_names = label_names
         self.threshold = threshold
         self._encoder = encoder
         self._index: NeighbourIndex | None = None
@@ -200,8 +231,13 @@ class FieldClassifier:
             return None
         if self._index is None:
             cores = {(core_of(key) or key): label for key, label in self._examples.items()}
-            self._index = NeighbourIndex.from_mapping(self._encoder, cores)
+            self._index = NeighbourIndex.from_mapping(self._encoder, cores, names=self._label_names)
         return self._index
+
+    def example_texts(self) -> list[str]:
+        """Every text the model compares strings with (empty without an encoder)."""
+        index = self._neighbours()
+        return [] if index is None else index.texts
 
     def classify(self, text: str) -> Inference:
         """The most likely curated label of ``text`` with a confidence, or an abstention."""
@@ -215,11 +251,11 @@ class FieldClassifier:
             for i, (text, rule) in enumerate(zip(texts, decided, strict=True))
             if not (rule.label is not None and rule.confidence >= SURE)
             and not _noise_only(text)
-            and any(ch.isalpha() for ch in text)
+            and any(ch.isalpha() for ch in model_text(text))
         ]
         index = self._neighbours() if ask else None
         answers = (
-            dict(zip(ask, index.nearest_many([texts[i] for i in ask]), strict=True))
+            dict(zip(ask, index.nearest_many([model_text(texts[i]) for i in ask]), strict=True))
             if (index is not None)
             else {}
         )
@@ -232,7 +268,7 @@ class FieldClassifier:
                     Inference(
                         answer.label,
                         confidence,
-                        f"nearest examples (similarity {answer.similarity:.3f},"
+                        f"nearest examples (score {answer.similarity:.3f},"
                         f" margin {answer.margin:.3f})",
                         answer.neighbours,
                     )

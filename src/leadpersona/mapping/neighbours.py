@@ -1,33 +1,48 @@
 """Nearest labelled examples in embedding space, with a calibrated abstention.
 
-The examples are the curated rows (degree names stripped, see ``classifier.core_of``) and the
-label names themselves. A string gets the label of its most similar example when that
-similarity is at least ``min_similarity`` and beats the best example of any *other* label by at
-least ``min_margin``; otherwise the index abstains. Both gates were calibrated on the tuning
-half of the multilingual evaluation set (``docs/benchmarks/field_inference.md``).
+The examples are the curated rows (degree names stripped, see ``classifier.core_of``), the
+label names themselves, the label names written in 17 other languages
+(``data/field_label_names.csv``) and a few fields outside the labels. A label's score is the
+mean similarity of its ``k`` most similar examples (k-NN voting: one stray example near the
+string is not enough). A string gets the best-scoring label when that score is at least
+``min_similarity`` and beats the next label by at least ``min_margin``; otherwise the index
+abstains. ``k`` and both gates were chosen on the tuning half of the multilingual evaluation set
+only (``docs/decisions/field-inference-model.md``).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
 
 import numpy as np
+import numpy.typing as npt
 
 from leadpersona.mapping.embedding import Encoder
 
 __all__ = [
+    "LABEL_NAMES_FILE",
     "MIN_MARGIN",
     "MIN_SIMILARITY",
     "OUTSIDE",
     "OUTSIDE_EXAMPLES",
+    "TOP_K",
     "Neighbour",
     "NeighbourAnswer",
     "NeighbourIndex",
+    "label_names",
 ]
 
-MIN_SIMILARITY = 0.80
-MIN_MARGIN = 0.005
+MIN_SIMILARITY = 0.86
+MIN_MARGIN = 0.01
+#: A label's score is the mean similarity of its TOP_K nearest examples.
+TOP_K = 2
+#: Every label name (and "secondary school", outside the labels) in 17 other languages.
+LABEL_NAMES_FILE = "field_label_names.csv"
 #: The label of examples that mean "no academic field of the CSV": nearest to one of these,
 #: the index abstains.
 OUTSIDE = ""
@@ -60,6 +75,13 @@ OUTSIDE_EXAMPLES: tuple[str, ...] = (
 _SHOWN = 3
 
 
+@cache
+def label_names() -> tuple[tuple[str, str], ...]:
+    """(text, label) pairs of the packaged multilingual label names; label ``OUTSIDE`` = none."""
+    data = files("leadpersona.data").joinpath(LABEL_NAMES_FILE).read_text(encoding="utf-8")
+    return tuple((row["text"], row["label"]) for row in csv.DictReader(io.StringIO(data)))
+
+
 @dataclass(frozen=True, slots=True)
 class Neighbour:
     """One labelled example and its cosine similarity to the string asked about."""
@@ -71,7 +93,8 @@ class Neighbour:
 
 @dataclass(frozen=True, slots=True)
 class NeighbourAnswer:
-    """The nearest label (None: abstain), its similarity, its margin and the closest examples."""
+    """The best label (None: abstain), its score (``similarity``: mean similarity of its
+    ``top_k`` nearest examples), its margin over the next label and the closest examples."""
 
     label: str | None
     similarity: float
@@ -89,27 +112,55 @@ class NeighbourIndex:
         *,
         min_similarity: float = MIN_SIMILARITY,
         min_margin: float = MIN_MARGIN,
+        top_k: int = TOP_K,
     ) -> None:
         unique = dict.fromkeys(examples)
         self._texts = [text for text, _ in unique]
         self._labels = [label for _, label in unique]
         self._label_ids = sorted(set(self._labels))
-        self._column_label = np.array([self._label_ids.index(lb) for lb in self._labels])
+        column_label = np.array([self._label_ids.index(lb) for lb in self._labels])
+        members = [np.flatnonzero(column_label == i) for i in range(len(self._label_ids))]
+        # Each label's example columns, padded with a column that is always -inf, so that one
+        # gather gives every label's similarities at once.
+        width = max((len(m) for m in members), default=0)
+        self._gather = np.full((len(members), width), len(self._texts), dtype=np.intp)
+        for i, m in enumerate(members):
+            self._gather[i, : len(m)] = m
+        self._counts = np.array([len(m) for m in members], dtype=np.float64)
         self._encoder = encoder
         self._matrix = encoder.encode(self._texts) if self._texts else None
         self.min_similarity = min_similarity
         self.min_margin = min_margin
+        self.top_k = top_k
+
+    @property
+    def texts(self) -> list[str]:
+        """The example texts, in index order."""
+        return list(self._texts)
 
     @classmethod
     def from_mapping(
-        cls, encoder: Encoder, cores: Mapping[str, str], **gates: float
+        cls,
+        encoder: Encoder,
+        cores: Mapping[str, str],
+        *,
+        names: Sequence[tuple[str, str]] | None = None,
+        min_similarity: float = MIN_SIMILARITY,
+        min_margin: float = MIN_MARGIN,
+        top_k: int = TOP_K,
     ) -> NeighbourIndex:
-        """Examples from ``cores`` (example text → label) plus every label name itself."""
+        """Examples from ``cores`` (example text → label), every label name itself, and
+        ``names`` (default: the packaged multilingual label names) for the labels in ``cores``.
+        """
         labels = sorted(set(cores.values()))
         pairs = [(text, label) for text, label in cores.items() if text]
         pairs += [(label, label) for label in labels]
         pairs += [(text, OUTSIDE) for text in OUTSIDE_EXAMPLES if text not in labels]
-        return cls(encoder, pairs, **gates)
+        known = {*labels, OUTSIDE}
+        pairs += [pair for pair in (label_names() if names is None else names) if pair[1] in known]
+        return cls(
+            encoder, pairs, min_similarity=min_similarity, min_margin=min_margin, top_k=top_k
+        )
 
     def nearest_many(self, texts: Sequence[str]) -> list[NeighbourAnswer]:
         """One answer per text, in order."""
@@ -118,9 +169,7 @@ class NeighbourIndex:
         scores = self._encoder.encode(texts) @ self._matrix.T
         answers = []
         n_labels = len(self._label_ids)
-        for row in scores:
-            per_label = np.full(n_labels, -1.0, dtype=np.float64)
-            np.maximum.at(per_label, self._column_label, row)
+        for row, per_label in zip(scores, self._label_scores(scores), strict=True):
             order = np.argsort(-per_label)
             best = float(per_label[order[0]])
             second = float(per_label[order[1]]) if n_labels > 1 else -1.0
@@ -134,3 +183,14 @@ class NeighbourIndex:
             label = nearest if passes and nearest != OUTSIDE else None
             answers.append(NeighbourAnswer(label, round(best, 4), round(margin, 4), neighbours))
         return answers
+
+    def _label_scores(self, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Each label's score per row: the mean of its ``top_k`` highest similarities (all of
+        them if it has fewer examples)."""
+        padded = np.concatenate([scores, np.full((len(scores), 1), -np.inf, np.float32)], axis=1)
+        gathered = padded[:, self._gather]  # rows x labels x examples
+        k = min(self.top_k, gathered.shape[2])
+        top = -np.sort(-gathered, axis=2)[:, :, :k].astype(np.float64)
+        top[np.isinf(top)] = 0.0
+        means: npt.NDArray[np.float64] = top.sum(axis=2) / np.minimum(self._counts, k)
+        return means

@@ -11,7 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["DEGREE_NOISE", "GENERIC_ONLY", "LABEL_PATTERNS", "compile_rules"]
+__all__ = [
+    "DEGREE_NOISE",
+    "DEGREE_WORDS_ANY_SCRIPT",
+    "DEGREE_WORDS_CJK",
+    "GENERIC_ONLY",
+    "LABEL_PATTERNS",
+    "compile_rules",
+]
 
 LABEL_PATTERNS: Mapping[str, tuple[str, ...]] = {
     "computer science": (
@@ -295,6 +302,105 @@ DEGREE_NOISE: tuple[str, ...] = (
     r"y",
     r"e",
     r"und",
+)
+
+#: Degree names in the other languages of the multilingual tuning split, matched on lower-cased
+#: text *with* its accents and script (whole words): removed before a string is embedded, so
+#: that the model compares fields of study, not degree names.
+DEGREE_WORDS_ANY_SCRIPT: tuple[str, ...] = (
+    # Italian
+    r"corso di laurea",
+    r"laurea(?: triennale| magistrale| specialistica| breve)?(?: in)?",
+    r"dottorato(?: di ricerca)?(?: in)?",
+    r"diploma(?: di)?",
+    # Dutch
+    r"hbo",
+    r"wo",
+    r"propedeuse",
+    r"drs",
+    r"ir",
+    r"mr",
+    # Polish
+    r"magister",
+    r"mgr",
+    r"licencjat",
+    r"lic",
+    r"inżynier",
+    r"inż",
+    r"doktor",
+    r"studia (?:i|ii) stopnia",
+    # Swedish
+    r"kandidatexamen",
+    r"masterexamen",
+    r"magisterexamen",
+    r"högskoleexamen",
+    r"civilingenjörsexamen",
+    r"civilingenjör",
+    r"högskoleingenjör",
+    r"filosofie (?:kandidat|magister)",
+    r"fil kand",
+    # Turkish
+    r"yüksek lisans",
+    r"ön lisans",
+    r"lisans(?: derecesi)?",
+    r"doktora",
+    # Indonesian
+    r"sarjana(?: muda)?",
+    r"s1",
+    r"s2",
+    r"s3",
+    # Czech
+    r"bakalář",
+    r"magistr",
+    r"inženýr",
+    r"ing",
+    r"bc",
+    # Romanian
+    r"licență",
+    r"licenta",
+    r"doctorat",
+    # French, Spanish with their accents
+    r"diplôme(?: d'ingénieur| d\u2019ingénieur)?(?: de| d'| d\u2019| en)?",
+    r"ingénieur",
+    r"maestría(?: en)?",
+    # Russian
+    r"бакалавр",
+    r"магистр",
+    r"специалист",
+    r"инженер",
+    r"аспирантура",
+    r"кандидат наук",
+    r"диплом",
+    # Greek
+    r"πτυχίο",
+    r"μεταπτυχιακό(?: δίπλωμα)?(?: ειδίκευσης)?",
+    r"δίπλωμα",
+    r"διδακτορικό",
+    r"στο",
+    r"στη",
+    r"στην",
+    r"στα",
+    r"στις",
+    r"στον",
+    # Arabic
+    r"بكالوريوس",
+    r"ماجستير",
+    r"دكتوراه",
+    r"دبلوم",
+    r"ليسانس",
+)
+#: Degree names in Chinese, Japanese and Korean, removed wherever they occur (no spaces).
+DEGREE_WORDS_CJK: tuple[str, ...] = (
+    "学士学位",
+    "学士",
+    "硕士",
+    "博士",
+    "学位",
+    "修士",
+    "학사",
+    "석사",
+    "박사",
+    "학위",
 )
 
 
