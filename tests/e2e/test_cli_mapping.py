@@ -109,12 +109,16 @@ def test_evaluate_json() -> None:
     shipped = by_method["rules + fuzzy + model (shipped)"]
     assert shipped["sets"]["holdout"]["labelled"]["precision"] >= 0.9
     assert shipped["sets"]["holdout"]["junk_abstention"] == 1.0
-    # The figures quoted in docs/benchmarks/field_inference.md (held-out half, 94 + 11 strings).
+    # The goals, on the figures quoted in docs/benchmarks/field_inference.md: the held-out half
+    # (94 + 11 strings) and the second blind set (169 + 27 strings).
     held_out = shipped["sets"]["multilingual held-out"]
     assert held_out["labelled"]["asked"] == 94 and held_out["junk_asked"] == 11
-    assert held_out["labelled"]["precision"] >= 0.95
-    assert held_out["labelled"]["coverage"] >= 0.89
-    assert held_out["junk_abstention"] == 1.0
+    fresh = shipped["sets"]["multilingual fresh"]
+    assert fresh["labelled"]["asked"] == 169 and fresh["junk_asked"] == 27
+    for figures in (held_out, fresh):
+        assert figures["labelled"]["precision"] >= 0.95
+        assert figures["labelled"]["coverage"] >= 0.90
+        assert figures["junk_abstention"] >= 0.95
     rules = by_method["rules + fuzzy"]["sets"]["multilingual held-out"]["labelled"]["coverage"]
     assert held_out["labelled"]["coverage"] > rules + 0.5
     human = runner.invoke(app, ["mapping", "evaluate"])
