@@ -31,12 +31,11 @@ from leadpersona.config import Settings
 from leadpersona.mapping import FieldMapStore, open_field_map
 from leadpersona.services.enrichment import (
     DEFAULT_BATCH,
-    ProgressCallback,
     RunSummary,
     enrich_leads,
 )
 from leadpersona.services.lead_import import ImportReport, import_lead_file
-from leadpersona.services.lead_import import ProgressCallback as ImportProgressCallback
+from leadpersona.services.runs import ProgressCallback
 from leadpersona.services.wiring import Wired
 
 __all__ = [
@@ -181,7 +180,7 @@ async def import_leads(
     *,
     dry_run: bool = False,
     batch_size: int = 1000,
-    on_progress: ImportProgressCallback | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> ImportReport:
     """``import_lead_file`` with the repositories on ``database``."""
     return await import_lead_file(

@@ -164,3 +164,11 @@ async def test_manual_overrides_survive_a_refresh(pipeline: Pipeline) -> None:
     await pipeline.run(refresh=True)
 
     assert pipeline.personas.personas["p0004"].features["tier"] == 1
+
+
+async def test_progress_counts_the_leads_done_so_far_of_the_total(pipeline: Pipeline) -> None:
+    calls: list[tuple[int, int | None]] = []
+
+    await pipeline.run(batch_size=10, on_progress=lambda done, total: calls.append((done, total)))
+
+    assert calls == [(10, 25), (20, 25), (25, 25)]

@@ -24,8 +24,9 @@ from leadpersona.mapping import CleaningReport
 from leadpersona.sales.demo_files import write_demo_inbox
 from leadpersona.sales.shop_db import create_demo_shop, create_shop_engine
 from leadpersona.services.daily_run import DailyRunReport, run_daily
-from leadpersona.services.enrichment import ProgressCallback, RunSummary, enrich_leads
+from leadpersona.services.enrichment import RunSummary, enrich_leads
 from leadpersona.services.personas import PersonaService
+from leadpersona.services.runs import ProgressCallback
 from leadpersona.services.sales_load import SalesLoadReport, load_sales
 from leadpersona.services.seed import SeedReport, seed_leads
 from leadpersona.services.setup import InitReport, initialise

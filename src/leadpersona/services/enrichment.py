@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -37,15 +37,14 @@ from leadpersona.domain.runs import new_run_id
 from leadpersona.domain.segmentation import person_field_of_study
 from leadpersona.errors import EnrichmentError, FatalEnrichmentError
 from leadpersona.mapping import FieldMapStore
-from leadpersona.services.runs import RunHandle, describe_error, recorded_run
+from leadpersona.services.runs import ProgressCallback, RunHandle, describe_error, recorded_run
 from leadpersona.services.wiring import Wired
 
-__all__ = ["DEFAULT_BATCH", "LeadRef", "ProgressCallback", "RunSummary", "enrich_leads"]
+__all__ = ["DEFAULT_BATCH", "LeadRef", "RunSummary", "enrich_leads"]
 
 DEFAULT_BATCH = 500
 
 #: Called with (leads done in this page, total to do or None when unknown).
-ProgressCallback = Callable[[int, int | None], None]
 
 
 #: What the pipeline reads of a lead: id and email, nothing else.
@@ -354,17 +353,18 @@ class _Run:
         self.total = await self.to_do(limit)
         remaining = limit
         writing: asyncio.Task[int] | None = None
+        leads_written = 0
         written_emails: set[str] = set()
 
         async def written() -> None:
             # Progress is reported here, on the run's own task: a callback that raises (Ctrl-C)
             # must stop the run, not a background task.
-            nonlocal writing
+            nonlocal writing, leads_written
             if writing is not None:
-                size = await writing
+                leads_written += await writing
                 writing = None
                 if self.on_progress is not None:
-                    self.on_progress(size, self.total)
+                    self.on_progress(leads_written, self.total)
 
         try:
             async for page in self.leads.contact_pages(batch_size):

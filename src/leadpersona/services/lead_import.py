@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -45,17 +45,15 @@ from leadpersona.domain.lead_rows import (
 )
 from leadpersona.domain.runs import QuarantineReason, QuarantineRecord
 from leadpersona.errors import InvalidInput, LeadFileError
-from leadpersona.services.runs import recorded_run
+from leadpersona.services.runs import ProgressCallback, recorded_run
 
 __all__ = [
     "ImportReport",
-    "ProgressCallback",
     "import_lead_file",
     "lead_id_for_row",
 ]
 
 #: Called after each batch with (rows done, rows in the file).
-ProgressCallback = Callable[[int, int], None]
 
 _DUPLICATE_CODES = (DUPLICATE_IN_FILE, DUPLICATE_EXISTING)
 _COUNTERS = ("read", "blank_rows", "inserted", "duplicates_in_file", "duplicates_existing")

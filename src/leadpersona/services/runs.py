@@ -10,7 +10,7 @@ the job's run id as ``parent_id``.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +19,10 @@ from leadpersona.adapters.repositories import RunRepository
 from leadpersona.domain.runs import RunKind, RunRecord, RunStatus
 from leadpersona.logs import current_run_id
 
-__all__ = ["ERRORS_KEPT", "RunHandle", "describe_error", "recorded_run"]
+__all__ = ["ERRORS_KEPT", "ProgressCallback", "RunHandle", "describe_error", "recorded_run"]
+
+#: How a long job reports progress: called with (items done so far, total when known).
+ProgressCallback = Callable[[int, int | None], None]
 
 #: How many per-item errors a run keeps (a sample: counts hold the totals).
 ERRORS_KEPT = 20

@@ -12,7 +12,8 @@ from leadpersona.domain.persona import CORE_FEATURES, Persona
 from leadpersona.domain.runs import RunRecord
 from leadpersona.entrypoints.cli.common import console, err_console, progress_bar
 from leadpersona.mapping import CleaningReport
-from leadpersona.services.enrichment import ProgressCallback, RunSummary
+from leadpersona.services.enrichment import RunSummary
+from leadpersona.services.runs import ProgressCallback
 
 __all__ = [
     "print_mapping_report",
@@ -85,21 +86,12 @@ def print_stats(stats: dict[str, Any], *, rows: int = 20) -> None:
 @contextmanager
 def progress_reporter(enabled: bool) -> Iterator[ProgressCallback]:
     """A Rich progress bar on a terminal, plain log lines on stderr otherwise."""
-    done = 0
     if enabled and err_console.is_terminal:
         with progress_bar("enriching") as update:
-
-            def advance(n: int, total: int | None) -> None:
-                nonlocal done
-                done += n
-                update(done, total)
-
-            yield advance
+            yield update
         return
 
-    def log(n: int, total: int | None) -> None:
-        nonlocal done
-        done += n
+    def log(done: int, total: int | None) -> None:
         if enabled:
             err_console.print(f"enriched {done}" + (f" of {total}" if total else "") + " leads")
 
