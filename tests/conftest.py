@@ -20,7 +20,7 @@ from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
 from leadpersona.adapters.local_server import free_port
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.embedded import mongo_uri_for_port
-from leadpersona.config import Settings, get_settings
+from leadpersona.config import Settings
 from tests import network_guard
 from tests.support import stop_process
 
@@ -86,9 +86,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
         if name.startswith("LEADPERSONA_") and name != "LEADPERSONA_TEST_MONGODB_URI":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
     yield
-    get_settings.cache_clear()
 
 
 def unique_db_name(prefix: str = "t") -> str:

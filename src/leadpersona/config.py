@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -13,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from leadpersona.domain.segmentation import CompanyTypeRules
 from leadpersona.errors import ConfigError
 
-__all__ = ["MOCK_RATE_LIMIT", "Settings", "get_settings", "load_settings"]
+__all__ = ["MOCK_RATE_LIMIT", "Settings", "load_settings"]
 
 #: Client-side cap against a configured API URL when none is set (requests per second).
 DEFAULT_API_RATE_LIMIT = 10.0
@@ -203,9 +202,3 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return load_settings()
