@@ -389,6 +389,9 @@ class InMemoryArchive(RawArchive):
             stored.append(answer)
         return stored
 
+    async def raw_many(self, archive_ids: Sequence[str]) -> dict[str, bytes]:
+        return {key: self.answers[key][1] if key in self.answers else b"" for key in archive_ids}
+
     async def link(self, archive_id: str, lead_ids: Sequence[str]) -> None:
         await self.link_many({archive_id: lead_ids})
 

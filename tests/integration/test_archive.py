@@ -251,3 +251,6 @@ async def test_get_many_reads_more_answers_than_one_lookup_holds(archive: RawArc
         assert answer.email == entry.email and raw == raws[entry.email]
     fresh = await archive.latest_for_emails(emails, datetime.now(UTC) - timedelta(days=1))
     assert {email: raw for email, (_, raw) in fresh.items()} == raws
+    missing = "0123456789abcdef01234567"
+    bulk = await archive.raw_many([s.archive_id for s in stored] + [missing])
+    assert bulk == {s.archive_id: raws[s.email] for s in stored} | {missing: b""}

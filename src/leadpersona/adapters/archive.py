@@ -113,6 +113,12 @@ class RawArchive(Protocol):
         """The archived answers of these ids that exist, by id (one query for the metadata)."""
         ...
 
+    async def raw_many(self, archive_ids: Sequence[str]) -> dict[str, bytes]:
+        """The bytes of these answers, by id, for bulk readers that parse them anyway: an id
+        with nothing stored maps to ``b""``, and the bytes are not checked against their
+        SHA-256 (:meth:`get_many` does both)."""
+        ...
+
     async def latest(
         self, *, lead_id: str | None = None, email: str | None = None
     ) -> tuple[ArchivedAnswer, bytes]:
@@ -287,6 +293,10 @@ class _IndexedArchive(ABC):
             found[answer.archive_id] = (answer, _checked(answer, raws[document["_id"]]))
         return found
 
+    async def raw_many(self, archive_ids: Sequence[str]) -> dict[str, bytes]:
+        found = await self.get_many(archive_ids)
+        return {key: found[key][1] if key in found else b"" for key in archive_ids}
+
     async def link(self, archive_id: str, lead_ids: Sequence[str]) -> None:
         try:
             outcome = await self._index.update_one(
@@ -407,6 +417,12 @@ class GridFSArchive(_IndexedArchive):
         except PyMongoError as exc:
             raise ArchiveError(f"cannot archive the API answers: {exc}") from exc
         return [_answer(document) for document in files]
+
+    async def raw_many(self, archive_ids: Sequence[str]) -> dict[str, bytes]:
+        # The chunks alone (the file documents hold only metadata).
+        keys = {key: _object_id(key) for key in archive_ids}
+        raws = await self._read([{"_id": oid} for oid in set(keys.values())])
+        return {key: raws[oid] for key, oid in keys.items()}
 
     async def _read(self, documents: Sequence[Mapping[str, Any]]) -> dict[Any, bytes]:
         # All chunks of the batch in one query (an answer is far below one 255 kB chunk).
