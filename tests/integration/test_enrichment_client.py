@@ -169,8 +169,10 @@ async def test_client_rate_limit_spaces_requests(start_mock: StartMock) -> None:
         await asyncio.gather(*(api.fetch_profile(e) for e in emails))
     arrivals = sorted(t for t, _ in state.arrivals)
     # The limiter lets 100 ms of requests (2 at 20/s) out at once, then one every 1/20 s: 7
-    # intervals after the first two (one is allowed for the first requests' connection set-up).
-    assert arrivals[-1] - arrivals[0] >= (9 - 2 - 1) / 20
+    # intervals after the first two. Two are allowed for the first requests, which can reach
+    # the server late on a busy machine (connection set-up); unlimited, all 9 arrive within
+    # a few milliseconds.
+    assert arrivals[-1] - arrivals[0] >= (9 - 2 - 2) / 20
 
 
 @pytest.mark.parametrize(("sent", "status"), [("", 401), ("wrong", 403)])

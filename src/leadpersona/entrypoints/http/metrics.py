@@ -8,15 +8,15 @@ the last run of each kind its status, start time, duration and every count it re
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
-from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.adapters.repositories import RunRepository
 from leadpersona.domain.runs import RunKind, RunRecord
+from leadpersona.entrypoints.http.deps import AppState, app_state
 
 __all__ = ["KINDS", "render_metrics", "router"]
 
@@ -97,7 +97,6 @@ async def render_metrics(runs: RunRepository) -> bytes:
     summary="Run ledger metrics in Prometheus text format",
     response_class=Response,
 )
-async def metrics(request: Request) -> Response:
-    database = request.app.state.leadpersona.service.database
-    body = await render_metrics(MongoRunRepository(database))
+async def metrics(state: Annotated[AppState, Depends(app_state)]) -> Response:
+    body = await render_metrics(state.repositories.runs)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
