@@ -1,7 +1,7 @@
 """Nearest labelled examples in embedding space, with a calibrated abstention.
 
 The examples are the curated rows (degree names stripped, see ``classifier.core_of``), the
-label names themselves, the label names written in 17 other languages
+label names themselves, the label names written in 18 other languages
 (``data/field_label_names.csv``) and a few fields outside the labels. A label's score is the
 mean similarity of its ``k`` most similar examples (k-NN voting: one stray example near the
 string is not enough). A string gets the best-scoring label when that score is at least
@@ -41,7 +41,7 @@ MIN_SIMILARITY = 0.86
 MIN_MARGIN = 0.01
 #: A label's score is the mean similarity of its TOP_K nearest examples.
 TOP_K = 2
-#: Every label name (and "secondary school", outside the labels) in 17 other languages.
+#: Every label name (and "secondary school", outside the labels) in 18 other languages.
 LABEL_NAMES_FILE = "field_label_names.csv"
 #: The label of examples that mean "no academic field of the CSV": nearest to one of these,
 #: the index abstains.
