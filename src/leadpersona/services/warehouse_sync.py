@@ -131,6 +131,8 @@ class _Sync:
         #: warehouse; reading overlaps the other two, so their sum exceeds the wall time.
         self.stages: dict[str, float] = {"extract": 0.0, "transform": 0.0, "load": 0.0}
         self._leads_in_order: _InOrder | None = None
+        #: Companies and skills that rows deleted by this sync named (orphan candidates).
+        self.freed: dict[str, set[str]] = {"companies": set(), "skills": set()}
 
     def _commit(
         self,
@@ -145,6 +147,8 @@ class _Sync:
                 writer.save_watermark(SOURCE, watermark, datetime.now(UTC))
             info = connection.connection.info
         writer.committed(info)
+        for name, ids in writer.freed.items():
+            self.freed[name].update(ids)
         self.stages["load"] += time.perf_counter() - started
         self.inserted.update(writer.inserted)
         self.updated.update(writer.updated)
@@ -396,7 +400,12 @@ async def sync_warehouse(
                 with warehouse_errors(str(engine.url)):
                     personas = await sync.personas_pass()
                     leads = await sync.leads_pass()
-                    await asyncio.to_thread(sync._commit, lambda writer: writer.drop_orphans())
+                    # A full sync looks at every company and skill; an incremental one only
+                    # at those that rows it deleted named.
+                    candidates = None if full else sync.freed
+                    await asyncio.to_thread(
+                        sync._commit, lambda writer: writer.drop_orphans(candidates)
+                    )
             finally:
                 run.counts.update(
                     {

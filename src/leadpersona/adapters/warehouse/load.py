@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +51,8 @@ SYNC_STATE: Table = SyncState.__table__  # type: ignore[assignment]
 TABLES = ("leads", "personas", "companies", "positions", "skills", "lead_skills", "educations")
 _CHILDREN = (POSITIONS, EDUCATIONS, lead_skills)
 STAGING_TABLES = "leadpersona_staging_tables"
+#: The child tables that name a shared row: (column, the table it names).
+_NAMES = {"positions": ("company_id", "companies"), "lead_skills": ("skill_id", "skills")}
 
 
 def _insert(connection: Connection, table: Table) -> Any:
@@ -70,6 +72,9 @@ class WarehouseWriter:
         #: Staging tables this transaction created: once it commits, :meth:`committed` notes
         #: them on the database connection, which keeps them as long as it lives.
         self.staged: set[str] = set()
+        #: Companies and skills that deleted child rows named: the only ones this
+        #: transaction can have left unnamed (see :meth:`drop_orphans`).
+        self.freed: dict[str, set[str]] = {"companies": set(), "skills": set()}
 
     def committed(self, connection_info: dict[Any, Any]) -> None:
         """Call after the transaction committed, with its DBAPI connection's ``info``."""
@@ -187,10 +192,7 @@ class WarehouseWriter:
         if without:
             gone = self.connection.execute(delete(PERSONAS).where(PERSONAS.c.lead_id.in_(without)))
             self.deleted["personas"] += gone.rowcount
-        replaced = [lead_id for lead_id in ids if lead_id in known]
-        for table in _CHILDREN if replaced else ():
-            gone = self.connection.execute(delete(table).where(table.c.lead_id.in_(replaced)))
-            self.deleted[table.name] += gone.rowcount
+        self._delete_children([lead_id for lead_id in ids if lead_id in known])
         for table, name in ((POSITIONS, "positions"), (EDUCATIONS, "educations")):
             children = [row for rows in batch for row in getattr(rows, name)]
             self._append(table, children)
@@ -238,15 +240,36 @@ class WarehouseWriter:
         statement = statement.on_conflict_do_update(index_elements=["company_id"], set_=merged)
         self._count_upsert(COMPANIES, rows, statement, replace=True)
 
-    def drop_orphans(self) -> None:
-        """Remove companies no position names and skills no lead has (a full sync has none)."""
+    def _delete_children(self, lead_ids: Sequence[str]) -> None:
+        """Delete these leads' child rows, noting the companies and skills they named."""
+        if not lead_ids:
+            return
+        for table in _CHILDREN:
+            statement = delete(table).where(table.c.lead_id.in_(lead_ids))
+            named = _NAMES.get(table.name)
+            if named is None:
+                self.deleted[table.name] += self.connection.execute(statement).rowcount
+                continue
+            column, target = named
+            gone = self.connection.execute(statement.returning(table.c[column])).scalars().all()
+            self.deleted[table.name] += len(gone)
+            self.freed[target].update(value for value in gone if value is not None)
+
+    def drop_orphans(self, candidates: Mapping[str, Iterable[str]] | None = None) -> None:
+        """Remove companies no position names and skills no lead has (a full sync has none):
+        among ``candidates`` (ids by table, as :attr:`freed` collects them), or all."""
         for table, column, refs in (
             (COMPANIES, COMPANIES.c.company_id, POSITIONS.c.company_id),
             (SKILLS, SKILLS.c.skill_id, lead_skills.c.skill_id),
         ):
-            named = select(refs).where(refs == column).exists()
-            gone = self.connection.execute(delete(table).where(~named))
-            self.deleted[table.name] += gone.rowcount
+            unnamed = ~select(refs).where(refs == column).exists()
+            if candidates is None:
+                gone = self.connection.execute(delete(table).where(unnamed))
+                self.deleted[table.name] += gone.rowcount
+                continue
+            for ids in chunks(sorted(candidates.get(table.name, ())), 1000):
+                gone = self.connection.execute(delete(table).where(column.in_(ids), unnamed))
+                self.deleted[table.name] += gone.rowcount
 
     def write_lead_rows(self, batch: Sequence[LeadRows]) -> None:
         """Upsert only the ``leads`` rows (leads without a persona, or a full rewrite)."""
@@ -256,9 +279,9 @@ class WarehouseWriter:
         """Remove leads; their persona and child rows go with them (ON DELETE CASCADE)."""
         if not lead_ids:
             return
-        for table in (PERSONAS, *_CHILDREN):
-            gone = self.connection.execute(delete(table).where(table.c.lead_id.in_(lead_ids)))
-            self.deleted[table.name] += gone.rowcount
+        gone = self.connection.execute(delete(PERSONAS).where(PERSONAS.c.lead_id.in_(lead_ids)))
+        self.deleted["personas"] += gone.rowcount
+        self._delete_children(lead_ids)
         gone = self.connection.execute(delete(LEADS).where(LEADS.c.lead_id.in_(lead_ids)))
         self.deleted["leads"] += gone.rowcount
 
