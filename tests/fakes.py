@@ -23,6 +23,7 @@ from leadpersona.adapters.repositories import (
     EmailOwner,
     EnrichmentOutcome,
     EnrichmentStateRepository,
+    ExampleKind,
     ImportedLead,
     ImportLedger,
     ImportProgress,
@@ -293,21 +294,14 @@ class InMemoryPersonaRepository(PersonaRepository):
     async def count(self, query: PersonaQuery) -> int:
         return len(self._matching(query))
 
-    async def example(
-        self,
-        *,
-        status: str | None = None,
-        academic_source: str | None = None,
-        with_company_type: bool = False,
-        exclude: Sequence[str] = (),
-    ) -> Persona | None:
+    async def example(self, kind: ExampleKind, exclude: Sequence[str] = ()) -> Persona | None:
         for lead_id in sorted(set(self.personas) - set(exclude)):
             persona = self.personas[lead_id]
             source = persona.provenance.get("academic_field")
             if (
-                (status is None or persona.status == status)
-                and (academic_source is None or (source and source.source) == academic_source)
-                and (not with_company_type or "company_type" in persona.features)
+                kind.status in (None, persona.status)
+                and kind.academic_source in (None, source and source.source)
+                and (not kind.with_company_type or "company_type" in persona.features)
             ):
                 return persona
         return None

@@ -12,6 +12,7 @@ import pytest
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.repositories import (
     EnrichmentOutcome,
+    ExampleKind,
     ImportedLead,
     NewImport,
     Repositories,
@@ -130,11 +131,11 @@ async def test_personas_are_read_edited_queried_and_counted(repositories: Reposi
     assert [i async for i in personas.iter_ids(PersonaQuery(features={"tier": 2}))] == ["c"]
     assert await personas.count(law) == 3
     assert await personas.count(PersonaQuery()) == 4
-    assert (await personas.example(academic_source="mapping")) == await personas.get("a")
-    example = await personas.example(academic_source="mapping", exclude=["a"])
-    assert example is None  # c is manual now
-    assert (await personas.example(status="no_data", with_company_type=False)) is not None
-    assert (await personas.example(status="no_data", with_company_type=True)) is None
+    mapped = ExampleKind(academic_source="mapping")
+    assert await personas.example(mapped) == await personas.get("a")
+    assert await personas.example(mapped, exclude=["a"]) is None  # c is manual now
+    assert await personas.example(ExampleKind(status="no_data")) is not None
+    assert await personas.example(ExampleKind("no_data", with_company_type=True)) is None
     assert sorted(await personas.group_counts(), key=repr) == sorted(
         [
             PersonaGroup("law", "Startup", "enriched", "inferred", 1),

@@ -26,6 +26,7 @@ __all__ = [
     "EmailOwner",
     "EnrichmentOutcome",
     "EnrichmentStateRepository",
+    "ExampleKind",
     "ImportLedger",
     "ImportProgress",
     "ImportedLead",
@@ -204,6 +205,16 @@ class LeadRepository(abc.ABC):
         (written by an interrupted run of the same import) is left as it is."""
 
 
+@dataclass(frozen=True)
+class ExampleKind:
+    """Personas worth showing as an example: with this status, this source of their academic
+    field and (when asked) a company type."""
+
+    status: str | None = None
+    academic_source: str | None = None
+    with_company_type: bool = False
+
+
 class PersonaRepository(abc.ABC):
     """The computed personas (one per lead, keyed by lead id)."""
 
@@ -235,16 +246,9 @@ class PersonaRepository(abc.ABC):
         """Every persona counted by academic field, company type, status and academic source."""
 
     @abc.abstractmethod
-    async def example(
-        self,
-        *,
-        status: str | None = None,
-        academic_source: str | None = None,
-        with_company_type: bool = False,
-        exclude: Sequence[str] = (),
-    ) -> Persona | None:
-        """The persona with the lowest lead id that has this status, this source of its academic
-        field and (when asked) a company type, leaving out ``exclude``; None if there is none."""
+    async def example(self, kind: ExampleKind, exclude: Sequence[str] = ()) -> Persona | None:
+        """The persona with the lowest lead id of this kind, leaving out ``exclude``; None if
+        there is none."""
 
     @abc.abstractmethod
     async def existing_ids(self, lead_ids: Sequence[str]) -> set[str]:

@@ -17,18 +17,7 @@ from leadpersona.config import Settings
 from leadpersona.entrypoints.http.page import render_page
 from leadpersona.errors import ReportError
 from leadpersona.services.dashboard import DashboardData, RunSummary, collect_dashboard
-from leadpersona.services.tables import (
-    Table,
-    columns,
-    conversion_table,
-    imports_table,
-    mapping_table,
-    pct,
-    persona_matrix,
-    reasons_table,
-    revenue_table,
-    top_products_table,
-)
+from leadpersona.services.tables import Table, columns, dashboard_tables, pct
 
 __all__ = [
     "REPORT_HTML",
@@ -91,6 +80,7 @@ def _runs_table(data: DashboardData) -> Table:
 def report_markdown(data: DashboardData) -> str:
     """The dashboard's content as Markdown (for a README, a ticket, a diff between runs)."""
     stats = data.stats
+    tables = dashboard_tables(data)
     academic, company = stats["academic_field"], stats["company_type"]
     lines = [
         f"# Persona report: {data.database}",
@@ -115,7 +105,7 @@ def report_markdown(data: DashboardData) -> str:
 
     lines += ["## Personas: academic field x company type", ""]
     if stats["matrix"]:
-        lines += persona_matrix(stats).markdown()
+        lines += tables["matrix"].markdown()
     else:
         lines.append("No enriched persona yet.")
     lines.append("")
@@ -129,9 +119,9 @@ def report_markdown(data: DashboardData) -> str:
 
     lines += ["## Lead import quarantine", "", f"{data.quarantine.total} rejected rows.", ""]
     if data.quarantine.by_reason:
-        lines += [*reasons_table(data.quarantine.by_reason).markdown(), ""]
+        lines += [*tables["reasons"].markdown(), ""]
     if data.quarantine.imports:
-        lines += ["Recent imports:", "", *imports_table(data.quarantine.imports).markdown(), ""]
+        lines += ["Recent imports:", "", *tables["imports"].markdown(), ""]
 
     lines += ["## Mapping CSV cleaning", ""]
     mapping = data.mapping
@@ -141,32 +131,32 @@ def report_markdown(data: DashboardData) -> str:
         lines += [
             f"`{mapping.path}` (version {mapping.version}).",
             "",
-            *mapping_table(mapping).markdown(),
+            *tables["mapping"].markdown(),
         ]
     lines.append("")
-    lines += _sales_markdown(data)
+    lines += _sales_markdown(data, tables)
     return "\n".join(lines)
 
 
-def _sales_markdown(data: DashboardData) -> list[str]:
+def _sales_markdown(data: DashboardData, tables: dict[str, Table]) -> list[str]:
     sales = data.sales
     lines = ["## Revenue by persona and month", ""]
     if sales.error:
         return [*lines, f"Warehouse unavailable: {sales.error}", ""]
     if not sales.revenue:
         return [*lines, "No sale loaded yet.", ""]
-    lines += revenue_table(sales.revenue).markdown()
+    lines += tables["revenue"].markdown()
     lines += [
         "",
         "## Lead-to-customer conversion",
         "",
-        *conversion_table(sales.conversion).markdown(),
+        *tables["conversion"].markdown(),
     ]
     lines += [
         "",
         "## Top products per persona",
         "",
-        *top_products_table(sales.top_products).markdown(),
+        *tables["top_products"].markdown(),
     ]
     lines.append("")
     return lines

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.repositories import Repositories, RunRepository
+from leadpersona.adapters.repositories import ExampleKind, Repositories, RunRepository
 from leadpersona.adapters.warehouse.engine import warehouse_errors
 from leadpersona.adapters.warehouse.queries import QueryResult, run_examples
 from leadpersona.adapters.warehouse.sales_queries import revenue_by_persona
@@ -70,13 +70,13 @@ async def _examples(repositories: Repositories) -> list[Persona]:
     ):
         examples.append(await repositories.personas.get(demo.lead_id))
     for kind in (
-        {"academic_source": "inferred"},
-        {"academic_source": "mapping", "with_company_type": True},
-        {"status": "no_data"},
+        ExampleKind(academic_source="inferred"),
+        ExampleKind(academic_source="mapping", with_company_type=True),
+        ExampleKind(status="no_data"),
     ):
         if len(examples) >= _EXAMPLES:
             break
-        found = await repositories.personas.example(**kind, exclude=[p.lead_id for p in examples])
+        found = await repositories.personas.example(kind, [p.lead_id for p in examples])
         if found is not None:
             examples.append(found)
     return examples

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leadpersona.mapping import CleaningReport
+from leadpersona.services.dashboard import DashboardData
 
 __all__ = [
     "UNKNOWN",
@@ -16,6 +17,7 @@ __all__ = [
     "Table",
     "columns",
     "conversion_table",
+    "dashboard_tables",
     "imports_table",
     "mapping_table",
     "pct",
@@ -190,3 +192,19 @@ def imports_table(imports: Iterable[Any]) -> Table:
             for item in imports
         ],
     )
+
+
+def dashboard_tables(data: DashboardData) -> dict[str, Table]:
+    """The dashboard's shared tables by name (``mapping`` only when the CSV could be read)."""
+    sales = data.sales
+    tables = {
+        "matrix": persona_matrix(data.stats),
+        "revenue": revenue_table(sales.revenue),
+        "conversion": conversion_table(sales.conversion),
+        "top_products": top_products_table(sales.top_products),
+        "reasons": reasons_table(data.quarantine.by_reason),
+        "imports": imports_table(data.quarantine.imports),
+    }
+    if data.mapping is not None:
+        tables["mapping"] = mapping_table(data.mapping)
+    return tables

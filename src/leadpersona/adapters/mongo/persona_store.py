@@ -12,7 +12,7 @@ from pymongo.errors import BulkWriteError
 
 from leadpersona.adapters.mongo.connection import MongoDatabase, find_in
 from leadpersona.adapters.mongo.persona_documents import PersonaDocument
-from leadpersona.adapters.repositories import PersonaRepository
+from leadpersona.adapters.repositories import ExampleKind, PersonaRepository
 from leadpersona.domain.persona import (
     FeatureValue,
     Persona,
@@ -231,20 +231,13 @@ class PersonaStore(PersonaRepository):
         result: dict[str, Any] = await self.database.command({"explain": command})
         return result
 
-    async def example(
-        self,
-        *,
-        status: str | None = None,
-        academic_source: str | None = None,
-        with_company_type: bool = False,
-        exclude: Sequence[str] = (),
-    ) -> Persona | None:
+    async def example(self, kind: ExampleKind, exclude: Sequence[str] = ()) -> Persona | None:
         query: dict[str, Any] = {"_id": {"$nin": list(exclude)}}
-        if status is not None:
-            query["status"] = status
-        if academic_source is not None:
-            query["provenance.academic_field.source"] = academic_source
-        if with_company_type:
+        if kind.status is not None:
+            query["status"] = kind.status
+        if kind.academic_source is not None:
+            query["provenance.academic_field.source"] = kind.academic_source
+        if kind.with_company_type:
             query["features.company_type"] = {"$exists": 1}
         document = await self.collection.find_one(query, sort=[("_id", ASCENDING)])
         return None if document is None else _persona(document)

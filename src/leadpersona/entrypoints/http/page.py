@@ -17,17 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from leadpersona.domain.persona import CORE_FEATURES
 from leadpersona.domain.segmentation import COMPANY_TYPES
 from leadpersona.services.dashboard import DashboardData
-from leadpersona.services.tables import (
-    Table,
-    conversion_table,
-    imports_table,
-    mapping_table,
-    pct,
-    persona_matrix,
-    reasons_table,
-    revenue_table,
-    top_products_table,
-)
+from leadpersona.services.tables import dashboard_tables, pct
 
 __all__ = ["ASSETS", "ASSET_PREFIX", "asset_bytes", "render_page"]
 
@@ -77,21 +67,6 @@ def _environment() -> Environment:
     return environment
 
 
-def _tables(data: DashboardData) -> dict[str, Table]:
-    sales = data.sales
-    tables = {
-        "matrix": persona_matrix(data.stats),
-        "revenue": revenue_table(sales.revenue),
-        "conversion": conversion_table(sales.conversion),
-        "top_products": top_products_table(sales.top_products),
-        "reasons": reasons_table(data.quarantine.by_reason),
-        "imports": imports_table(data.quarantine.imports),
-    }
-    if data.mapping is not None:
-        tables["mapping"] = mapping_table(data.mapping)
-    return tables
-
-
 def render_page(data: DashboardData, *, live: bool, token_required: bool = False) -> str:
     """The dashboard as HTML. ``live``: served by the API (assets linked, lead search and
     editing shown); otherwise a self-contained file (every asset inlined, no network)."""
@@ -100,7 +75,7 @@ def render_page(data: DashboardData, *, live: bool, token_required: bool = False
     return template.render(
         data=data,
         data_json=data.model_dump(mode="json"),
-        tables=_tables(data),
+        tables=dashboard_tables(data),
         live=live,
         inline=not live,
         assets=assets,
