@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.responses import HTMLResponse, Response
 
+from leadpersona.entrypoints.http.deps import app_state
 from leadpersona.entrypoints.http.page import ASSETS, asset_bytes, render_page
 from leadpersona.services.dashboard import DashboardData, collect_dashboard
 
@@ -16,7 +17,7 @@ router = APIRouter(tags=["dashboard"])
 
 
 async def _collect(request: Request) -> DashboardData:
-    state = request.app.state.leadpersona
+    state = app_state(request)
     return await collect_dashboard(state.settings, state.repositories, database=state.database.name)
 
 
@@ -27,7 +28,7 @@ async def _collect(request: Request) -> DashboardData:
 )
 async def dashboard_page(request: Request) -> HTMLResponse:
     data = await _collect(request)
-    token_required = request.app.state.leadpersona.settings.api_token is not None
+    token_required = app_state(request).settings.api_token is not None
     html = render_page(data, live=True, token_required=token_required)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 

@@ -20,6 +20,7 @@ __all__ = [
     "Database",
     "LeadId",
     "Personas",
+    "app_state",
     "require_token",
 ]
 
