@@ -131,6 +131,8 @@ class _Sync:
         #: warehouse; reading overlaps the other two, so their sum exceeds the wall time.
         self.stages: dict[str, float] = {"extract": 0.0, "transform": 0.0, "load": 0.0}
         self._leads_in_order: _InOrder | None = None
+        #: Tables whose rows are copied straight in until one turns out to be known.
+        self.fresh_first = {"leads", "personas"}
         #: Companies and skills that rows deleted by this sync named (orphan candidates).
         self.freed: dict[str, set[str]] = {"companies": set(), "skills": set()}
 
@@ -141,7 +143,7 @@ class _Sync:
     ) -> None:
         started = time.perf_counter()
         with self.engine.begin() as connection:
-            writer = WarehouseWriter(connection)
+            writer = WarehouseWriter(connection, self.fresh_first)
             write(writer)
             if watermark is not None:
                 writer.save_watermark(SOURCE, watermark, datetime.now(UTC))

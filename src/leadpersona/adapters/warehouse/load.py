@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from psycopg.errors import UniqueViolation
 from sqlalchemy import (
     JSON,
     Connection,
@@ -64,8 +65,12 @@ def _insert(connection: Connection, table: Table) -> Any:
 class WarehouseWriter:
     """Writes inside one transaction (the caller's connection); counts rows per table."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, fresh_first: set[str] | None = None) -> None:
+        """``fresh_first``: tables whose rows are first copied straight in, expecting new keys
+        (PostgreSQL); a table leaves the set at its first known key (share one set across the
+        transactions of a sync)."""
         self.connection = connection
+        self.fresh_first: set[str] = set() if fresh_first is None else fresh_first
         self.inserted: Counter[str] = Counter()
         self.updated: Counter[str] = Counter()
         self.deleted: Counter[str] = Counter()
@@ -87,6 +92,18 @@ class WarehouseWriter:
             return set()
         keys = [column.name for column in table.primary_key.columns]
         names = list(rows[0])
+        if self.connection.dialect.name == "postgresql" and table.name in self.fresh_first:
+            # Straight into the table, as long as its rows turn out new (a sync into an empty
+            # warehouse): a key already there undoes the copy, and the table goes through
+            # staging from then on.
+            try:
+                with self.connection.begin_nested():
+                    self._copy(table, table.name, names, rows)
+            except UniqueViolation:
+                self.fresh_first.discard(table.name)
+            else:
+                self.inserted[table.name] += len(rows)
+                return set()
         statement = self._insert_many(table, rows)
         if replace:
             columns = {name: statement.excluded[name] for name in names if name not in keys}
