@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.documents import LeadDocument
 from leadpersona.bootstrap import mongo_repositories
-from leadpersona.domain.lead_rows import normalise_email
+from leadpersona.domain.lead_rows import checked_email
 from leadpersona.domain.samples import DEMO_EMAIL, DEMO_FIRST_NAME, DEMO_LAST_NAME
 from leadpersona.errors import InvalidInput
 from leadpersona.services.seed import seed_leads, synthetic_lead
@@ -54,7 +54,7 @@ async def test_seeded_leads_have_the_lead_shape(database: MongoDatabase) -> None
         assert uuid.UUID(hex=doc["_id"]).version == 4
         assert isinstance(doc["status"], int)
         # Every email is valid and already in its normalised form.
-        assert normalise_email(doc["email"]) == doc["email"]
+        assert checked_email(doc["email"]) == doc["email"]
         if doc["email"] != DEMO_EMAIL:
             assert doc["email"].split("@")[1].split(".")[-2] == "example"
         lead = await LeadDocument.get(doc["_id"])

@@ -7,11 +7,11 @@ import uuid
 import pytest
 
 from leadpersona.domain.lead_rows import (
+    checked_email,
     derived_uuid4_hex,
     email_digest,
     match_header,
     normalise_column_name,
-    normalise_email,
     validate_row,
 )
 
@@ -126,7 +126,7 @@ def test_extra_columns_are_kept_and_raw_keys_are_storable() -> None:
 
 
 def test_normalise_email_and_digest() -> None:
-    assert normalise_email(" Bob.Smith@EXAMPLE.Org\t") == "Bob.Smith@example.org"
+    assert checked_email(" Bob.Smith@EXAMPLE.Org\t") == "Bob.Smith@example.org"
     assert email_digest("a@example.org") == email_digest("a@example.org")
     assert email_digest("a@example.org") != email_digest("b@example.org")
     assert email_digest("a@example.org") < 2**64

@@ -33,12 +33,12 @@ __all__ = [
     "ColumnLayout",
     "Reason",
     "RowVerdict",
+    "checked_email",
     "derived_uuid4_hex",
     "duplicate_reason",
     "email_digest",
     "match_header",
     "normalise_column_name",
-    "normalise_email",
     "validate_row",
 ]
 
@@ -113,10 +113,11 @@ def match_header(header: Sequence[str]) -> ColumnLayout:
     return ColumnLayout(header=tuple(header), positions=positions, extra=extra)
 
 
-def normalise_email(value: str) -> str:
-    """The stored, deduplicated form of an email: trimmed, syntax-checked, domain lowercased.
+def checked_email(value: str) -> str:
+    """An imported email as it is stored: trimmed, syntax-checked, its domain lower-cased.
 
-    Raises ``EmailNotValidError``.
+    Raises ``EmailNotValidError``. Duplicates are found by the email's identity key
+    (:func:`leadpersona.domain.email.normalize_email`), not by this form.
     """
     return validate_email(value.strip(), check_deliverability=False).normalized
 
@@ -188,7 +189,7 @@ def validate_row(cells: list[str], layout: ColumnLayout, *, row: int, line: int)
         reasons.append(Reason(EMAIL_MISSING, "email", "email is empty"))
     else:
         try:
-            email = normalise_email(raw_email)
+            email = checked_email(raw_email)
         except EmailNotValidError as exc:
             reasons.append(Reason(EMAIL_INVALID, "email", str(exc)))
 
