@@ -57,3 +57,21 @@ def test_every_form_of_import_is_seen(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert imported_roots(source) == {"pymongo", "beanie", "motor"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module)
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return modules
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "services").rglob("*.py")), ids=lambda p: p.name)
+def test_services_are_handed_their_adapters(path: Path) -> None:
+    # bootstrap.py builds adapters from the settings; a service that imported it would build
+    # its own (and bootstrap imports the services, so it would also be a cycle).
+    assert "leadpersona.bootstrap" not in imported_modules(path)

@@ -125,7 +125,7 @@ def test_extra_columns_are_kept_and_raw_keys_are_storable() -> None:
     }
 
 
-def test_normalise_email_and_digest() -> None:
+def test_checked_email_and_digest() -> None:
     assert checked_email(" Bob.Smith@EXAMPLE.Org\t") == "Bob.Smith@example.org"
     assert email_digest("a@example.org") == email_digest("a@example.org")
     assert email_digest("a@example.org") != email_digest("b@example.org")
