@@ -22,7 +22,6 @@ from pymongo import ASCENDING, AsyncMongoClient
 from leadpersona.adapters.lead_csv import iter_records, scan_lead_file
 from leadpersona.adapters.mongo.connection import connect
 from leadpersona.adapters.mongo.embedded import EmbeddedMongo
-from leadpersona.adapters.mongo.leads import ensure_unique_email_index
 from leadpersona.bootstrap import import_leads
 from leadpersona.domain.lead_rows import match_header, validate_row
 from leadpersona.services.lead_import import lead_id_for_row
@@ -68,7 +67,6 @@ async def _baseline(uri: str, documents: list[dict[str, Any]]) -> float:
         database = client[f"bench_raw_{int(time.time())}"]
         leads = database["leads"]
         await leads.create_index([("email", ASCENDING)], name="email")
-        await ensure_unique_email_index(database)
         started = time.perf_counter()
         for start in range(0, len(documents), BATCH):
             await leads.insert_many(documents[start : start + BATCH], ordered=False)
