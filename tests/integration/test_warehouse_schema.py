@@ -112,7 +112,7 @@ def test_the_monthly_summary_migration_sums_the_sales_already_stored(warehouse_u
 
 def test_exactly_one_head(warehouse_url: str) -> None:
     engine = make_engine(warehouse_url)
-    assert len(head_revisions(engine)) == 1
+    assert len(head_revisions()) == 1
     engine.dispose()
 
 

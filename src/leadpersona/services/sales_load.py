@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from leadpersona.adapters.repositories import RunRepository
-from leadpersona.adapters.warehouse.engine import make_engine, upgrade, warehouse_errors
+from leadpersona.adapters.warehouse.engine import ensure_schema, make_engine, warehouse_errors
 from leadpersona.adapters.warehouse.sales_load import (
     BatchCounts,
     QuarantineRow,
@@ -328,7 +328,7 @@ async def load_sales(
             },
         ) as run:
             report.run_id = run.id
-            await asyncio.to_thread(upgrade, engine)
+            await asyncio.to_thread(ensure_schema, engine)
 
             def prepare() -> tuple[int, dict[str, dict[str, Any]]]:
                 with warehouse_errors(str(engine.url)), engine.begin() as connection:

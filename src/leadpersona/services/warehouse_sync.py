@@ -33,7 +33,7 @@ from leadpersona.adapters.enrichment_client import parse_response
 from leadpersona.adapters.mongo.connection import MongoDatabase, find_in
 from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.adapters.repositories import RunRepository
-from leadpersona.adapters.warehouse.engine import make_engine, upgrade, warehouse_errors
+from leadpersona.adapters.warehouse.engine import ensure_schema, make_engine, warehouse_errors
 from leadpersona.adapters.warehouse.load import (
     TABLES,
     WarehouseWriter,
@@ -388,7 +388,7 @@ async def sync_warehouse(
             parent_id=parent_run_id,
             details={"full": full, "batch_size": batch_size},
         ) as run:
-            await asyncio.to_thread(upgrade, engine)
+            await asyncio.to_thread(ensure_schema, engine)
             sync = _Sync(
                 settings,
                 database,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -82,12 +83,13 @@ def warehouse_errors(url: str) -> Iterator[None]:
         raise WarehouseError(f"warehouse {safe_url(url)}: {detail}") from None
 
 
+_MIGRATIONS = str(files("leadpersona.adapters.warehouse").joinpath("migrations"))
+
+
 def alembic_config(engine: Engine) -> Config:
     """Alembic configured for the packaged migrations, running on ``engine``."""
     config = Config()
-    config.set_main_option(
-        "script_location", str(files("leadpersona.adapters.warehouse").joinpath("migrations"))
-    )
+    config.set_main_option("script_location", _MIGRATIONS)
     config.attributes["engine"] = engine
     return config
 
@@ -97,6 +99,24 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     with warehouse_errors(str(engine.url)):
         command.upgrade(alembic_config(engine), revision)
         return current_revision(engine)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Migrate to the newest revision unless the warehouse is already there: one read of
+    ``alembic_version`` (Alembic's own upgrade command, a no-op then, takes about five times
+    as long: 10 ms against 2 ms here, paid by every incremental sync and load)."""
+    with warehouse_errors(str(engine.url)), engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_heads()
+    if set(current) != set(_packaged_heads()):
+        upgrade(engine)
+
+
+@cache
+def _packaged_heads() -> tuple[str, ...]:
+    """The heads of the migrations shipped in the package (a constant of the install)."""
+    config = Config()
+    config.set_main_option("script_location", _MIGRATIONS)
+    return tuple(ScriptDirectory.from_config(config).get_heads())
 
 
 def downgrade(engine: Engine, revision: str) -> str | None:
@@ -128,9 +148,9 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def head_revisions(engine: Engine) -> list[str]:
+def head_revisions() -> list[str]:
     """The heads of the packaged migration history (exactly one in a healthy package)."""
-    return list(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    return list(_packaged_heads())
 
 
 #: Monthly partitions of ``fact_sales`` that loads create on PostgreSQL (not in the models).
