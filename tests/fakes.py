@@ -29,6 +29,7 @@ from leadpersona.adapters.repositories import (
     ImportProgress,
     LeadContact,
     LeadRepository,
+    LeadsInOrder,
     LoggedImport,
     NewImport,
     PersonaRepository,
@@ -38,6 +39,7 @@ from leadpersona.adapters.repositories import (
     RunTally,
     SharedEmails,
     StoreSetup,
+    SyncSource,
 )
 from leadpersona.domain.email import normalize_email
 from leadpersona.domain.models import Lead
@@ -515,3 +517,53 @@ def in_memory_repositories(leads: Sequence[LeadContact] = ()) -> Repositories:
         imports=InMemoryImportLedger(),
         setup=InMemoryStoreSetup(["enrichment", "imports", "leads", "personas", "runs"]),
     )
+
+
+class _InMemoryLeadsInOrder(LeadsInOrder):
+    def __init__(self, leads: Mapping[str, dict[str, Any]]) -> None:
+        self._leads = leads
+        self._after: str | None = None
+
+    async def take(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        assert self._after is None or min(ids) > self._after, "ids must keep ascending"
+        self._after = max(ids)
+        return [self._leads[i] for i in sorted(ids) if i in self._leads]
+
+
+class InMemorySyncSource(SyncSource):
+    """Lead and persona documents in dicts, as the warehouse sync reads them."""
+
+    def __init__(self) -> None:
+        self.leads_by_id: dict[str, dict[str, Any]] = {}
+        self.personas_by_id: dict[str, dict[str, Any]] = {}
+
+    def _since(self, since: datetime | None) -> list[dict[str, Any]]:
+        return [
+            p
+            for p in self.personas_by_id.values()
+            if since is None or (p.get("updated_at") is not None and p["updated_at"] >= since)
+        ]
+
+    async def count_personas(self, since: datetime | None) -> int:
+        return len(self._since(since))
+
+    async def personas(
+        self, since: datetime | None, *, by_id: bool, batch_size: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        def order(p: dict[str, Any]) -> tuple[Any, ...]:
+            if by_id:
+                return (p["_id"],)
+            return (p.get("updated_at") or datetime.min.replace(tzinfo=UTC), p["_id"])
+
+        for persona in sorted(self._since(since), key=order):
+            yield persona
+
+    async def leads(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        return [self.leads_by_id[i] for i in ids if i in self.leads_by_id]
+
+    def leads_in_order(self) -> LeadsInOrder:
+        return _InMemoryLeadsInOrder(self.leads_by_id)
+
+    async def lead_ids(self, batch_size: int) -> AsyncIterator[str]:
+        for lead_id in sorted(self.leads_by_id):
+            yield lead_id

@@ -19,9 +19,7 @@ import leadpersona
 PACKAGE = Path(leadpersona.__file__).parent
 DRIVERS = {"pymongo", "beanie", "motor", "gridfs", "bson"}
 IO_LIBRARIES = DRIVERS | {"httpx", "sqlalchemy", "alembic", "psycopg", "boto3", "aiobotocore"}
-DRIVER_STILL_USED = {
-    "warehouse_sync.py",  # reads leads and personas through the database handle, for now
-}
+DRIVER_STILL_USED: set[str] = set()
 
 
 def imported_roots(path: Path) -> set[str]:

@@ -32,6 +32,7 @@ __all__ = [
     "ImportedLead",
     "LeadContact",
     "LeadRepository",
+    "LeadsInOrder",
     "LoggedImport",
     "NewImport",
     "PersonaRepository",
@@ -41,6 +42,7 @@ __all__ = [
     "RunTally",
     "SharedEmails",
     "StoreSetup",
+    "SyncSource",
 ]
 
 
@@ -370,6 +372,42 @@ class StoreSetup(abc.ABC):
     @abc.abstractmethod
     async def describe(self) -> list[CollectionInfo]:
         """Every collection the repositories use, by name, with its documents and indexes."""
+
+
+class LeadsInOrder(abc.ABC):
+    """Leads read by one cursor in ``_id`` order, handed out a batch at a time."""
+
+    @abc.abstractmethod
+    async def take(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The documents of these leads that exist; ``ids`` ascend, and each call's ids come
+        after the last call's (a merge join: leads no call asks for are passed over)."""
+
+
+class SyncSource(abc.ABC):
+    """What the warehouse sync reads: persona and lead documents as stored."""
+
+    @abc.abstractmethod
+    async def count_personas(self, since: datetime | None) -> int:
+        """How many personas :meth:`personas` would give."""
+
+    @abc.abstractmethod
+    def personas(
+        self, since: datetime | None, *, by_id: bool, batch_size: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Personas updated at or after ``since`` (all with None), in ``(updated_at, _id)``
+        order, or in ``_id`` order with ``by_id``; ``batch_size`` per round trip."""
+
+    @abc.abstractmethod
+    async def leads(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The documents of these leads that exist, in no particular order."""
+
+    @abc.abstractmethod
+    def leads_in_order(self) -> LeadsInOrder:
+        """Every lead, in ``_id`` order, for a merge join with personas in ``_id`` order."""
+
+    @abc.abstractmethod
+    def lead_ids(self, batch_size: int) -> AsyncIterator[str]:
+        """Every lead id, in byte order."""
 
 
 @dataclass(frozen=True)

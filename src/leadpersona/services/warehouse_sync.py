@@ -25,14 +25,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from pymongo.asynchronous.cursor import AsyncCursor
 from sqlalchemy import Engine
 
 from leadpersona.adapters.archive import RawArchive, build_archive
 from leadpersona.adapters.enrichment_client import parse_response
-from leadpersona.adapters.mongo.connection import MongoDatabase, find_in
+from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.runs import MongoRunRepository
-from leadpersona.adapters.repositories import RunRepository
+from leadpersona.adapters.mongo.sync_source import MongoSyncSource
+from leadpersona.adapters.repositories import LeadsInOrder, RunRepository, SyncSource
 from leadpersona.adapters.warehouse.engine import ensure_schema, make_engine, warehouse_errors
 from leadpersona.adapters.warehouse.load import (
     TABLES,
@@ -77,39 +77,11 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class _InOrder:
-    """Documents of a cursor sorted by ``_id``, taken a batch of ascending ids at a time
-    (a merge join: documents whose id no batch asks for are passed over)."""
-
-    def __init__(self, cursor: AsyncCursor[dict[str, Any]]) -> None:
-        self._documents = aiter(cursor)
-        self._next: dict[str, Any] | None = None
-        self._done = False
-
-    async def take(self, ids: Sequence[str]) -> list[dict[str, Any]]:
-        wanted, last = set(ids), max(ids)
-        found = []
-        while not self._done:
-            if self._next is None:
-                try:
-                    self._next = await anext(self._documents)
-                except StopAsyncIteration:
-                    self._done = True
-                    break
-            key = self._next["_id"]
-            if isinstance(key, str) and key > last:  # (persona ids are text: others never match)
-                break
-            if key in wanted:
-                found.append(self._next)
-            self._next = None
-        return found
-
-
 class _Sync:
     def __init__(
         self,
         settings: Settings,
-        database: MongoDatabase,
+        source: SyncSource,
         engine: Engine,
         archive: RawArchive,
         *,
@@ -117,7 +89,7 @@ class _Sync:
         batch_size: int,
         on_progress: Progress | None,
     ) -> None:
-        self.database = database
+        self.source = source
         self.engine = engine
         self.archive = archive
         self.full = full
@@ -130,7 +102,7 @@ class _Sync:
         #: Seconds spent reading MongoDB, mapping documents to rows and writing the
         #: warehouse; reading overlaps the other two, so their sum exceeds the wall time.
         self.stages: dict[str, float] = {"extract": 0.0, "transform": 0.0, "load": 0.0}
-        self._leads_in_order: _InOrder | None = None
+        self._leads_in_order: LeadsInOrder | None = None
         #: Tables whose rows are copied straight in until one turns out to be known.
         self.fresh_first = {"leads", "personas"}
         #: Companies and skills that rows deleted by this sync named (orphan candidates).
@@ -168,7 +140,7 @@ class _Sync:
         if self._leads_in_order is not None:
             leads_of = self._leads_in_order.take(ids)
         else:
-            leads_of = find_in(self.database["leads"], "_id", ids)
+            leads_of = self.source.leads(ids)
         archive_ids = [str(p["archive_id"]) for p in personas if p.get("archive_id")]
         leads, answers = await asyncio.gather(leads_of, self.archive.raw_many(archive_ids))
         self.stages["extract"] += time.perf_counter() - started
@@ -204,25 +176,16 @@ class _Sync:
         next sync reads again what changed since)."""
         with warehouse_errors(str(self.engine.url)), self.engine.connect() as connection:
             mark = None if self.full else read_watermark(connection, SOURCE)
-        # One range on the index's leading field (an $or of two ranges uses no index on the
-        # embedded server); the personas at the watermark's own instant that were already
-        # synced are skipped below.
-        query: dict[str, Any] = {} if mark is None else {"updated_at": {"$gte": mark[0]}}
-        order = [("_id", 1)] if self.full else [("updated_at", 1), ("_id", 1)]
+        # The personas at the watermark's own instant that were already synced are read
+        # again, and skipped below.
+        since = None if mark is None else mark[0]
         started = time.perf_counter()
         # BSON keeps milliseconds: a persona written from now on is read again next time.
         began = datetime.now(UTC) - timedelta(milliseconds=1)
-        total = await self.database["personas"].count_documents(query)
-        cursor = (
-            self.database["personas"]
-            .find(query, {"feature_index": 0, "revision": 0})
-            .sort(order)
-            .batch_size(self.batch_size)
-        )
+        total = await self.source.count_personas(since)
+        cursor = self.source.personas(since, by_id=self.full, batch_size=self.batch_size)
         if self.full:
-            self._leads_in_order = _InOrder(
-                self.database["leads"].find({}).sort("_id", 1).hint([("_id", 1)])
-            )
+            self._leads_in_order = self.source.leads_in_order()
         self.stages["extract"] += time.perf_counter() - started
         read = 0
         writing: asyncio.Future[None] | None = None
@@ -319,7 +282,7 @@ class _Sync:
                 ids = new
                 new = []
                 started = time.perf_counter()
-                docs = await find_in(self.database["leads"], "_id", ids)
+                docs = await self.source.leads(ids)
                 self.stages["extract"] += time.perf_counter() - started
                 started = time.perf_counter()
                 rows = [lead_rows(doc, None, None, self.rules) for doc in docs]
@@ -330,16 +293,8 @@ class _Sync:
                 gone = []
                 await asyncio.to_thread(self._commit, lambda w: w.delete_leads(ids))
 
-        cursor = (
-            self.database["leads"]
-            .find({}, {"_id": 1})
-            .sort("_id", 1)
-            .hint([("_id", 1)])
-            .batch_size(_IDS)
-        )
         with warehouse_errors(str(self.engine.url)):
-            async for document in cursor:
-                mongo_id = str(document["_id"])
+            async for mongo_id in self.source.lead_ids(_IDS):
                 checked += 1
                 while (current := await next_sql()) is not None and (current[0] < mongo_id):
                     gone.append(current[0])
@@ -362,7 +317,7 @@ class _Sync:
 
 async def sync_warehouse(
     settings: Settings,
-    database: MongoDatabase,
+    database: MongoDatabase | None,
     *,
     full: bool = False,
     batch_size: int = DEFAULT_BATCH,
@@ -371,19 +326,28 @@ async def sync_warehouse(
     on_progress: Progress | None = None,
     runs: RunRepository | None = None,
     parent_run_id: str | None = None,
+    source: SyncSource | None = None,
 ) -> SyncReport:
     """Bring the warehouse up to date with MongoDB (everything again with ``full``).
 
     The sync is recorded as a ``warehouse_sync`` run in ``runs`` (the MongoDB ledger unless
     given), as a step of ``parent_run_id`` when given, with the rows inserted, updated and
     deleted per table as its counts; an error ends it as ``failed`` and is raised as itself.
+    ``source`` (the documents read), ``archive`` and ``runs`` default to the MongoDB ones of
+    ``database``, which may be None when all three are given.
     """
+    if source is None or archive is None or runs is None:
+        if database is None:
+            raise ValueError("without a database, give the source, the archive and the runs")
+        source = source or MongoSyncSource(database)
+        archive = archive or build_archive(settings, database)
+        runs = runs or MongoRunRepository(database)
     started = time.perf_counter()
     own = engine is None
     engine = engine or make_engine(settings.effective_warehouse_url)
     try:
         async with recorded_run(
-            runs or MongoRunRepository(database),
+            runs,
             "warehouse_sync",
             parent_id=parent_run_id,
             details={"full": full, "batch_size": batch_size},
@@ -391,9 +355,9 @@ async def sync_warehouse(
             await asyncio.to_thread(ensure_schema, engine)
             sync = _Sync(
                 settings,
-                database,
+                source,
                 engine,
-                archive or build_archive(settings, database),
+                archive,
                 full=full,
                 batch_size=batch_size,
                 on_progress=on_progress,
