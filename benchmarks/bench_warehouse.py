@@ -54,9 +54,8 @@ from leadpersona.adapters.mock_api import create_app
 from leadpersona.adapters.mongo.connection import connect
 from leadpersona.adapters.warehouse.engine import make_engine, upgrade
 from leadpersona.adapters.warehouse.load import TABLES
-from leadpersona.bootstrap import run_enrichment
+from leadpersona.bootstrap import run_enrichment, sync_warehouse
 from leadpersona.config import Settings
-from leadpersona.services.warehouse_sync import sync_warehouse
 
 SIZES = tuple(
     int(n)

@@ -516,6 +516,7 @@ def in_memory_repositories(leads: Sequence[LeadContact] = ()) -> Repositories:
         quarantine=InMemoryQuarantineRepository(),
         imports=InMemoryImportLedger(),
         setup=InMemoryStoreSetup(["enrichment", "imports", "leads", "personas", "runs"]),
+        sync_source=InMemorySyncSource(),
     )
 
 

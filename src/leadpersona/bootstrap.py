@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine
 
-from leadpersona.adapters.archive import RawArchive, build_archive
+from leadpersona.adapters.archive import GridFSArchive, RawArchive, S3Archive
 from leadpersona.adapters.enrichment_client import MOCK_BASE_URL, EnrichmentClient
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.embedded import EmbeddedMongo
@@ -25,10 +26,12 @@ from leadpersona.adapters.mongo.leads import MongoLeadRepository
 from leadpersona.adapters.mongo.persona_store import PersonaStore
 from leadpersona.adapters.mongo.runs import MongoQuarantineRepository, MongoRunRepository
 from leadpersona.adapters.mongo.setup import MongoStoreSetup
+from leadpersona.adapters.mongo.sync_source import MongoSyncSource
 from leadpersona.adapters.repositories import Repositories, RunRepository
 from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.config import Settings
 from leadpersona.mapping import FieldMapStore, open_field_map
+from leadpersona.services import warehouse_sync
 from leadpersona.services.enrichment import (
     DEFAULT_BATCH,
     RunSummary,
@@ -36,6 +39,7 @@ from leadpersona.services.enrichment import (
 )
 from leadpersona.services.lead_import import ImportReport, import_lead_file
 from leadpersona.services.runs import ProgressCallback
+from leadpersona.services.warehouse_sync import SyncReport
 from leadpersona.services.wiring import Wired
 
 __all__ = [
@@ -49,6 +53,7 @@ __all__ = [
     "open_database",
     "raw_archive",
     "run_enrichment",
+    "sync_warehouse",
     "warehouse_engine",
     "wired",
 ]
@@ -93,12 +98,18 @@ def mongo_repositories(database: MongoDatabase) -> Repositories:
         quarantine=MongoQuarantineRepository(database),
         imports=MongoImportLedger(database),
         setup=MongoStoreSetup(database),
+        sync_source=MongoSyncSource(database),
     )
 
 
 def raw_archive(settings: Settings, database: MongoDatabase) -> RawArchive:
     """The raw answer archive the settings choose (GridFS in ``database``, or S3)."""
-    return build_archive(settings, database)
+    if settings.archive_backend == "s3":
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
+        return S3Archive(database, client, settings.s3_bucket, prefix=settings.s3_prefix)
+    return GridFSArchive(database)
 
 
 def enrichment_client(settings: Settings) -> EnrichmentClient:
@@ -172,6 +183,18 @@ async def run_enrichment(
             batch_size=batch_size,
             on_progress=on_progress,
         )
+
+
+async def sync_warehouse(settings: Settings, database: MongoDatabase, **options: Any) -> SyncReport:
+    """The warehouse sync service on ``database``'s documents, archive and run ledger
+    (``options``: those of :func:`leadpersona.services.warehouse_sync.sync_warehouse`)."""
+    return await warehouse_sync.sync_warehouse(
+        settings,
+        source=MongoSyncSource(database),
+        archive=raw_archive(settings, database),
+        runs=options.pop("runs", None) or MongoRunRepository(database),
+        **options,
+    )
 
 
 async def import_leads(

@@ -14,11 +14,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from leadpersona.adapters.archive import ArchivedAnswer, build_archive
+from leadpersona.adapters.archive import ArchivedAnswer
 from leadpersona.adapters.local_server import free_port
 from leadpersona.adapters.mock_api import example_answer_bytes
 from leadpersona.adapters.mongo.connection import connect
-from leadpersona.bootstrap import enrichment_client
+from leadpersona.bootstrap import enrichment_client, raw_archive
 from leadpersona.config import Settings
 from leadpersona.domain.samples import DEMO_EMAIL
 from leadpersona.entrypoints.cli.main import app
@@ -37,7 +37,7 @@ def enrich_and_archive(settings: Settings, emails: dict[str, list[str]]) -> list
             connect(settings.mongodb_uri, settings.mongodb_db) as database,
             enrichment_client(settings) as client,
         ):
-            archive = build_archive(settings, database)
+            archive = raw_archive(settings, database)
             await archive.ensure_indexes()
             for email, lead_ids in emails.items():
                 stored.append(await archive.put(await client.fetch_profile(email), lead_ids))

@@ -17,13 +17,13 @@ from leadpersona.adapters.archive import (
     GridFSArchive,
     RawArchive,
     S3Archive,
-    build_archive,
     email_hash,
 )
 from leadpersona.adapters.enrichment_client import FetchResult
 from leadpersona.adapters.local_server import free_port
 from leadpersona.adapters.mock_api import example_answer_bytes, synthetic_answer
 from leadpersona.adapters.mongo.connection import IN_CHUNK, MongoDatabase
+from leadpersona.bootstrap import raw_archive
 from leadpersona.config import Settings
 from leadpersona.domain.samples import DEMO_EMAIL
 from leadpersona.errors import ArchiveError, ArchiveNotFound, InvalidInput
@@ -186,12 +186,12 @@ async def test_s3_keys_carry_no_email(database: MongoDatabase, s3_endpoint: str)
     await archive.aclose()
 
 
-async def test_build_archive_follows_settings(database: MongoDatabase, s3_endpoint: str) -> None:
-    assert isinstance(build_archive(Settings(), database), GridFSArchive)
+async def test_raw_archive_follows_settings(database: MongoDatabase, s3_endpoint: str) -> None:
+    assert isinstance(raw_archive(Settings(), database), GridFSArchive)
     settings = Settings(  # type: ignore[call-arg]
         archive_backend="s3", s3_endpoint_url=s3_endpoint, s3_bucket="raw-built"
     )
-    archive = build_archive(settings, database)
+    archive = raw_archive(settings, database)
     assert isinstance(archive, S3Archive)
     await archive.ensure_indexes()
     await archive.put(result("b@example.com", b"[]"), ["lead-b"])

@@ -10,12 +10,11 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient, monitoring
 
-from leadpersona.adapters.archive import build_archive
 from leadpersona.adapters.enrichment_client import EnrichmentClient
 from leadpersona.adapters.mock_api import MockConfig, create_app
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.runs import MongoRunRepository
-from leadpersona.bootstrap import mongo_repositories, run_enrichment
+from leadpersona.bootstrap import mongo_repositories, raw_archive, run_enrichment
 from leadpersona.config import Settings
 from leadpersona.domain.samples import DEMO_EMAIL
 from leadpersona.errors import AuthenticationError, FatalEnrichmentError
@@ -89,7 +88,7 @@ async def test_enrich_builds_personas_once_and_refresh_reuses_the_archive(
     assert open_field_map(settings_env).load().is_known(demo.field_of_study)
     assert first.new_fields_of_study >= 1
 
-    _, raw = await build_archive(settings_env, db).latest(lead_id="demo")
+    _, raw = await raw_archive(settings_env, db).latest(lead_id="demo")
     assert json.loads(raw)["person"]["lastName"] == "Keraval"
 
     async with mock_client() as client:
@@ -226,7 +225,7 @@ async def test_a_reused_answer_is_linked_to_every_lead_it_serves(
     async with mock_client() as client:
         summary = await run_enrichment(settings_env, db, client=client)
     assert (summary.api_calls, summary.cache_hits) == (0, 1)
-    archive = build_archive(settings_env, db)
+    archive = raw_archive(settings_env, db)
     first, raw_first = await archive.latest(lead_id="first")
     second, raw_second = await archive.latest(lead_id="second")
     assert first.archive_id == second.archive_id

@@ -17,11 +17,10 @@ from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.adapters.warehouse.load import TABLES
 from leadpersona.adapters.warehouse.tables import Lead
-from leadpersona.bootstrap import mongo_repositories, run_enrichment
+from leadpersona.bootstrap import mongo_repositories, run_enrichment, sync_warehouse
 from leadpersona.config import Settings
 from leadpersona.errors import WarehouseError
 from leadpersona.services.personas import PersonaService
-from leadpersona.services.warehouse_sync import sync_warehouse
 from tests.integration.test_enrichment_pipeline import leads, mock_client
 from tests.warehouse_support import warehouse_factory
 

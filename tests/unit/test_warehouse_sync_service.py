@@ -59,7 +59,7 @@ async def test_incremental_reads_only_what_changed_and_converges(
 
     def sync(**options: Any) -> Any:
         return sync_warehouse(
-            settings, None, engine=engine, archive=archive, runs=runs, source=source, **options
+            settings, engine=engine, archive=archive, runs=runs, source=source, **options
         )
 
     first = await sync(batch_size=5)

@@ -34,7 +34,6 @@ from pymongo.errors import PyMongoError
 from leadpersona import __version__
 from leadpersona.adapters.enrichment_client import FetchResult
 from leadpersona.adapters.mongo.connection import MongoDatabase, find_in
-from leadpersona.config import Settings
 from leadpersona.domain.email import normalize_email
 from leadpersona.errors import ArchiveError, ArchiveNotFound, InvalidInput
 
@@ -45,7 +44,6 @@ __all__ = [
     "GridFSArchive",
     "RawArchive",
     "S3Archive",
-    "build_archive",
     "email_hash",
 ]
 
@@ -534,13 +532,3 @@ class S3Archive(_IndexedArchive):
     async def _read(self, documents: Sequence[Mapping[str, Any]]) -> dict[Any, bytes]:
         raws = await asyncio.gather(*(self._get(doc["key"]) for doc in documents))
         return {doc["_id"]: raw for doc, raw in zip(documents, raws, strict=True)}
-
-
-def build_archive(settings: Settings, database: MongoDatabase) -> RawArchive:
-    """The archive the settings choose."""
-    if settings.archive_backend == "s3":
-        import boto3
-
-        client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
-        return S3Archive(database, client, settings.s3_bucket, prefix=settings.s3_prefix)
-    return GridFSArchive(database)

@@ -421,3 +421,4 @@ class Repositories:
     quarantine: QuarantineRepository
     imports: ImportLedger
     setup: StoreSetup
+    sync_source: SyncSource

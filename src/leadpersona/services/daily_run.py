@@ -15,7 +15,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.config import Settings
 from leadpersona.domain.runs import RunStatus
 from leadpersona.services.alerts import (
@@ -56,7 +55,6 @@ class DailyRunReport(BaseModel):
 
 async def run_daily(
     settings: Settings,
-    database: MongoDatabase,
     adapters: Wired,
     *,
     engine: Engine,
@@ -64,8 +62,7 @@ async def run_daily(
 ) -> DailyRunReport:
     """Run every step in order, stopping at the first that fails; see the module docstring.
 
-    The runs are recorded in ``adapters.repositories.runs``; ``database`` is what the warehouse
-    sync reads."""
+    The runs are recorded in ``adapters.repositories.runs``."""
     runs = adapters.repositories.runs
     alerts = alerts or Alerts(settings.alert_webhook)
     alerts.runs = runs
@@ -122,7 +119,12 @@ async def run_daily(
         # Step 2: warehouse sync.
         try:
             synced = await sync_warehouse(
-                settings, database, engine=engine, runs=runs, parent_run_id=daily.id
+                settings,
+                source=adapters.repositories.sync_source,
+                archive=adapters.archive,
+                runs=runs,
+                engine=engine,
+                parent_run_id=daily.id,
             )
         except Exception as exc:
             return await raised("warehouse_sync", exc)

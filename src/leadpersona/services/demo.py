@@ -10,7 +10,6 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.repositories import ExampleKind, Repositories, RunRepository
 from leadpersona.adapters.warehouse.engine import warehouse_errors
 from leadpersona.adapters.warehouse.queries import QueryResult, run_examples
@@ -235,7 +234,7 @@ async def demo_sales(
 
 async def run_demo(
     settings: Settings,
-    database: MongoDatabase,
+    database_name: str,
     adapters: Wired,
     *,
     engine: Engine,
@@ -243,13 +242,18 @@ async def run_demo(
     on_progress: ProgressCallback | None = None,
 ) -> DemoResult:
     """init → seed → enrich → warehouse sync → sales load → the daily run → mapping report →
-    stats → examples → summary. ``database`` is what the warehouse sync reads; everything else
-    goes through ``adapters``."""
+    stats → examples → summary, on ``adapters``; ``database_name`` is reported by init."""
     repositories = adapters.repositories
-    init = await initialise(settings, repositories, database=database.name)
+    init = await initialise(settings, repositories, database=database_name)
     seeded = await seed_leads(repositories.leads, leads)
     run = await enrich_leads(settings, adapters, on_progress=on_progress)
-    warehouse = await sync_warehouse(settings, database, engine=engine, runs=repositories.runs)
+    warehouse = await sync_warehouse(
+        settings,
+        source=repositories.sync_source,
+        archive=adapters.archive,
+        runs=repositories.runs,
+        engine=engine,
+    )
     with warehouse_errors(settings.effective_warehouse_url):
         queries = await asyncio.to_thread(run_examples, engine)
     sales, shop_url = await demo_sales(settings, repositories.runs, engine)
@@ -258,7 +262,6 @@ async def run_demo(
     # The daily job as an operator runs it: finished work is not redone.
     daily = await run_daily(
         settings.model_copy(update={"sales_source_url": shop_url}),
-        database,
         adapters,
         engine=engine,
     )

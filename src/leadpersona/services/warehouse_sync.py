@@ -27,11 +27,8 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from leadpersona.adapters.archive import RawArchive, build_archive
+from leadpersona.adapters.archive import RawArchive
 from leadpersona.adapters.enrichment_client import parse_response
-from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.mongo.runs import MongoRunRepository
-from leadpersona.adapters.mongo.sync_source import MongoSyncSource
 from leadpersona.adapters.repositories import LeadsInOrder, RunRepository, SyncSource
 from leadpersona.adapters.warehouse.engine import ensure_schema, make_engine, warehouse_errors
 from leadpersona.adapters.warehouse.load import (
@@ -317,31 +314,24 @@ class _Sync:
 
 async def sync_warehouse(
     settings: Settings,
-    database: MongoDatabase | None,
     *,
+    source: SyncSource,
+    archive: RawArchive,
+    runs: RunRepository,
     full: bool = False,
     batch_size: int = DEFAULT_BATCH,
     engine: Engine | None = None,
-    archive: RawArchive | None = None,
     on_progress: Progress | None = None,
-    runs: RunRepository | None = None,
     parent_run_id: str | None = None,
-    source: SyncSource | None = None,
 ) -> SyncReport:
-    """Bring the warehouse up to date with MongoDB (everything again with ``full``).
+    """Bring the warehouse up to date with the documents of ``source`` (everything again with
+    ``full``), the answers in ``archive``.
 
-    The sync is recorded as a ``warehouse_sync`` run in ``runs`` (the MongoDB ledger unless
-    given), as a step of ``parent_run_id`` when given, with the rows inserted, updated and
-    deleted per table as its counts; an error ends it as ``failed`` and is raised as itself.
-    ``source`` (the documents read), ``archive`` and ``runs`` default to the MongoDB ones of
-    ``database``, which may be None when all three are given.
+    The sync is recorded as a ``warehouse_sync`` run in ``runs``, as a step of
+    ``parent_run_id`` when given, with the rows inserted, updated and deleted per table as its
+    counts; an error ends it as ``failed`` and is raised as itself.
+    ``leadpersona.bootstrap.sync_warehouse`` runs it on a MongoDB database.
     """
-    if source is None or archive is None or runs is None:
-        if database is None:
-            raise ValueError("without a database, give the source, the archive and the runs")
-        source = source or MongoSyncSource(database)
-        archive = archive or build_archive(settings, database)
-        runs = runs or MongoRunRepository(database)
     started = time.perf_counter()
     own = engine is None
     engine = engine or make_engine(settings.effective_warehouse_url)

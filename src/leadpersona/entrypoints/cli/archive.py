@@ -9,8 +9,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from leadpersona.adapters.archive import ArchivedAnswer, build_archive
+from leadpersona.adapters.archive import ArchivedAnswer
 from leadpersona.adapters.mongo.connection import MongoDatabase
+from leadpersona.bootstrap import raw_archive
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import JsonOption, console, emit_json, run_with_database
 
@@ -46,7 +47,7 @@ def get(
     """Print the raw API JSON kept for a lead, exactly as received (the newest by default)."""
 
     async def work(settings: Settings, database: MongoDatabase) -> None:
-        archive = build_archive(settings, database)
+        archive = raw_archive(settings, database)
         if not all_versions:
             answer, raw = await archive.latest(lead_id=lead_id)
             if as_json:

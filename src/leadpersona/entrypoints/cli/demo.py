@@ -36,7 +36,7 @@ def demo(
                 with warehouse_engine(settings) as engine:
                     result = await run_demo(
                         settings,
-                        database,
+                        database.name,
                         adapters,
                         engine=engine,
                         leads=leads,

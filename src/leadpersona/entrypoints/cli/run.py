@@ -36,7 +36,7 @@ def run(as_json: bool = JsonOption) -> None:
     async def work(settings: Settings, database: MongoDatabase) -> DailyRunReport:
         async with wired(settings, database) as adapters:
             with warehouse_engine(settings) as engine:
-                return await run_daily(settings, database, adapters, engine=engine)
+                return await run_daily(settings, adapters, engine=engine)
 
     with error_boundary(), run_lock(settings.data_dir / LOCK_FILE):
         report = run_with_database(work, settings=settings)

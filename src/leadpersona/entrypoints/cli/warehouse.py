@@ -7,7 +7,7 @@ from rich.table import Table
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.warehouse.engine import migrate_to, safe_url
-from leadpersona.bootstrap import warehouse_engine
+from leadpersona.bootstrap import sync_warehouse, warehouse_engine
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import (
     JsonOption,
@@ -18,7 +18,7 @@ from leadpersona.entrypoints.cli.common import (
     run_with_database,
     settings_or_exit,
 )
-from leadpersona.services.warehouse_sync import DEFAULT_BATCH, SyncReport, sync_warehouse
+from leadpersona.services.warehouse_sync import DEFAULT_BATCH, SyncReport
 
 __all__ = ["warehouse_app"]
 
