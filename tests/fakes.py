@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadpersona import __version__
-from leadpersona.adapters.archive import ArchivedAnswer, RawArchive
+from leadpersona.adapters.archive import AnswersInOrder, ArchivedAnswer, RawArchive
 from leadpersona.adapters.enrichment_client import FetchResult
 from leadpersona.adapters.repositories import (
     IMPORT_COUNTERS,
@@ -384,6 +384,9 @@ class InMemoryArchive(RawArchive):
             self.answers[answer.archive_id] = (answer, result.raw)
             stored.append(answer)
         return stored
+
+    def raw_in_order(self) -> AnswersInOrder:
+        return AnswersInOrder(self)
 
     async def raw_many(self, archive_ids: Sequence[str]) -> dict[str, bytes]:
         return {key: self.answers[key][1] if key in self.answers else b"" for key in archive_ids}

@@ -254,3 +254,11 @@ async def test_get_many_reads_more_answers_than_one_lookup_holds(archive: RawArc
     missing = "0123456789abcdef01234567"
     bulk = await archive.raw_many([s.archive_id for s in stored] + [missing])
     assert bulk == {s.archive_id: raws[s.email] for s in stored} | {missing: b""}
+
+    # In order: batches of ascending ids, one id the walk has passed, one never stored.
+    ids = [s.archive_id for s in stored]
+    walk = archive.raw_in_order()
+    got = await walk.take(ids[:40]) | await walk.take([*ids[50:90], ids[45]])
+    got |= await walk.take([ids[42], *ids[90:], missing]) | await walk.take([])
+    taken = [*ids[:40], *ids[50:90], ids[45], ids[42], *ids[90:]]
+    assert got == {key: bulk[key] for key in taken} | {missing: b""}

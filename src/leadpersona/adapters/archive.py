@@ -40,6 +40,7 @@ from leadpersona.errors import ArchiveError, ArchiveNotFound, InvalidInput
 __all__ = [
     "DEFAULT_GRIDFS_BUCKET",
     "DEFAULT_S3_INDEX",
+    "AnswersInOrder",
     "ArchivedAnswer",
     "GridFSArchive",
     "RawArchive",
@@ -115,6 +116,12 @@ class RawArchive(Protocol):
         """The bytes of these answers, by id, for bulk readers that parse them anyway: an id
         with nothing stored maps to ``b""``, and the bytes are not checked against their
         SHA-256 (:meth:`get_many` does both)."""
+        ...
+
+    def raw_in_order(self) -> AnswersInOrder:
+        """:meth:`raw_many` for batches whose ids mostly ascend across calls (answers are
+        archived in the order leads are enriched): served by one walk of the stored answers
+        where the store allows it, by lookups for the ids the walk has passed."""
         ...
 
     async def latest(
@@ -203,6 +210,59 @@ def _checked(answer: ArchivedAnswer, raw: bytes) -> bytes:
     if len(raw) != answer.size or hashlib.sha256(raw).hexdigest() != answer.sha256:
         raise ArchiveError(f"archived answer {answer.archive_id} is corrupt (hash mismatch)")
     return raw
+
+
+class AnswersInOrder:
+    """Archived answers handed out a batch at a time (see :meth:`RawArchive.raw_in_order`);
+    this one looks every batch up."""
+
+    def __init__(self, archive: RawArchive) -> None:
+        self._archive = archive
+
+    async def take(self, archive_ids: Sequence[str]) -> dict[str, bytes]:
+        """As :meth:`RawArchive.raw_many`."""
+        return await self._archive.raw_many(archive_ids)
+
+
+class _ChunksInOrder(AnswersInOrder):
+    """One cursor over the GridFS chunks in ``(files_id, n)`` order, merged with batches of
+    ascending archive ids: the chunks of the ids asked for are kept, the others passed over;
+    an id the cursor has already passed is looked up."""
+
+    def __init__(self, archive: RawArchive, chunks: AsyncCollection[dict[str, Any]]) -> None:
+        super().__init__(archive)
+        order = [("files_id", ASCENDING), ("n", ASCENDING)]
+        self._chunks = aiter(chunks.find({}).sort(order).hint(order))
+        self._next: dict[str, Any] | None = None
+        self._passed: ObjectId | None = None
+        self._done = False
+
+    async def take(self, archive_ids: Sequence[str]) -> dict[str, bytes]:
+        keys = {key: _object_id(key) for key in archive_ids}
+        if not keys:
+            return {}
+        behind = [key for key, oid in keys.items() if self._passed and oid <= self._passed]
+        wanted = {oid for key, oid in keys.items() if key not in behind}
+        parts: dict[ObjectId, list[bytes]] = {}
+        last = max(wanted) if wanted else None
+        try:
+            while last is not None and not self._done:
+                if self._next is None:
+                    try:
+                        self._next = await anext(self._chunks)
+                    except StopAsyncIteration:
+                        self._done = True
+                        break
+                file_id = self._next["files_id"]
+                if not isinstance(file_id, ObjectId) or file_id > last:
+                    break
+                if file_id in wanted:
+                    parts.setdefault(file_id, []).append(bytes(self._next["data"]))
+                self._passed, self._next = file_id, None
+        except PyMongoError as exc:
+            raise ArchiveError(f"cannot read archived answers: {exc}") from exc
+        found = {key: b"".join(parts.get(keys[key], [])) for key in keys if key not in behind}
+        return found | (await self._archive.raw_many(behind) if behind else {})
 
 
 class _IndexedArchive(ABC):
@@ -294,6 +354,9 @@ class _IndexedArchive(ABC):
     async def raw_many(self, archive_ids: Sequence[str]) -> dict[str, bytes]:
         found = await self.get_many(archive_ids)
         return {key: found[key][1] if key in found else b"" for key in archive_ids}
+
+    def raw_in_order(self) -> AnswersInOrder:
+        return AnswersInOrder(self)
 
     async def link(self, archive_id: str, lead_ids: Sequence[str]) -> None:
         try:
@@ -415,6 +478,9 @@ class GridFSArchive(_IndexedArchive):
         except PyMongoError as exc:
             raise ArchiveError(f"cannot archive the API answers: {exc}") from exc
         return [_answer(document) for document in files]
+
+    def raw_in_order(self) -> AnswersInOrder:
+        return _ChunksInOrder(self, self._chunks)
 
     async def raw_many(self, archive_ids: Sequence[str]) -> dict[str, bytes]:
         # The chunks alone (the file documents hold only metadata).

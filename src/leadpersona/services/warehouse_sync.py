@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from leadpersona.adapters.archive import RawArchive
+from leadpersona.adapters.archive import AnswersInOrder, RawArchive
 from leadpersona.adapters.enrichment_client import parse_response
 from leadpersona.adapters.repositories import LeadsInOrder, RunRepository, SyncSource
 from leadpersona.adapters.warehouse.engine import ensure_schema, make_engine, warehouse_errors
@@ -100,6 +100,7 @@ class _Sync:
         #: warehouse; reading overlaps the other two, so their sum exceeds the wall time.
         self.stages: dict[str, float] = {"extract": 0.0, "transform": 0.0, "load": 0.0}
         self._leads_in_order: LeadsInOrder | None = None
+        self._answers_in_order: AnswersInOrder | None = None
         #: Tables whose rows are copied straight in until one turns out to be known.
         self.fresh_first = {"leads", "personas"}
         #: Companies and skills that rows deleted by this sync named (orphan candidates).
@@ -130,7 +131,9 @@ class _Sync:
     ) -> tuple[dict[str, Mapping[str, Any]], dict[str, bytes]]:
         """The batch's leads and archived answers (two lookups, concurrently). In a full sync
         the batches come in ``_id`` order, so their leads are read by one cursor in that order
-        alongside (a lookup by id costs the embedded server about four times a walk)."""
+        alongside (a lookup by id costs the embedded server about four times a walk), and so
+        are their answers, archived in the order the leads were enriched (those the walk has
+        passed are looked up)."""
         started = time.perf_counter()
         ids = [persona["_id"] for persona in personas]
         leads_of: Awaitable[list[dict[str, Any]]]
@@ -139,7 +142,12 @@ class _Sync:
         else:
             leads_of = self.source.leads(ids)
         archive_ids = [str(p["archive_id"]) for p in personas if p.get("archive_id")]
-        leads, answers = await asyncio.gather(leads_of, self.archive.raw_many(archive_ids))
+        answers_of = (
+            self._answers_in_order.take(archive_ids)
+            if self._answers_in_order is not None
+            else self.archive.raw_many(archive_ids)
+        )
+        leads, answers = await asyncio.gather(leads_of, answers_of)
         self.stages["extract"] += time.perf_counter() - started
         return {doc["_id"]: doc for doc in leads}, answers
 
@@ -162,8 +170,8 @@ class _Sync:
         return rows
 
     async def personas_pass(self) -> int:
-        """Batches of personas, pipelined: while one batch is transformed and written (in a
-        worker thread, one transaction), the next is read from MongoDB. Batches commit in
+        """Batches of personas, pipelined: while one batch is written (in a worker thread, one
+        transaction), the next is read from MongoDB and mapped (in another). Batches commit in
         order.
 
         Incremental: the personas changed since the watermark, in ``(updated_at, _id)`` order,
@@ -183,6 +191,7 @@ class _Sync:
         cursor = self.source.personas(since, by_id=self.full, batch_size=self.batch_size)
         if self.full:
             self._leads_in_order = self.source.leads_in_order()
+            self._answers_in_order = self.archive.raw_in_order()
         self.stages["extract"] += time.perf_counter() - started
         read = 0
         writing: asyncio.Future[None] | None = None
@@ -196,23 +205,17 @@ class _Sync:
                 if self.on_progress is not None:
                     self.on_progress(written, total)
 
-        def transform_and_write(
-            batch: Sequence[Mapping[str, Any]],
-            leads: Mapping[str, Mapping[str, Any]],
-            answers: Mapping[str, bytes],
-        ) -> None:
-            rows = self._transform(batch, leads, answers)
-            last = batch[-1]
-            watermark = None if self.full else (_utc(last["updated_at"]), str(last["_id"]))
-            self._commit(lambda writer: writer.write_leads(rows), watermark)
-
         async def flush(batch: list[Mapping[str, Any]]) -> None:
             nonlocal writing, written
             leads, answers = await self._extract(batch)
+            # Mapped in a worker thread while the last batch is still being written.
+            rows = await asyncio.to_thread(self._transform, batch, leads, answers)
+            last = batch[-1]
+            watermark = None if self.full else (_utc(last["updated_at"]), str(last["_id"]))
             await settle()
             written = read
             writing = asyncio.ensure_future(
-                asyncio.to_thread(transform_and_write, batch, leads, answers)
+                asyncio.to_thread(self._commit, lambda writer: writer.write_leads(rows), watermark)
             )
 
         batch: list[Mapping[str, Any]] = []

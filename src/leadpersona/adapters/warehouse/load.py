@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from psycopg.errors import UniqueViolation
@@ -162,20 +163,23 @@ class WarehouseWriter:
         """``COPY`` ``rows`` into ``name`` (``table`` or a table shaped like it)."""
         driver = self.connection.connection.driver_connection
         assert driver is not None
-        documents = {c for c in columns if isinstance(table.c[c].type, JSON)}
+        documents = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
+        values = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
         with (
             driver.cursor() as cursor,
             cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy,
         ):
             for row in rows:
-                copy.write_row(
-                    [
-                        json.dumps(row[c])
-                        if c in documents and row.get(c) is not None
-                        else row.get(c)
-                        for c in columns
-                    ]
-                )
+                try:
+                    cells = values(row)
+                except KeyError:  # a row without some column: NULL there
+                    cells = tuple(row.get(c) for c in columns)
+                if documents:
+                    cells = tuple(
+                        json.dumps(cell) if i in documents and cell is not None else cell
+                        for i, cell in enumerate(cells)
+                    )
+                copy.write_row(cells)
 
     def _append(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         """Insert rows known to be new (a lead's child rows, just deleted): ``COPY`` on
