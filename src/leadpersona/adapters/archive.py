@@ -212,6 +212,10 @@ def _checked(answer: ArchivedAnswer, raw: bytes) -> bytes:
     return raw
 
 
+#: Chunks per round trip of the walk in id order.
+_WALK_BATCH = 500
+
+
 class AnswersInOrder:
     """Archived answers handed out a batch at a time (see :meth:`RawArchive.raw_in_order`);
     this one looks every batch up."""
@@ -232,7 +236,8 @@ class _ChunksInOrder(AnswersInOrder):
     def __init__(self, archive: RawArchive, chunks: AsyncCollection[dict[str, Any]]) -> None:
         super().__init__(archive)
         order = [("files_id", ASCENDING), ("n", ASCENDING)]
-        self._chunks = aiter(chunks.find({}).sort(order).hint(order))
+        # A bounded batch per round trip: by default a getMore brings up to 16 MB of chunks.
+        self._chunks = aiter(chunks.find({}).sort(order).hint(order).batch_size(_WALK_BATCH))
         self._next: dict[str, Any] | None = None
         self._passed: ObjectId | None = None
         self._done = False

@@ -23,6 +23,8 @@ __all__ = ["MongoSyncSource"]
 #: What the warehouse never reads from a persona document.
 _SKIPPED = {"feature_index": 0, "revision": 0}
 _BY_ID = [("_id", 1)]
+#: Leads per round trip of the walk in id order.
+_WALK_BATCH = 500
 
 
 def _since(since: datetime | None) -> dict[str, Any]:
@@ -76,7 +78,9 @@ class MongoSyncSource(SyncSource):
         return await find_in(self._leads, "_id", ids)
 
     def leads_in_order(self) -> LeadsInOrder:
-        return _MongoLeadsInOrder(self._leads.find({}).sort(_BY_ID).hint(_BY_ID))
+        # A bounded batch per round trip: by default a getMore brings up to 16 MB of leads.
+        cursor = self._leads.find({}).sort(_BY_ID).hint(_BY_ID).batch_size(_WALK_BATCH)
+        return _MongoLeadsInOrder(cursor)
 
     async def lead_ids(self, batch_size: int) -> AsyncIterator[str]:
         cursor = self._leads.find({}, {"_id": 1}).sort(_BY_ID).hint(_BY_ID).batch_size(batch_size)
