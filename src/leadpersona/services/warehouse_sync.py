@@ -170,9 +170,8 @@ class _Sync:
         return rows
 
     async def personas_pass(self) -> int:
-        """Batches of personas, pipelined: while one batch is written (in a worker thread, one
-        transaction), the next is read from MongoDB and mapped (in another). Batches commit in
-        order.
+        """Batches of personas, pipelined: while one batch is mapped and written (in a worker
+        thread, one transaction), the next is read from MongoDB. Batches commit in order.
 
         Incremental: the personas changed since the watermark, in ``(updated_at, _id)`` order,
         each batch committing its own watermark. Full: every persona in ``_id`` order, so that
@@ -205,17 +204,25 @@ class _Sync:
                 if self.on_progress is not None:
                     self.on_progress(written, total)
 
+        def transform_and_write(
+            batch: Sequence[Mapping[str, Any]],
+            leads: Mapping[str, Mapping[str, Any]],
+            answers: Mapping[str, bytes],
+        ) -> None:
+            rows = self._transform(batch, leads, answers)
+            last = batch[-1]
+            watermark = None if self.full else (_utc(last["updated_at"]), str(last["_id"]))
+            self._commit(lambda writer: writer.write_leads(rows), watermark)
+
         async def flush(batch: list[Mapping[str, Any]]) -> None:
             nonlocal writing, written
             leads, answers = await self._extract(batch)
-            # Mapped in a worker thread while the last batch is still being written.
-            rows = await asyncio.to_thread(self._transform, batch, leads, answers)
-            last = batch[-1]
-            watermark = None if self.full else (_utc(last["updated_at"]), str(last["_id"]))
             await settle()
             written = read
+            # Mapped and written in one worker thread: a third thread busy with Python (the
+            # mapping) made the writer wait longer for the interpreter lock than it saved.
             writing = asyncio.ensure_future(
-                asyncio.to_thread(self._commit, lambda writer: writer.write_leads(rows), watermark)
+                asyncio.to_thread(transform_and_write, batch, leads, answers)
             )
 
         batch: list[Mapping[str, Any]] = []
