@@ -40,18 +40,15 @@ from __future__ import annotations
 
 import asyncio
 import io
-import multiprocessing
 import os
 import resource
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
 import pyarrow as pa
@@ -59,6 +56,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sqlalchemy import create_engine, text
 
+from benchmarks._server import in_child
 from leadpersona.adapters.warehouse.engine import make_engine, upgrade
 from leadpersona.adapters.warehouse.sales_load import (
     ensure_partitions,
@@ -235,24 +233,6 @@ def _child_pandas(path: str, url: str, queue: Any) -> None:
             "quarantined": rejected,
         }
     )
-
-
-def _in_child(target: Callable[..., None], *args: Any) -> dict[str, Any]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(*args, queue))
-    process.start()
-    while True:
-        try:
-            result: dict[str, Any] = queue.get(timeout=1)
-            break
-        except Empty:
-            if not process.is_alive():
-                raise RuntimeError(
-                    f"{target.__name__} died: exit code {process.exitcode}"
-                ) from None
-    process.join()
-    return result
 
 
 # The same cleaning rules in pandas and Polars (the library comparison).
@@ -694,7 +674,7 @@ def run() -> str:
             try:
                 name = _new_database()
                 databases.append(name)
-                from_parquet = _in_child(_child_product, str(parquet), f"{POSTGRES}/{name}")
+                from_parquet = in_child(_child_product, str(parquet), f"{POSTGRES}/{name}")
                 copy_seconds, copied = _copy_floor(name)
                 amounts_off = _facts_off(name)
                 parquet_runs = [from_parquet["seconds"]]
@@ -702,7 +682,7 @@ def run() -> str:
                     again = _new_database()
                     databases.append(again)
                     parquet_runs.append(
-                        _in_child(_child_product, str(parquet), f"{POSTGRES}/{again}")["seconds"]
+                        in_child(_child_product, str(parquet), f"{POSTGRES}/{again}")["seconds"]
                     )
                     _drop(again)
                 from_parquet["seconds"] = statistics.median(parquet_runs)
@@ -713,10 +693,10 @@ def run() -> str:
                 )
                 csv_db = _new_database()
                 databases.append(csv_db)
-                from_csv = _in_child(_child_product, str(csv_path), f"{POSTGRES}/{csv_db}")
+                from_csv = in_child(_child_product, str(csv_path), f"{POSTGRES}/{csv_db}")
                 pandas_db = _new_database()
                 databases.append(pandas_db)
-                pandas = _in_child(_child_pandas, str(csv_path), f"{POSTGRES}/{pandas_db}")
+                pandas = in_child(_child_pandas, str(csv_path), f"{POSTGRES}/{pandas_db}")
                 if size == max(SIZES):
                     report_figures = _report(name)
             finally:
@@ -730,7 +710,7 @@ def run() -> str:
                     for _ in range(BIG_REPEATS - 1):
                         handle.write(body)
                 big_mb = big.stat().st_size / 2**20
-                source_only = _in_child(_child_source_only, str(big))
+                source_only = in_child(_child_source_only, str(big))
                 big.unlink()
             rate = size / from_parquet["seconds"]
             lines.append(

@@ -33,22 +33,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import os
 import resource
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
 
-from benchmarks._server import on_embedded_server
+from benchmarks._server import in_child, on_embedded_server
 from leadpersona.adapters.enrichment_client import EnrichmentClient
 from leadpersona.adapters.mock_api import create_app
 from leadpersona.adapters.mongo.connection import connect
@@ -132,29 +130,6 @@ def _rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _in_child(target: Callable[..., None], *args: Any) -> dict[str, Any]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(*args, queue))
-    process.start()
-    try:
-        while True:
-            try:
-                result: dict[str, Any] = queue.get(timeout=1)
-                break
-            except Empty:
-                if not process.is_alive():
-                    raise RuntimeError(
-                        f"{target.__name__} died: exit code {process.exitcode}"
-                    ) from None
-        process.join()
-    finally:
-        if process.is_alive():
-            process.kill()
-            process.join()
-    return result
 
 
 def _child_product(uri: str, mongo_db: str, data_dir: str, database: str, queue: Any) -> None:
@@ -625,10 +600,10 @@ async def _one(uri: str, data_dir: Path, size: int, databases: _Databases) -> di
     for _ in range(ROUNDS):
         product_db = databases.new()
         products.append(
-            (await asyncio.to_thread(_in_child, _child_product, *job, product_db), product_db)
+            (await asyncio.to_thread(in_child, _child_product, *job, product_db), product_db)
         )
         floor_db = databases.new()
-        floors.append((await asyncio.to_thread(_in_child, _child_floor, *job, floor_db), floor_db))
+        floors.append((await asyncio.to_thread(in_child, _child_floor, *job, floor_db), floor_db))
     product, product_db = _median_run(products)
     floor, floor_db = _median_run(floors)
     dumped = await asyncio.to_thread(_dump, product_db)
@@ -638,7 +613,7 @@ async def _one(uri: str, data_dir: Path, size: int, databases: _Databases) -> di
     floor_digest = await asyncio.to_thread(_digests, floor_db)
     different = sorted(t for t in _COLUMNS if product_digest[t] != floor_digest[t])
 
-    dlt_run = await asyncio.to_thread(_in_child, _child_dlt, *job, databases.new(migrated=False))
+    dlt_run = await asyncio.to_thread(in_child, _child_dlt, *job, databases.new(migrated=False))
 
     incremental = await _incremental(settings, uri, product_db, size)
     return {
