@@ -30,7 +30,7 @@ from leadpersona.adapters.mongo.sync_source import MongoSyncSource
 from leadpersona.adapters.repositories import Repositories, RunRepository
 from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.config import Settings
-from leadpersona.mapping import FieldMapStore, open_field_map
+from leadpersona.mapping import FieldMapStore
 from leadpersona.services import warehouse_sync
 from leadpersona.services.enrichment import (
     DEFAULT_BATCH,
@@ -134,8 +134,13 @@ def enrichment_client(settings: Settings) -> EnrichmentClient:
 
 
 def field_map_store(settings: Settings) -> FieldMapStore:
-    """The field-of-study mapping the settings point at."""
-    return open_field_map(settings)
+    """The field-of-study mapping the settings point at: the working copy at
+    ``settings.mapping_csv_path``, copied from the packaged CSV on first use.
+
+    Open it once per process and hand it over (the HTTP app keeps it in its state): its
+    snapshot, memoised answers and write guard belong to the one store.
+    """
+    return FieldMapStore(settings.mapping_csv_path.resolve(), working_copy=True)
 
 
 @asynccontextmanager
@@ -145,10 +150,12 @@ async def wired(
     *,
     client: EnrichmentClient | None = None,
     runs: RunRepository | None = None,
+    field_maps: FieldMapStore | None = None,
 ) -> AsyncIterator[Wired]:
     """The adapters the settings choose, on ``database``: repositories (with ``runs`` as the
-    run ledger when given), raw archive, field map, and the API client (``client``, or one
-    opened here and closed on the way out)."""
+    run ledger when given), raw archive, field map (``field_maps``, or the one the settings
+    point at), and the API client (``client``, or one opened here and closed on the way
+    out)."""
     repositories = mongo_repositories(database)
     if runs is not None:
         repositories = replace(repositories, runs=runs)
@@ -158,7 +165,7 @@ async def wired(
         yield Wired(
             repositories=repositories,
             archive=raw_archive(settings, database),
-            field_maps=field_map_store(settings),
+            field_maps=field_maps if field_maps is not None else field_map_store(settings),
             client=client,
         )
 

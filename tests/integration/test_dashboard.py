@@ -9,11 +9,10 @@ from typing import Any
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.adapters.warehouse.engine import make_engine
-from leadpersona.bootstrap import mongo_repositories
+from leadpersona.bootstrap import field_map_store, mongo_repositories
 from leadpersona.config import Settings
 from leadpersona.entrypoints.http.page import render_page
 from leadpersona.entrypoints.report import report_markdown
-from leadpersona.mapping import open_field_map
 from leadpersona.services.dashboard import RECENT_RUNS, DashboardData, collect_dashboard
 from leadpersona.services.sales_load import load_sales
 from tests.dashboard_fixtures import EXPECTED, RUNS, seed_dashboard
@@ -33,7 +32,10 @@ async def test_collects_stats_runs_quarantine_and_mapping(
     newest = await seed_dashboard(database)
 
     data = await collect_dashboard(
-        settings_env, mongo_repositories(database), database=database.name
+        settings_env,
+        mongo_repositories(database),
+        field_map_store(settings_env),
+        database=database.name,
     )
 
     stats = data.stats
@@ -70,7 +72,7 @@ async def test_collects_stats_runs_quarantine_and_mapping(
         3,
     )
 
-    report = open_field_map(settings_env).report()
+    report = field_map_store(settings_env).report()
     assert data.mapping is not None and data.mapping_error is None
     assert data.mapping.rows_read == report.rows_read
     assert data.mapping.mapping_ratio_before == report.mapping_ratio_before
@@ -84,7 +86,10 @@ async def test_collects_stats_runs_quarantine_and_mapping(
 
 async def test_empty_database(database: MongoDatabase, settings_env: Settings) -> None:
     data = await collect_dashboard(
-        settings_env, mongo_repositories(database), database=database.name
+        settings_env,
+        mongo_repositories(database),
+        field_map_store(settings_env),
+        database=database.name,
     )
 
     assert data.stats["total_leads"] == 0
@@ -107,7 +112,9 @@ async def test_unreadable_mapping_csv_does_not_hide_the_rest(
     broken.mkdir()
     settings = settings_env.model_copy(update={"field_mapping_csv": broken})
 
-    data = await collect_dashboard(settings, mongo_repositories(database), database=database.name)
+    data = await collect_dashboard(
+        settings, mongo_repositories(database), field_map_store(settings), database=database.name
+    )
 
     assert data.mapping is None
     assert data.mapping_error is not None and "mapping-is-a-directory.csv" in data.mapping_error
@@ -119,7 +126,9 @@ async def test_sales_views_from_the_warehouse(
     database: MongoDatabase, settings_env: Settings, warehouse_url: str
 ) -> None:
     settings = settings_env.model_copy(update={"warehouse_url": warehouse_url})
-    empty = await collect_dashboard(settings, mongo_repositories(database), database=database.name)
+    empty = await collect_dashboard(
+        settings, mongo_repositories(database), field_map_store(settings), database=database.name
+    )
     assert empty.sales.revenue == [] and empty.sales.error is None
     assert 'id="sales-empty"' in render_page(empty, live=False)
 
@@ -145,7 +154,9 @@ async def test_sales_views_from_the_warehouse(
     finally:
         engine.dispose()
 
-    data = await collect_dashboard(settings, mongo_repositories(database), database=database.name)
+    data = await collect_dashboard(
+        settings, mongo_repositories(database), field_map_store(settings), database=database.name
+    )
     assert [(r["academic_field"], r["revenue"]) for r in data.sales.revenue] == [
         (None, "198.00"),
         ("engineering", "20.00"),

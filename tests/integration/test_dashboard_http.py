@@ -79,3 +79,25 @@ async def test_page_asks_for_the_token_when_the_api_requires_one(
     assert 'id="api-token"' in page.text
     assert "t0ken" not in page.text
     assert 'id="chart-matrix-empty"' in page.text  # no persona yet: a note, not an empty chart
+
+
+async def test_requests_share_the_one_field_map_store_the_app_opened(
+    database: MongoDatabase, settings_env: Settings
+) -> None:
+    app = create_app(settings_env)
+    with (
+        serve_in_thread(app) as base_url,
+        httpx.Client(base_url=base_url) as http,
+    ):
+        store = app.state.leadpersona.field_maps
+        assert store.path == settings_env.mapping_csv_path.resolve()
+        assert store._cache is None  # nothing read yet: the store reads on first use
+        first = DashboardData.model_validate(http.get("/dashboard/data").json())
+        assert store._cache is not None  # the request read through the app's store
+        snapshot = store.load()
+        second = DashboardData.model_validate(http.get("/dashboard/data").json())
+        assert app.state.leadpersona.field_maps is store
+        assert store.load() is snapshot  # the parsed CSV and its memo outlive a request
+
+    assert first.mapping is not None and first.mapping == second.mapping
+    assert first.mapping.rows_read == 375

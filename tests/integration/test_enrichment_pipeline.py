@@ -14,11 +14,10 @@ from leadpersona.adapters.enrichment_client import EnrichmentClient
 from leadpersona.adapters.mock_api import MockConfig, create_app
 from leadpersona.adapters.mongo.connection import MongoDatabase, connect
 from leadpersona.adapters.mongo.runs import MongoRunRepository
-from leadpersona.bootstrap import mongo_repositories, raw_archive, run_enrichment
+from leadpersona.bootstrap import field_map_store, mongo_repositories, raw_archive, run_enrichment
 from leadpersona.config import Settings
 from leadpersona.domain.samples import DEMO_EMAIL
 from leadpersona.errors import AuthenticationError, FatalEnrichmentError
-from leadpersona.mapping import open_field_map
 from leadpersona.services.personas import PersonaService
 from leadpersona.services.runs import recorded_run
 
@@ -85,7 +84,7 @@ async def test_enrich_builds_personas_once_and_refresh_reuses_the_archive(
     assert demo.features["company_type"] in {"Startup", "Mid Market", "Multi National Company"}
     assert demo.mapping_version and demo.rules_version
     # The French field of study was discovered and appended to the mapping CSV once.
-    assert open_field_map(settings_env).load().is_known(demo.field_of_study)
+    assert field_map_store(settings_env).load().is_known(demo.field_of_study)
     assert first.new_fields_of_study >= 1
 
     _, raw = await raw_archive(settings_env, db).latest(lead_id="demo")

@@ -5,14 +5,21 @@
   import the driver today must never start to. The services listed in ``DRIVER_STILL_USED``
   still do; the list may only shrink (a listed service that stops importing the driver fails
   the test until it is taken off the list).
+- ``services/`` are handed their adapters: they neither import ``bootstrap`` nor instantiate an
+  adapter class (the field map store, archives, API client, repositories, sales sources).
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
+import enum
+import importlib
+import inspect
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 import leadpersona
 
@@ -20,6 +27,9 @@ PACKAGE = Path(leadpersona.__file__).parent
 DRIVERS = {"pymongo", "beanie", "motor", "gridfs", "bson"}
 IO_LIBRARIES = DRIVERS | {"httpx", "sqlalchemy", "alembic", "psycopg", "boto3", "aiobotocore"}
 DRIVER_STILL_USED: set[str] = set()
+#: Warehouse writers a service makes for one transaction it runs (on a connection or run id it
+#: holds): a unit of work, not an adapter chosen from the settings.
+WRITERS_OF_A_TRANSACTION = {"WarehouseWriter", "SalesWriter"}
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -73,3 +83,79 @@ def test_services_are_handed_their_adapters(path: Path) -> None:
     # bootstrap.py builds adapters from the settings; a service that imported it would build
     # its own (and bootstrap imports the services, so it would also be a cycle).
     assert "leadpersona.bootstrap" not in imported_modules(path)
+
+
+def _is_value_type(cls: type) -> bool:
+    """Data a service may build: records, models, enums, errors, not adapters."""
+    return (
+        dataclasses.is_dataclass(cls)
+        or issubclass(cls, (BaseModel, enum.Enum, BaseException, tuple, dict))
+        or getattr(cls, "__total__", None) is not None  # TypedDict
+    )
+
+
+def adapter_constructions(path: Path) -> set[str]:
+    """The adapter classes (from ``adapters/`` or ``mapping/``) that ``path`` instantiates."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported: dict[str, tuple[str, str]] = {}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and node.module.startswith(("leadpersona.adapters", "leadpersona.mapping"))
+        ):
+            for alias in node.names:
+                imported[alias.asname or alias.name] = (node.module, alias.name)
+    built: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            origin = imported.get(node.func.id)
+            if origin is None:
+                continue
+            found = getattr(importlib.import_module(origin[0]), origin[1])
+            if (
+                inspect.isclass(found)
+                and not _is_value_type(found)
+                and origin[1] not in WRITERS_OF_A_TRANSACTION
+            ):
+                built.add(origin[1])
+    return built
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "services").rglob("*.py")), ids=lambda p: p.name)
+def test_services_never_build_adapters(path: Path) -> None:
+    # The field map store, the archives, the API client, the repositories and the sales sources
+    # are built in bootstrap.py from the settings and handed over.
+    assert adapter_constructions(path) == set()
+
+
+def test_a_constructed_adapter_is_seen(tmp_path: Path) -> None:
+    source = tmp_path / "service.py"
+    source.write_text(
+        "from leadpersona.mapping import FieldMapStore, MappingResult\n"
+        "from leadpersona.adapters.archive import GridFSArchive\n"
+        "def f(path, database):\n"
+        "    MappingResult(field_of_study='x', academic_field=None, source=None,"
+        " confidence=None)\n"
+        "    return FieldMapStore(path), GridFSArchive(database)\n",
+        encoding="utf-8",
+    )
+    assert adapter_constructions(source) == {"FieldMapStore", "GridFSArchive"}
+
+
+def test_the_mapping_package_keeps_no_store_per_process() -> None:
+    # One store per process is the entry point's to keep (the HTTP app's state), not a
+    # module-level cache that outlives the settings it was opened with.
+    import leadpersona.mapping.store as store
+
+    assert not hasattr(store, "open_field_map")
+    tree = ast.parse(Path(store.__file__).read_text(encoding="utf-8"))
+    module_dicts = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.AnnAssign | ast.Assign)
+        and isinstance(node.value, ast.Dict | ast.Call)
+        and "Store" in ast.unparse(node)
+    ]
+    assert module_dicts == []

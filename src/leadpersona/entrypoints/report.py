@@ -12,10 +12,11 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from leadpersona.bootstrap import MongoDatabase, mongo_repositories
+from leadpersona.bootstrap import MongoDatabase, field_map_store, mongo_repositories
 from leadpersona.config import Settings
 from leadpersona.entrypoints.http.page import render_page
 from leadpersona.errors import ReportError
+from leadpersona.mapping import FieldMapStore
 from leadpersona.services.dashboard import DashboardData, RunSummary, collect_dashboard
 from leadpersona.services.tables import Table, columns, dashboard_tables, pct
 
@@ -175,10 +176,22 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-async def write_report(settings: Settings, database: MongoDatabase, out_dir: Path) -> ReportPaths:
+async def write_report(
+    settings: Settings,
+    database: MongoDatabase,
+    out_dir: Path,
+    *,
+    field_maps: FieldMapStore | None = None,
+) -> ReportPaths:
     """Write ``persona-report.html`` (self-contained: scripts inlined, data embedded) and
-    ``persona-report.md`` into ``out_dir`` (created if needed); return their paths."""
-    data = await collect_dashboard(settings, mongo_repositories(database), database=database.name)
+    ``persona-report.md`` into ``out_dir`` (created if needed); return their paths.
+    ``field_maps``: the mapping store the caller holds (else the one the settings point at)."""
+    data = await collect_dashboard(
+        settings,
+        mongo_repositories(database),
+        field_maps if field_maps is not None else field_map_store(settings),
+        database=database.name,
+    )
     html = render_page(data, live=False)
     markdown = report_markdown(data)
     out_dir = Path(out_dir)

@@ -2,7 +2,7 @@
 
 Other parts of the product use exactly this API::
 
-    store = open_field_map(settings)          # the working copy of the CSV
+    store = bootstrap.field_map_store(settings)  # the working copy of the CSV (one per process)
     field_map = store.load()                  # immutable snapshot, cached until the file changes
     field_map.lookup("BSc, Computer Science") # MappingResult(academic_field, source, confidence)
     store.append_unknown(["Génie civil"])     # grow the CSV, once per new field of study
@@ -18,7 +18,7 @@ from leadpersona.mapping.models import (
     RemovedRow,
     Suggestion,
 )
-from leadpersona.mapping.store import FieldMap, FieldMapStore, open_field_map
+from leadpersona.mapping.store import FieldMap, FieldMapStore
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -29,5 +29,4 @@ __all__ = [
     "MappingResult",
     "RemovedRow",
     "Suggestion",
-    "open_field_map",
 ]

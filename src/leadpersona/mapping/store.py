@@ -27,7 +27,6 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from leadpersona.adapters.field_map_csv import ensure_working_copy
-from leadpersona.config import Settings
 from leadpersona.domain.normalise import is_nan_like, normalise_key, normalise_label
 from leadpersona.errors import FieldMapError, InvalidInput
 from leadpersona.mapping.classifier import DEFAULT_THRESHOLD, FieldClassifier, Inference
@@ -36,7 +35,7 @@ from leadpersona.mapping.csvfile import CsvFile, parse_csv
 from leadpersona.mapping.embedding import Encoder, default_encoder
 from leadpersona.mapping.models import CleaningReport, MappingResult, Suggestion
 
-__all__ = ["FieldMap", "FieldMapStore", "open_field_map"]
+__all__ = ["FieldMap", "FieldMapStore"]
 
 _LOCK_TIMEOUT = 60.0
 _MEMO_LIMIT = 100_000
@@ -194,12 +193,24 @@ class FieldMapStore:
     """The mapping CSV at ``path``: cached snapshots, and locked, atomic writes.
 
     ``encoder`` backs inference with the multilingual model; by default the process-wide one
-    (None when the model is not installed); pass None for the rules alone.
+    (None when the model is not installed); pass None for the rules alone. With
+    ``working_copy``, a missing file is first copied from the packaged CSV (on first use, so a
+    copy that cannot be made is a :class:`FieldMapError` of the call, not of the constructor).
+
+    One store per file and process: its snapshot (with the memoised answers) and its in-process
+    guard are shared by whoever holds it, so an entry point opens it once and hands it over.
     """
 
-    def __init__(self, path: Path, *, encoder: Encoder | object | None = _DEFAULT_ENCODER) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        encoder: Encoder | object | None = _DEFAULT_ENCODER,
+        working_copy: bool = False,
+    ) -> None:
         self.path = Path(path)
         self._encoder_choice = encoder
+        self._needs_copy = working_copy
         self.accepted_path = self.path.with_name(self.path.stem + ".accepted.csv")
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._cache: tuple[tuple[object, ...], FieldMap] | None = None
@@ -207,7 +218,13 @@ class FieldMapStore:
 
     # Reading
 
+    def _ensure_copy(self) -> None:
+        if self._needs_copy:
+            ensure_working_copy(self.path)
+            self._needs_copy = False
+
     def _stamp(self) -> tuple[object, ...]:
+        self._ensure_copy()
         stamps: list[object] = []
         for path in (self.path, self.accepted_path):
             try:
@@ -223,6 +240,7 @@ class FieldMapStore:
         return tuple(stamps)
 
     def _read(self) -> _Snapshot:
+        self._ensure_copy()
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
@@ -424,17 +442,3 @@ class FieldMapStore:
         writer.writeheader()
         writer.writerows(rows.values())
         self._write(self.accepted_path, buffer.getvalue().encode("utf-8"))
-
-
-_STORES: dict[Path, FieldMapStore] = {}
-_STORES_GUARD = threading.Lock()
-
-
-def open_field_map(settings: Settings) -> FieldMapStore:
-    """The store of the working copy at ``settings.mapping_csv_path`` (created on first use)."""
-    path = ensure_working_copy(settings.mapping_csv_path).resolve()
-    with _STORES_GUARD:
-        store = _STORES.get(path)
-        if store is None:
-            store = _STORES[path] = FieldMapStore(path)
-        return store

@@ -31,7 +31,7 @@ from leadpersona.adapters.warehouse.sales_queries import (
 from leadpersona.config import Settings
 from leadpersona.domain.runs import RunRecord
 from leadpersona.errors import FieldMapError, LeadPersonaError
-from leadpersona.mapping import CleaningReport, open_field_map
+from leadpersona.mapping import CleaningReport, FieldMapStore
 from leadpersona.services.personas import PersonaService
 
 __all__ = [
@@ -201,9 +201,9 @@ async def quarantine_summary(
     return QuarantineSummary(total=total, by_reason=ordered, imports=recent)
 
 
-async def mapping_summary(settings: Settings) -> CleaningReport:
+async def mapping_summary(field_maps: FieldMapStore) -> CleaningReport:
     """The cleaning summary of the mapping CSV (read off the event loop: it is file work)."""
-    return await asyncio.to_thread(lambda: open_field_map(settings).report())
+    return await asyncio.to_thread(field_maps.report)
 
 
 def _read_sales(url: str) -> SalesSummary:
@@ -249,7 +249,11 @@ async def ledger(runs: RunRepository, limit: int = RECENT_RUNS) -> list[LedgerEn
 
 
 async def collect_dashboard(
-    settings: Settings, repositories: Repositories, *, database: str
+    settings: Settings,
+    repositories: Repositories,
+    field_maps: FieldMapStore,
+    *,
+    database: str,
 ) -> DashboardData:
     """Gather the dashboard's content (``database`` is the name shown). A mapping CSV that
     cannot be read does not hide the rest: its error is reported in ``mapping_error``."""
@@ -259,7 +263,7 @@ async def collect_dashboard(
     mapping: CleaningReport | None = None
     mapping_error: str | None = None
     try:
-        mapping = await mapping_summary(settings)
+        mapping = await mapping_summary(field_maps)
     except FieldMapError as exc:
         mapping_error = str(exc)
     return DashboardData(

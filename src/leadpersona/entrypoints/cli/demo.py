@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from leadpersona.bootstrap import MongoDatabase, warehouse_engine, wired
+from leadpersona.bootstrap import MongoDatabase, field_map_store, warehouse_engine, wired
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import JsonOption, console, emit_json, run_with_database
 from leadpersona.entrypoints.cli.views import (
@@ -31,8 +31,9 @@ def demo(
     report is."""
 
     async def work(settings: Settings, database: MongoDatabase) -> tuple[DemoResult, ReportPaths]:
+        field_maps = field_map_store(settings)
         with progress_reporter(not as_json) as on_progress:
-            async with wired(settings, database) as adapters:
+            async with wired(settings, database, field_maps=field_maps) as adapters:
                 with warehouse_engine(settings) as engine:
                     result = await run_demo(
                         settings,
@@ -42,7 +43,9 @@ def demo(
                         leads=leads,
                         on_progress=on_progress,
                     )
-        paths = await write_report(settings, database, default_report_dir(settings))
+        paths = await write_report(
+            settings, database, default_report_dir(settings), field_maps=field_maps
+        )
         return result, paths
 
     result, paths = run_with_database(work)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from leadpersona.bootstrap import field_map_store
 from leadpersona.entrypoints.cli.common import (
     JsonOption,
     console,
@@ -17,7 +18,7 @@ from leadpersona.entrypoints.cli.common import (
     settings_or_exit,
 )
 from leadpersona.entrypoints.cli.views import print_mapping_report
-from leadpersona.mapping import DEFAULT_THRESHOLD, FieldMapStore, open_field_map
+from leadpersona.mapping import DEFAULT_THRESHOLD, FieldMapStore
 from leadpersona.mapping.classifier import Inference
 from leadpersona.mapping.evaluate import Evaluation, evaluate, evaluation_sets
 from leadpersona.mapping.models import MappingResult
@@ -33,9 +34,7 @@ mapping_app = typer.Typer(
 
 def _store() -> FieldMapStore:
     settings = settings_or_exit()
-    with error_boundary():
-        return open_field_map(settings)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return field_map_store(settings)
 
 
 @mapping_app.command("report")

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from leadpersona import __version__
 from leadpersona.bootstrap import (
     MongoDatabase,
+    field_map_store,
     mongo_repositories,
     mongo_server,
     open_database,
@@ -49,6 +50,7 @@ def create_app(
             state.repositories = mongo_repositories(db)
             state.service = PersonaService(state.repositories)
             state.archive = raw_archive(config, db)
+            state.field_maps = field_map_store(config)
             app.state.leadpersona = state
             yield
 

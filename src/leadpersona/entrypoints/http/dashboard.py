@@ -18,7 +18,9 @@ router = APIRouter(tags=["dashboard"])
 
 async def _collect(request: Request) -> DashboardData:
     state = app_state(request)
-    return await collect_dashboard(state.settings, state.repositories, database=state.database.name)
+    return await collect_dashboard(
+        state.settings, state.repositories, state.field_maps, database=state.database.name
+    )
 
 
 @router.get(

@@ -12,6 +12,7 @@ from leadpersona.adapters.archive import RawArchive
 from leadpersona.adapters.repositories import Repositories
 from leadpersona.bootstrap import MongoDatabase
 from leadpersona.config import Settings
+from leadpersona.mapping import FieldMapStore
 from leadpersona.services.personas import PersonaService
 
 __all__ = [
@@ -27,13 +28,15 @@ __all__ = [
 
 class AppState:
     """What ``create_app``'s lifespan opens: settings, the database and its repositories, the
-    persona service on them, the raw archive."""
+    persona service on them, the raw archive, and the field-of-study map store (one for the
+    app's lifetime, so requests share its snapshot, memoised answers and write guard)."""
 
     service: PersonaService
     archive: RawArchive
     settings: Settings
     database: MongoDatabase
     repositories: Repositories
+    field_maps: FieldMapStore
 
 
 def app_state(request: Request) -> AppState:
