@@ -459,21 +459,30 @@ def _cents(value: Any) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
+def _normal(found: list[Any]) -> list[tuple[Any, ...]]:
+    return sorted(
+        (int(m), int(k), c, _cents(r), int(o), int(n), int(q)) for m, k, c, r, o, n, q in found
+    )
+
+
+def _summary_table(engine: Engine) -> list[tuple[Any, ...]]:
+    return _normal(
+        rows(
+            engine,
+            "SELECT month, customer_key, currency, revenue, orders, lines, quantity "
+            "FROM sales_monthly",
+        )
+    )
+
+
+def _summed_lines(engine: Engine) -> list[tuple[Any, ...]]:
+    return _normal(rows(engine, SUMMARY_CHECK))
+
+
 def assert_summary_is_exact(engine: Engine) -> list[dict[str, Any]]:
     """sales_monthly equals the completed lines aggregated now, and every revenue report that
     reads it equals the same report summed from the lines; the persona report by month."""
-    summary = rows(
-        engine,
-        "SELECT month, customer_key, currency, revenue, orders, lines, quantity FROM sales_monthly",
-    )
-    direct = rows(engine, SUMMARY_CHECK)
-
-    def normal(found: list[Any]) -> list[tuple[Any, ...]]:
-        return sorted(
-            (int(m), int(k), c, _cents(r), int(o), int(n), int(q)) for m, k, c, r, o, n, q in found
-        )
-
-    assert normal(summary) == normal(direct)
+    assert _summary_table(engine) == _summed_lines(engine)
     with engine.connect() as connection:
         for by in (["academic_field", "company_type"], ["academic_field"], ["company_type"], []):
             for month in (None, "2025-11", "2025-12", "2026-01"):
@@ -608,3 +617,95 @@ async def test_statistics_are_refreshed_for_the_months_a_load_changed(engine: En
         "customer_key",
         "month",
     }
+
+
+class Killed(BaseException):
+    """Stands for the process dying: nothing in the load catches it."""
+
+
+class KilledAfter(ListSource):
+    """Hands over its batches, then dies before the load's closing steps."""
+
+    async def batches(self, state: Any) -> Any:
+        async for batch in super().batches(state):
+            yield batch
+        raise Killed
+
+
+def _reports(connection: Any) -> list[Any]:
+    return [
+        revenue_by_persona(connection, by, month=month)
+        for by in (["academic_field", "company_type"], [])
+        for month in (None, "2025-12", "2026-01")
+    ]
+
+
+async def test_a_load_killed_before_its_rebuild_leaves_reports_exact(engine: Engine) -> None:
+    add_lead(engine, "L1", "ada@example.com")
+    add_lead(engine, "L2", "carol@example.com")
+    set_persona(engine, "L1", "engineering", "Startup", datetime(2025, 1, 1, tzinfo=UTC))
+    set_persona(engine, "L2", "law", None, datetime(2025, 1, 1, tzinfo=UTC))
+    await load(
+        engine,
+        ListSource(
+            [
+                [
+                    record("O1", 1),
+                    record("O1", 2, quantity="3"),
+                    record("O2", order_date="2025-12-02"),
+                ]
+            ],
+            key="k1",
+        ),
+    )
+    assert rows(engine, "SELECT count(*) FROM sales_monthly_stale") == [(0,)]
+    assert_summary_is_exact(engine)
+    # Killed after committing its batches: a refund in January, a line re-dated out of
+    # December, carol's first purchase (in a month nobody bought in before).
+    with pytest.raises(Killed):
+        await load(
+            engine,
+            KilledAfter(
+                [
+                    [record("O1", 2, quantity="3", status="refunded")],
+                    [
+                        record("O2", order_date="2026-01-03"),
+                        record("O3", customer_email="carol@example.com", order_date="2026-02-01"),
+                    ],
+                ],
+                key="k2",
+            ),
+        )
+    assert sorted(rows(engine, "SELECT month FROM sales_monthly_stale")) == [
+        (202512,),
+        (202601,),
+        (202602,),
+    ]
+    # The summary table itself is behind the lines: the reports must not trust it there.
+    assert _summary_table(engine) != _summed_lines(engine)
+    with engine.connect() as connection:
+        for by in (["academic_field", "company_type"], ["academic_field"], []):
+            for month in (None, "2025-12", "2026-01", "2026-02"):
+                assert revenue_by_persona(connection, by, month=month) == revenue_by_persona(
+                    connection, by, month=month, from_facts=True
+                ), (by, month)
+        killed = _reports(connection)
+        assert [
+            (r["academic_field"], r["customers"]) for r in conversion_by_persona(connection)
+        ] == [
+            ("engineering", 1),
+            ("law", 1),
+        ]
+        assert _figures(revenue_by_persona(connection, ["academic_field"])) == [
+            ("2026-01", "engineering", "EUR", "40.00", 2, 2),
+            ("2026-02", "law", "EUR", "20.00", 1, 1),
+        ]
+    # The next load, with nothing new, finishes the rebuild.
+    await load(engine, ListSource([[]], key="k3"))
+    assert rows(engine, "SELECT count(*) FROM sales_monthly_stale") == [(0,)]
+    if engine.dialect.name == "postgresql":  # known empty to the planner
+        stale = "SELECT reltuples FROM pg_class WHERE relname = 'sales_monthly_stale'"
+        assert rows(engine, stale) == [(0,)]
+    assert_summary_is_exact(engine)
+    with engine.connect() as connection:
+        assert _reports(connection) == killed

@@ -51,7 +51,7 @@ TABLES = {
     "sales_quarantine",
     "sales_monthly",
 }
-HEAD = "0003_sales_monthly"
+HEAD = "0004_sales_monthly_stale"
 
 
 def test_upgrade_downgrade_upgrade_and_no_autogenerate_difference(warehouse_url: str) -> None:

@@ -7,11 +7,13 @@ for every source) and written with its quarantine, counts and checkpoint in one 
 point is finished by the next one; the same load run twice stores nothing twice.
 
 Before the sources, lead and persona changes the warehouse holds are applied to
-``dim_customer`` (type 2). After each source, its quality is measured: completeness (required
-cells present), validity (records not quarantined), uniqueness (valid records that were not
-duplicates) and freshness (hours since the end of its newest order day); a measure below its
-bound raises an alert. A source that fails does not stop the others; the load then fails with
-the first error once they are done.
+``dim_customer`` (type 2). Batches mark the months they changed stale; their ``sales_monthly``
+rows are rebuilt once after the sources (and before them, finishing a load that was killed).
+After each source, its quality is measured: completeness (required cells present), validity
+(records not quarantined), uniqueness (valid records that were not duplicates) and freshness
+(hours since the end of its newest order day); a measure below its bound raises an alert. A
+source that fails does not stop the others; the load then fails with the first error once they
+are done.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ from leadpersona.adapters.warehouse.sales_load import (
     BatchCounts,
     QuarantineRow,
     SalesWriter,
+    finish_stale,
     read_checkpoints,
     refresh_customers,
     refresh_statistics,
+    refresh_summary_statistics,
 )
 from leadpersona.config import Settings
 from leadpersona.errors import ConfigError, LeadPersonaError
@@ -331,6 +335,8 @@ async def load_sales(
             await asyncio.to_thread(ensure_schema, engine)
 
             def prepare() -> tuple[int, dict[str, dict[str, Any]]]:
+                with warehouse_errors(str(engine.url)):
+                    finish_stale(engine)  # what a killed load left
                 with warehouse_errors(str(engine.url)), engine.begin() as connection:
                     changed = refresh_customers(connection, today)
                     return changed, read_checkpoints(connection, "api")
@@ -365,8 +371,7 @@ async def load_sales(
                         )
             finally:
                 cleaner.close()
-            if report.totals()["loaded"] >= ANALYZE_AFTER:
-                await asyncio.to_thread(refresh_statistics, engine, writer.months)
+            await _close_load(engine, writer.months, report.totals()["loaded"] >= ANALYZE_AFTER)
             for name, source_report in report.sources.items():
                 for alert in _quality_alerts(settings, name, source_report, run.id):
                     await alerts.raise_alert(alert)
@@ -378,6 +383,21 @@ async def load_sales(
             engine.dispose()
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+async def _close_load(engine: Engine, months: set[int], analyze: bool) -> None:
+    """Rebuild the stale months of ``sales_monthly`` and, when ``analyze``, refresh the
+    planner's statistics of what the load changed: on two connections at once (both are
+    mostly one core's work on the server), ``sales_monthly``'s own statistics last."""
+    with warehouse_errors(str(engine.url)):
+        if not analyze:
+            await asyncio.to_thread(finish_stale, engine)
+            return
+        await asyncio.gather(
+            asyncio.to_thread(finish_stale, engine),
+            asyncio.to_thread(refresh_statistics, engine, months, summary=False),
+        )
+        await asyncio.to_thread(refresh_summary_statistics, engine)
 
 
 async def _load_source(

@@ -3,7 +3,9 @@
 Revenue counts ``completed`` lines only (refunded and cancelled lines stay in ``fact_sales`` and
 are left out) and is never summed across currencies. Revenue by persona and month reads
 ``sales_monthly`` (completed lines already summed per customer row, month and currency, kept by
-the load); groupings it cannot answer read ``fact_sales``, where months come from ``date_id``
+the load), and the lines of the months a load has changed but not yet rebuilt there
+(``sales_monthly_stale``), so it is exact at every moment; groupings it cannot answer read
+``fact_sales``, where months come from ``date_id``
 (YYYYMMDD) without a join and a month filter is a ``date_id`` range, so PostgreSQL reads only
 that month's partition.
 """
@@ -15,7 +17,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Select, cast, desc, distinct, func, literal, select
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    and_,
+    cast,
+    desc,
+    distinct,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 
 from leadpersona.adapters.warehouse.tables import (
     DimCustomer,
@@ -25,6 +40,7 @@ from leadpersona.adapters.warehouse.tables import (
     Persona,
     SalesLoad,
     SalesMonthly,
+    SalesMonthlyStale,
     SalesQuarantine,
 )
 from leadpersona.errors import InvalidInput
@@ -48,6 +64,7 @@ QUARANTINE = SalesQuarantine.__table__
 LEADS = Lead.__table__
 PERSONAS = Persona.__table__
 MONTHLY = SalesMonthly.__table__
+STALE = SalesMonthlyStale.__table__
 
 #: What revenue can be grouped by (besides month and currency).
 GROUPINGS = {
@@ -106,11 +123,29 @@ def revenue_query(
             MONTHLY.c.revenue,
             MONTHLY.c.orders,
             MONTHLY.c.lines,
+        ).where(MONTHLY.c.month.not_in(select(STALE.c.month)))
+        # Months a load changed and has not rebuilt yet: summed from their lines (none
+        # outside a load; the stale months drive the join, so nothing else is read).
+        stale = (
+            select(
+                FACT.c.customer_key,
+                STALE.c.month.label("month_id"),
+                FACT.c.currency,
+                func.sum(FACT.c.amount).label("revenue"),
+                func.count(distinct(FACT.c.order_id)).label("orders"),
+                func.count().label("lines"),
+            )
+            .select_from(STALE.join(FACT, _in_month(STALE.c.month)))
+            .where(FACT.c.status == "completed")
+            .group_by(STALE.c.month, FACT.c.customer_key, FACT.c.currency)
         )
         if month is not None:
-            low, _high = month_range(month)
+            low, high = month_range(month)
             summary = summary.where(MONTHLY.c.month == low // 100)
-        return _by_persona(summary.cte("per_customer"), by)
+            stale = stale.where(
+                STALE.c.month == low // 100, FACT.c.date_id >= low, FACT.c.date_id < high
+            )
+        return _by_persona(union_all(summary, stale).cte("per_customer"), by)
     lines = FACT
     if product_groups:
         lines = FACT.join(PRODUCT, PRODUCT.c.product_key == FACT.c.product_key)
@@ -132,6 +167,11 @@ def revenue_query(
         low, high = month_range(month)
         per_customer = per_customer.where(FACT.c.date_id >= low, FACT.c.date_id < high)
     return _by_persona(per_customer.cte("per_customer"), by)
+
+
+def _in_month(month: Any) -> Any:
+    """``fact_sales`` lines dated in ``month`` (``YYYYMM``): a ``date_id`` range."""
+    return and_(FACT.c.date_id >= month * 100, FACT.c.date_id < month * 100 + 100)
 
 
 def _by_persona(sums: Any, by: Sequence[str]) -> Select[Any]:
@@ -318,13 +358,26 @@ def quarantined_sales(
 def conversion_by_persona(connection: Connection) -> list[dict[str, Any]]:
     """Leads per academic field and company type, and how many of them bought: a lead is a
     customer when a completed sale belongs to a customer row linked to it (``sales_monthly``
-    has a row for a customer row exactly when it has a completed sale)."""
-    bought = (
+    has a row for a customer row exactly when it has a completed sale, outside the stale
+    months, whose lines are read instead)."""
+    linked = CUSTOMER.c.lead_id == LEADS.c.lead_id
+    in_summary = (
         select(CUSTOMER.c.customer_key)
         .select_from(CUSTOMER.join(MONTHLY, MONTHLY.c.customer_key == CUSTOMER.c.customer_key))
-        .where(CUSTOMER.c.lead_id == LEADS.c.lead_id)
+        .where(linked, MONTHLY.c.month.not_in(select(STALE.c.month)))
         .exists()
     )
+    in_stale_months = (
+        select(CUSTOMER.c.customer_key)
+        .select_from(
+            STALE.join(FACT, _in_month(STALE.c.month)).join(
+                CUSTOMER, CUSTOMER.c.customer_key == FACT.c.customer_key
+            )
+        )
+        .where(linked, FACT.c.status == "completed")
+        .exists()
+    )
+    bought = or_(in_summary, in_stale_months)
     query = (
         select(
             PERSONAS.c.academic_field,

@@ -18,6 +18,7 @@ from leadpersona.adapters.warehouse.tables.sales import (
     SalesKey,
     SalesLoad,
     SalesMonthly,
+    SalesMonthlyStale,
     SalesQuarantine,
 )
 from leadpersona.adapters.warehouse.tables.sync import SyncState
@@ -37,6 +38,7 @@ __all__ = [
     "SalesKey",
     "SalesLoad",
     "SalesMonthly",
+    "SalesMonthlyStale",
     "SalesQuarantine",
     "Skill",
     "SyncState",

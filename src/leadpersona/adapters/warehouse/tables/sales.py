@@ -3,7 +3,8 @@
 Star: ``dim_date``, ``dim_product``, ``dim_customer`` (type 2 on the persona), ``fact_sales``
 (one row per order line; range-partitioned by month on PostgreSQL, partitions made by the load);
 ``sales_monthly``, completed lines summed per customer row, month and currency, kept by the load
-for the revenue report.
+for the revenue report, with ``sales_monthly_stale``, the months whose rows wait for the load's
+closing rebuild.
 Bookkeeping: ``sales_checkpoints`` (each source's resume state, committed with the rows it
 covers), ``sales_loads`` (counts and quality per load and source), ``sales_quarantine`` (the
 rejected records with every reason).
@@ -44,6 +45,7 @@ __all__ = [
     "SalesKey",
     "SalesLoad",
     "SalesMonthly",
+    "SalesMonthlyStale",
     "SalesQuarantine",
 ]
 
@@ -162,9 +164,11 @@ class SalesKey(Base):
 class SalesMonthly(Base):
     """Completed order lines summed per customer row, month (``YYYYMM``) and currency.
 
-    The load rebuilds the rows of exactly the months a batch changed (the months of its lines
-    and of the lines it superseded), in the batch's transaction, and the rows of the customer
-    rows a type 2 change moved sales between; so it always equals aggregating ``fact_sales``.
+    A batch records the months it changed (those of its lines and of the lines it superseded)
+    in ``sales_monthly_stale``, in its own transaction; the load rebuilds the rows of those
+    months once at its end (and at its start, finishing a load that was killed), and the rows
+    of the customer rows a type 2 change moved sales between. Outside the stale months it
+    always equals aggregating ``fact_sales``; the reports take the stale months from the lines.
     ``orders`` counts the distinct orders of that customer row, month and currency. The
     revenue report joins it to ``dim_customer`` (the row valid at each sale's date) instead of
     reading every line.
@@ -181,6 +185,15 @@ class SalesMonthly(Base):
     orders: Mapped[int] = mapped_column(Integer)
     lines: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(BigInteger)
+
+
+class SalesMonthlyStale(Base):
+    """A month (``YYYYMM``) whose ``sales_monthly`` rows may not match ``fact_sales``: committed
+    with the batch that changed its lines, removed when the month's rows are rebuilt."""
+
+    __tablename__ = "sales_monthly_stale"
+
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
 class SalesCheckpoint(Base):
