@@ -163,6 +163,7 @@ def _child_source_only(path: str, queue: Any) -> None:
 def _child_product(path: str, url: str, queue: Any) -> None:
     from tests.fakes import InMemoryRunRepository
 
+    from leadpersona.bootstrap import sales_sources
     from leadpersona.config import Settings
     from leadpersona.services.sales_load import load_sales
 
@@ -170,11 +171,12 @@ def _child_product(path: str, url: str, queue: Any) -> None:
     engine = make_engine(url)
     upgrade(engine)
     started = time.perf_counter()
+    settings = Settings(sales_inbox=inbox)
     report = asyncio.run(
         load_sales(
-            Settings(sales_inbox=inbox),
+            settings,
             runs=InMemoryRunRepository(),
-            sources=["files"],
+            sources=sales_sources(settings, ["files"]),
             engine=engine,
         )
     )

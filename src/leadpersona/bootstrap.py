@@ -7,7 +7,7 @@ callers that hold one (the CLI, tests, benchmarks).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -30,7 +30,9 @@ from leadpersona.adapters.mongo.sync_source import MongoSyncSource
 from leadpersona.adapters.repositories import Repositories, RunRepository
 from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.config import Settings
+from leadpersona.errors import ConfigError
 from leadpersona.mapping import FieldMapStore
+from leadpersona.sales.records import SOURCE_NAMES, SalesSource
 from leadpersona.services import warehouse_sync
 from leadpersona.services.enrichment import (
     DEFAULT_BATCH,
@@ -40,7 +42,7 @@ from leadpersona.services.enrichment import (
 from leadpersona.services.lead_import import ImportReport, import_lead_file
 from leadpersona.services.runs import ProgressCallback
 from leadpersona.services.warehouse_sync import SyncReport
-from leadpersona.services.wiring import Wired
+from leadpersona.services.wiring import SalesSources, SourceFactory, SourceWindow, Wired
 
 __all__ = [
     "MongoDatabase",
@@ -53,6 +55,7 @@ __all__ = [
     "open_database",
     "raw_archive",
     "run_enrichment",
+    "sales_sources",
     "sync_warehouse",
     "warehouse_engine",
     "wired",
@@ -141,6 +144,56 @@ def field_map_store(settings: Settings) -> FieldMapStore:
     snapshot, memoised answers and write guard belong to the one store.
     """
     return FieldMapStore(settings.mapping_csv_path.resolve(), working_copy=True)
+
+
+def sales_sources(settings: Settings, names: Sequence[str] | None = None) -> SalesSources:
+    """The sales sources a load reads, by name, each opened from the settings when the load
+    reaches it: ``api`` (the configured sales API, or the in-process mock), ``files`` (the
+    inbox) and ``db`` (the shop database).
+
+    ``names`` default to the API and the inbox, and the shop database when
+    ``LEADPERSONA_SALES_SOURCE_URL`` is set; an unknown name, or ``db`` without that URL, is a
+    :class:`ConfigError`.
+    """
+    if names is None:
+        names = [n for n in SOURCE_NAMES if n != "db" or settings.sales_source_url is not None]
+    for name in names:
+        if name not in SOURCE_NAMES:
+            raise ConfigError(
+                f"unknown sales source {name!r}: use one of {', '.join(SOURCE_NAMES)}"
+            )
+    shop_url = settings.sales_source_url
+    if "db" in names and shop_url is None:
+        raise ConfigError("no shop database: set LEADPERSONA_SALES_SOURCE_URL to load --source db")
+
+    async def api(window: SourceWindow) -> SalesSource:
+        from leadpersona.adapters.sales_api import open_sales_client
+        from leadpersona.sales.sources.api import ApiSource
+
+        client = await window.stack.enter_async_context(open_sales_client(settings))
+        return ApiSource(client, window.start_date, window.end_date)
+
+    async def files(_window: SourceWindow) -> SalesSource:
+        from leadpersona.sales.sources.files import FileInboxSource
+
+        return FileInboxSource(settings.effective_sales_inbox)
+
+    factories: dict[str, SourceFactory] = {"api": api, "files": files}
+    if shop_url is not None:
+        factories["db"] = _shop_source(shop_url)
+    return {name: factories[name] for name in dict.fromkeys(names)}
+
+
+def _shop_source(url: str) -> SourceFactory:
+    async def db(window: SourceWindow) -> SalesSource:
+        from leadpersona.sales.shop_db import create_shop_engine
+        from leadpersona.sales.sources.shopdb import ShopDbSource
+
+        shop = create_shop_engine(url)
+        window.stack.callback(shop.dispose)
+        return ShopDbSource(shop)
+
+    return db
 
 
 @asynccontextmanager

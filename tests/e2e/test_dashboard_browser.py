@@ -27,6 +27,7 @@ from leadpersona.config import Settings
 from leadpersona.domain.persona import FeatureProvenance, Persona
 from leadpersona.entrypoints.report import write_report
 from leadpersona.services.sales_load import load_sales
+from leadpersona.services.wiring import SourceWindow
 from tests.dashboard_fixtures import seed_dashboard
 from tests.sales_support import ListSource, record
 from tests.support import free_port, stop_process
@@ -235,15 +236,14 @@ async def test_sales_views_in_headless_chromium(
         ]
     )
 
-    async def make(_name: str) -> ListSource:
+    async def make(_window: SourceWindow) -> ListSource:
         return source
 
     await load_sales(
         settings_env,
         runs=MongoRunRepository(database),
-        sources=["files"],
+        sources={"files": make},
         now=datetime(2026, 2, 10, tzinfo=UTC),
-        make_source=make,
     )
     wait = WebDriverWait(browser, 30)
 

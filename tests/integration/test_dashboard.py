@@ -15,6 +15,7 @@ from leadpersona.entrypoints.http.page import render_page
 from leadpersona.entrypoints.report import report_markdown
 from leadpersona.services.dashboard import RECENT_RUNS, DashboardData, collect_dashboard
 from leadpersona.services.sales_load import load_sales
+from leadpersona.services.wiring import SourceWindow
 from tests.dashboard_fixtures import EXPECTED, RUNS, seed_dashboard
 from tests.sales_support import ListSource, add_lead, record, set_persona
 from tests.warehouse_support import warehouse_factory, warehouse_url
@@ -140,16 +141,15 @@ async def test_sales_views_from_the_warehouse(
             [[record("O1"), record("O2", customer_email="bob@example.com", unit_price="99")]]
         )
 
-        async def make(_name: str) -> ListSource:
+        async def make(_window: SourceWindow) -> ListSource:
             return source
 
         await load_sales(
             settings,
             runs=MongoRunRepository(database),
-            sources=["files"],
+            sources={"files": make},
             engine=engine,
             now=datetime(2026, 1, 6, tzinfo=UTC),
-            make_source=make,
         )
     finally:
         engine.dispose()

@@ -17,6 +17,7 @@ from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.adapters.warehouse.sales_load import refresh_statistics
 from leadpersona.adapters.warehouse.sales_queries import conversion_by_persona, revenue_by_persona
 from leadpersona.adapters.warehouse.tables import FactSale
+from leadpersona.bootstrap import sales_sources
 from leadpersona.config import Settings
 from leadpersona.errors import LeadPersonaError
 from leadpersona.sales.demo_files import write_demo_inbox
@@ -27,6 +28,7 @@ from leadpersona.sales.shop_db import (
     refund_order,
 )
 from leadpersona.services.sales_load import SalesLoadReport, api_range, load_sales
+from leadpersona.services.wiring import SourceFactory, SourceWindow
 from tests.fakes import InMemoryRunRepository
 from tests.sales_support import ListSource, add_lead, record, set_persona
 from tests.warehouse_support import warehouse_factory, warehouse_url
@@ -48,16 +50,18 @@ async def load(
 ) -> SalesLoadReport:
     by_name = {source.name: source for source in sources}
 
-    async def make(name: str) -> ListSource:
-        return by_name[name]
+    def opener(source: ListSource) -> SourceFactory:
+        async def make(_window: SourceWindow) -> ListSource:
+            return source
+
+        return make
 
     return await load_sales(
         Settings(),
         runs=runs or InMemoryRunRepository(),
-        sources=list(by_name),
+        sources={name: opener(source) for name, source in by_name.items()},
         engine=engine,
         now=NOW,
-        make_source=make,
     )
 
 
@@ -317,7 +321,7 @@ async def test_the_shop_database_loads_incrementally_and_a_refund_supersedes(
         first = await load_sales(
             settings,
             runs=runs,
-            sources=["db", "api"],
+            sources=sales_sources(settings, ["db", "api"]),
             engine=warehouse,
             now=NOW,
             start_date=date(2026, 1, 10),
@@ -330,7 +334,9 @@ async def test_the_shop_database_loads_incrementally_and_a_refund_supersedes(
         assert first.sources["api"].duplicates >= 3
         order = first_orders(shop, 1)[0]
         assert refund_order(shop, order, NOW)
-        again = await load_sales(settings, runs=runs, sources=["db"], engine=warehouse, now=NOW)
+        again = await load_sales(
+            settings, runs=runs, sources=sales_sources(settings, ["db"]), engine=warehouse, now=NOW
+        )
         assert again.sources["db"].updated == again.sources["db"].read > 0
         statuses = rows(
             warehouse, f"SELECT DISTINCT status FROM fact_sales WHERE order_id = '{order}'"
@@ -351,7 +357,9 @@ async def test_inbox_files_load_once_and_unreadable_ones_are_counted_and_alerted
     settings = Settings(sales_inbox=inbox)
     runs = InMemoryRunRepository()
     try:
-        first = await load_sales(settings, runs=runs, sources=["files"], engine=engine, now=NOW)
+        first = await load_sales(
+            settings, runs=runs, sources=sales_sources(settings, ["files"]), engine=engine, now=NOW
+        )
         check_balance(first)
         files = first.sources["files"]
         assert files.loaded > 50 and files.quarantined > 0 and files.files_failed == 1
@@ -361,7 +369,9 @@ async def test_inbox_files_load_once_and_unreadable_ones_are_counted_and_alerted
         )
         # Dropped again under another name: recognised by content, read no more.
         (inbox / "processed" / paths[0].name).rename(inbox / "again.csv")
-        again = await load_sales(settings, runs=runs, sources=["files"], engine=engine, now=NOW)
+        again = await load_sales(
+            settings, runs=runs, sources=sales_sources(settings, ["files"]), engine=engine, now=NOW
+        )
         assert again.sources["files"].read == 0 and not (inbox / "again.csv").exists()
         quality = rows(engine, "SELECT read, quarantined, files_failed FROM sales_loads")
         assert (files.read, files.quarantined, 1) in quality

@@ -30,6 +30,10 @@ DRIVER_STILL_USED: set[str] = set()
 #: Warehouse writers a service makes for one transaction it runs (on a connection or run id it
 #: holds): a unit of work, not an adapter chosen from the settings.
 WRITERS_OF_A_TRANSACTION = {"WarehouseWriter", "SalesWriter"}
+#: Where the classes a service is handed come from (the sales sources among them).
+ADAPTER_PACKAGES = ("leadpersona.adapters", "leadpersona.mapping", "leadpersona.sales.sources")
+#: Functions that open an adapter from the settings: bootstrap's to call.
+OPENERS = {"open_sales_client"}
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -95,7 +99,8 @@ def _is_value_type(cls: type) -> bool:
 
 
 def adapter_constructions(path: Path) -> set[str]:
-    """The adapter classes (from ``adapters/`` or ``mapping/``) that ``path`` instantiates."""
+    """The adapter classes (from ``ADAPTER_PACKAGES``) that ``path`` instantiates, and the
+    ``OPENERS`` it calls."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     imported: dict[str, tuple[str, str]] = {}
     for node in ast.walk(tree):
@@ -103,7 +108,7 @@ def adapter_constructions(path: Path) -> set[str]:
             isinstance(node, ast.ImportFrom)
             and node.module
             and node.level == 0
-            and node.module.startswith(("leadpersona.adapters", "leadpersona.mapping"))
+            and node.module.startswith(ADAPTER_PACKAGES)
         ):
             for alias in node.names:
                 imported[alias.asname or alias.name] = (node.module, alias.name)
@@ -112,6 +117,9 @@ def adapter_constructions(path: Path) -> set[str]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             origin = imported.get(node.func.id)
             if origin is None:
+                continue
+            if origin[1] in OPENERS:
+                built.add(origin[1])
                 continue
             found = getattr(importlib.import_module(origin[0]), origin[1])
             if (
@@ -125,8 +133,8 @@ def adapter_constructions(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", sorted((PACKAGE / "services").rglob("*.py")), ids=lambda p: p.name)
 def test_services_never_build_adapters(path: Path) -> None:
-    # The field map store, the archives, the API client, the repositories and the sales sources
-    # are built in bootstrap.py from the settings and handed over.
+    # The field map store, the archives, the API clients, the repositories and the sales
+    # sources are built in bootstrap.py from the settings and handed over.
     assert adapter_constructions(path) == set()
 
 
@@ -135,13 +143,21 @@ def test_a_constructed_adapter_is_seen(tmp_path: Path) -> None:
     source.write_text(
         "from leadpersona.mapping import FieldMapStore, MappingResult\n"
         "from leadpersona.adapters.archive import GridFSArchive\n"
-        "def f(path, database):\n"
+        "from leadpersona.adapters.sales_api import open_sales_client\n"
+        "from leadpersona.sales.sources.files import FileInboxSource\n"
+        "def f(path, database, settings):\n"
+        "    FileInboxSource(path), open_sales_client(settings)\n"
         "    MappingResult(field_of_study='x', academic_field=None, source=None,"
         " confidence=None)\n"
         "    return FieldMapStore(path), GridFSArchive(database)\n",
         encoding="utf-8",
     )
-    assert adapter_constructions(source) == {"FieldMapStore", "GridFSArchive"}
+    assert adapter_constructions(source) == {
+        "FieldMapStore",
+        "GridFSArchive",
+        "FileInboxSource",
+        "open_sales_client",
+    }
 
 
 def test_the_mapping_package_keeps_no_store_per_process() -> None:

@@ -28,7 +28,7 @@ from leadpersona.services.personas import PersonaService
 from leadpersona.services.runs import describe_error, recorded_run
 from leadpersona.services.sales_load import load_sales
 from leadpersona.services.warehouse_sync import sync_warehouse
-from leadpersona.services.wiring import Wired
+from leadpersona.services.wiring import SalesSources, Wired
 
 __all__ = ["DailyRunReport", "StepReport", "run_daily"]
 
@@ -58,11 +58,13 @@ async def run_daily(
     adapters: Wired,
     *,
     engine: Engine,
+    sales_sources: SalesSources,
     alerts: Alerts | None = None,
 ) -> DailyRunReport:
     """Run every step in order, stopping at the first that fails; see the module docstring.
 
-    The runs are recorded in ``adapters.repositories.runs``."""
+    The runs are recorded in ``adapters.repositories.runs``; the sales load reads
+    ``sales_sources`` (``bootstrap.sales_sources(settings)``)."""
     runs = adapters.repositories.runs
     alerts = alerts or Alerts(settings.alert_webhook)
     alerts.runs = runs
@@ -144,7 +146,12 @@ async def run_daily(
         # Step 3: sales load (quality and freshness alerts are raised by the load itself).
         try:
             sold = await load_sales(
-                settings, runs=runs, engine=engine, alerts=alerts, parent_run_id=daily.id
+                settings,
+                runs=runs,
+                sources=sales_sources,
+                engine=engine,
+                alerts=alerts,
+                parent_run_id=daily.id,
             )
         except Exception as exc:
             return await raised("sales_load", exc)

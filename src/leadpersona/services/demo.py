@@ -19,6 +19,7 @@ from leadpersona.domain.email import normalize_email
 from leadpersona.domain.persona import Persona
 from leadpersona.domain.runs import RunRecord
 from leadpersona.domain.samples import DEMO_EMAIL
+from leadpersona.errors import ConfigError
 from leadpersona.mapping import CleaningReport
 from leadpersona.sales.demo_files import write_demo_inbox
 from leadpersona.sales.shop_db import create_demo_shop, create_shop_engine
@@ -31,7 +32,7 @@ from leadpersona.services.seed import SeedReport, seed_leads
 from leadpersona.services.setup import InitReport, initialise
 from leadpersona.services.tables import Table, columns, persona_matrix, revenue_table
 from leadpersona.services.warehouse_sync import SyncReport, sync_warehouse
-from leadpersona.services.wiring import Wired
+from leadpersona.services.wiring import SalesSources, Wired
 
 __all__ = ["DEMO_LEADS", "DemoResult", "run_demo", "summary_markdown"]
 
@@ -206,30 +207,46 @@ def _revenue(engine: Engine) -> list[dict[str, Any]]:
         return revenue_by_persona(connection, ["academic_field", "company_type"], by_month=False)
 
 
+def with_demo_shop(settings: Settings) -> Settings:
+    """``settings`` naming the shop database the demo fills: ``shop.db`` in the data dir unless
+    ``LEADPERSONA_SALES_SOURCE_URL`` names one (the demo's sales sources are chosen from these
+    settings, so its load reads that shop)."""
+    if settings.sales_source_url is not None:
+        return settings
+    shop_url = f"sqlite:///{(settings.data_dir / 'shop.db').resolve()}"
+    return settings.model_copy(update={"sales_source_url": shop_url})
+
+
 async def demo_sales(
-    settings: Settings, runs: RunRepository, engine: Engine, *, today: date | None = None
-) -> tuple[SalesLoadReport, str]:
-    """The last :data:`DEMO_SALES_DAYS` days of sales from the three sources: the mock sales
-    API, three files dropped into the inbox and a demo shop database (``shop.db`` in the data
-    dir unless ``LEADPERSONA_SALES_SOURCE_URL`` names one); the load and the shop's URL."""
+    settings: Settings,
+    runs: RunRepository,
+    engine: Engine,
+    sources: SalesSources,
+    *,
+    today: date | None = None,
+) -> SalesLoadReport:
+    """The last :data:`DEMO_SALES_DAYS` days of sales from ``sources`` (the mock sales API,
+    the inbox, the shop database), after writing three files into the inbox and filling the
+    shop at ``settings.sales_source_url`` (see :func:`with_demo_shop`)."""
     end = today or datetime.now(UTC).date()
     start = end - timedelta(days=DEMO_SALES_DAYS - 1)
-    shop_url = settings.sales_source_url or f"sqlite:///{(settings.data_dir / 'shop.db').resolve()}"
+    shop_url = settings.sales_source_url
+    if shop_url is None:
+        raise ConfigError("the demo needs a shop database: see with_demo_shop")
     shop = create_shop_engine(shop_url)
     try:
         await asyncio.to_thread(write_demo_inbox, settings.effective_sales_inbox, start, end)
         await asyncio.to_thread(create_demo_shop, shop, start=start, end=end, api_overlap=1)
     finally:
         shop.dispose()
-    report = await load_sales(
-        settings.model_copy(update={"sales_source_url": shop_url}),
+    return await load_sales(
+        settings,
         runs=runs,
-        sources=["api", "files", "db"],
+        sources=sources,
         start_date=start,
         end_date=end,
         engine=engine,
     )
-    return report, shop_url
 
 
 async def run_demo(
@@ -238,11 +255,14 @@ async def run_demo(
     adapters: Wired,
     *,
     engine: Engine,
+    sales_sources: SalesSources,
     leads: int = DEMO_LEADS,
     on_progress: ProgressCallback | None = None,
 ) -> DemoResult:
     """init → seed → enrich → warehouse sync → sales load → the daily run → mapping report →
-    stats → examples → summary, on ``adapters``; ``database_name`` is reported by init."""
+    stats → examples → summary, on ``adapters``; ``database_name`` is reported by init.
+    ``settings`` name the demo's shop database (:func:`with_demo_shop`) and ``sales_sources``
+    are chosen from them (``bootstrap.sales_sources``)."""
     repositories = adapters.repositories
     init = await initialise(settings, repositories, database=database_name)
     seeded = await seed_leads(repositories.leads, leads)
@@ -256,15 +276,11 @@ async def run_demo(
     )
     with warehouse_errors(settings.effective_warehouse_url):
         queries = await asyncio.to_thread(run_examples, engine)
-    sales, shop_url = await demo_sales(settings, repositories.runs, engine)
+    sales = await demo_sales(settings, repositories.runs, engine, sales_sources)
     with warehouse_errors(settings.effective_warehouse_url):
         revenue = await asyncio.to_thread(_revenue, engine)
     # The daily job as an operator runs it: finished work is not redone.
-    daily = await run_daily(
-        settings.model_copy(update={"sales_source_url": shop_url}),
-        adapters,
-        engine=engine,
-    )
+    daily = await run_daily(settings, adapters, engine=engine, sales_sources=sales_sources)
     ledger = await repositories.runs.recent(8)
     result = DemoResult(
         init=init,

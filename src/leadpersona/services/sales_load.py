@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -48,6 +48,7 @@ from leadpersona.sales.cleaning import Cleaned, SalesCleaner
 from leadpersona.sales.records import REQUIRED_FIELDS, SOURCE_NAMES, SalesSource, SourceBatch
 from leadpersona.services.alerts import Alert, Alerts
 from leadpersona.services.runs import describe_error, recorded_run
+from leadpersona.services.wiring import SalesSources, SourceFactory, SourceWindow
 
 __all__ = [
     "DEFAULT_API_DAYS",
@@ -55,7 +56,6 @@ __all__ = [
     "SourceReport",
     "api_range",
     "load_sales",
-    "open_sources",
 ]
 
 #: A load that stores at least this many lines refreshes the planner's statistics of the star
@@ -234,56 +234,11 @@ class _Load:
         return present, required
 
 
-def open_sources(
-    settings: Settings,
-    stack: AsyncExitStack,
-    *,
-    start_date: date,
-    end_date: date,
-    api_options: dict[str, Any] | None = None,
-) -> Callable[[str], Any]:
-    """A factory making each named source from the settings (entered on ``stack``)."""
-
-    async def make(name: str) -> SalesSource:
-        if name == "api":
-            from leadpersona.adapters.sales_api import open_sales_client
-            from leadpersona.sales.sources.api import ApiSource
-
-            client = await stack.enter_async_context(
-                open_sales_client(settings, **(api_options or {}))
-            )
-            return ApiSource(client, start_date, end_date)
-        if name == "files":
-            from leadpersona.sales.sources.files import FileInboxSource
-
-            return FileInboxSource(settings.effective_sales_inbox)
-        if name == "db":
-            if settings.sales_source_url is None:
-                raise ConfigError(
-                    "no shop database: set LEADPERSONA_SALES_SOURCE_URL to load --source db"
-                )
-            from leadpersona.sales.shop_db import create_shop_engine
-            from leadpersona.sales.sources.shopdb import ShopDbSource
-
-            shop = create_shop_engine(settings.sales_source_url)
-            stack.callback(shop.dispose)
-            return ShopDbSource(shop)
-        raise ConfigError(f"unknown sales source {name!r}: use one of {', '.join(SOURCE_NAMES)}")
-
-    return make
-
-
-def default_sources(settings: Settings) -> list[str]:
-    """The sources a load reads when none is named: the API and the inbox, and the shop
-    database when one is configured."""
-    return [n for n in SOURCE_NAMES if n != "db" or settings.sales_source_url is not None]
-
-
 async def load_sales(
     settings: Settings,
     *,
     runs: RunRepository,
-    sources: Sequence[str] | None = None,
+    sources: SalesSources,
     start_date: date | None = None,
     end_date: date | None = None,
     engine: Engine | None = None,
@@ -291,13 +246,12 @@ async def load_sales(
     alerts: Alerts | None = None,
     parent_run_id: str | None = None,
     on_progress: Progress | None = None,
-    make_source: Callable[[str], Any] | None = None,
-    api_options: dict[str, Any] | None = None,
 ) -> SalesLoadReport:
-    """Load the named sources (see :func:`default_sources`); see the module docstring.
+    """Load ``sources`` (opened by name, in order: ``bootstrap.sales_sources`` chooses them
+    from the settings); see the module docstring.
 
     Recorded as a ``sales_load`` run (a step of ``parent_run_id`` when given) with the counts
-    per source; ``make_source`` replaces the settings-built sources (tests, benchmarks).
+    per source.
     """
     started = time.perf_counter()
     fixed = now
@@ -306,7 +260,7 @@ async def load_sales(
         return fixed if fixed is not None else datetime.now(UTC)
 
     today = clock_now().date()
-    names = list(dict.fromkeys(sources or default_sources(settings)))
+    names = list(sources)
     for name in names:
         if name not in SOURCE_NAMES:
             raise ConfigError(
@@ -314,8 +268,6 @@ async def load_sales(
             )
     if start_date and end_date and end_date < start_date:
         raise ConfigError("--end-date is before --start-date")
-    if "db" in names and settings.sales_source_url is None and make_source is None:
-        raise ConfigError("no shop database: set LEADPERSONA_SALES_SOURCE_URL to load --source db")
     own = engine is None
     engine = engine or make_engine(settings.effective_warehouse_url)
     alerts = alerts or Alerts(settings.alert_webhook, runs=runs)
@@ -352,18 +304,23 @@ async def load_sales(
             failures: list[str] = []
             try:
                 async with AsyncExitStack() as stack:
-                    make = make_source or open_sources(
-                        settings,
-                        stack,
+                    window = SourceWindow(
                         start_date=report.start_date or today,
                         end_date=report.end_date or today,
-                        api_options=api_options,
+                        stack=stack,
                     )
                     for name in names:
                         source_report = SourceReport(source=name)
                         report.sources[name] = source_report
                         await _load_source(
-                            load, name, make, source_report, clock_now, on_progress, failures
+                            load,
+                            name,
+                            sources[name],
+                            window,
+                            source_report,
+                            clock_now,
+                            on_progress,
+                            failures,
                         )
                         run.counts[name] = source_report.model_dump(
                             mode="json",
@@ -403,7 +360,8 @@ async def _close_load(engine: Engine, months: set[int], analyze: bool) -> None:
 async def _load_source(
     load: _Load,
     name: str,
-    make: Callable[[str], Any],
+    factory: SourceFactory,
+    window: SourceWindow,
     report: SourceReport,
     clock_now: Callable[[], datetime],
     on_progress: Progress | None,
@@ -428,7 +386,7 @@ async def _load_source(
     present = required = 0
     source: SalesSource | None = None
     try:
-        source = await make(name)
+        source = await factory(window)
         state = await asyncio.to_thread(checkpoints)
         present, required = await load.run(source, report, state, on_progress)
     except LeadPersonaError as exc:

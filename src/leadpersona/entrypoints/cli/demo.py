@@ -5,7 +5,13 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from leadpersona.bootstrap import MongoDatabase, field_map_store, warehouse_engine, wired
+from leadpersona.bootstrap import (
+    MongoDatabase,
+    field_map_store,
+    sales_sources,
+    warehouse_engine,
+    wired,
+)
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import JsonOption, console, emit_json, run_with_database
 from leadpersona.entrypoints.cli.views import (
@@ -17,7 +23,7 @@ from leadpersona.entrypoints.cli.views import (
     progress_reporter,
 )
 from leadpersona.entrypoints.report import ReportPaths, default_report_dir, write_report
-from leadpersona.services.demo import DEMO_LEADS, DemoResult, run_demo
+from leadpersona.services.demo import DEMO_LEADS, DemoResult, run_demo, with_demo_shop
 
 #: Revenue rows the demo prints (the summary page has them all).
 TOP_REVENUE = 12
@@ -31,6 +37,8 @@ def demo(
     report is."""
 
     async def work(settings: Settings, database: MongoDatabase) -> tuple[DemoResult, ReportPaths]:
+        settings = with_demo_shop(settings)
+        sources = sales_sources(settings, ["api", "files", "db"])
         field_maps = field_map_store(settings)
         with progress_reporter(not as_json) as on_progress:
             async with wired(settings, database, field_maps=field_maps) as adapters:
@@ -40,6 +48,7 @@ def demo(
                         database.name,
                         adapters,
                         engine=engine,
+                        sales_sources=sources,
                         leads=leads,
                         on_progress=on_progress,
                     )

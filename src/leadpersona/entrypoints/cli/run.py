@@ -8,7 +8,7 @@ from rich.table import Table
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.adapters.run_lock import run_lock
-from leadpersona.bootstrap import warehouse_engine, wired
+from leadpersona.bootstrap import sales_sources, warehouse_engine, wired
 from leadpersona.config import Settings
 from leadpersona.domain.runs import RunRecord
 from leadpersona.entrypoints.cli.common import (
@@ -36,7 +36,9 @@ def run(as_json: bool = JsonOption) -> None:
     async def work(settings: Settings, database: MongoDatabase) -> DailyRunReport:
         async with wired(settings, database) as adapters:
             with warehouse_engine(settings) as engine:
-                return await run_daily(settings, adapters, engine=engine)
+                return await run_daily(
+                    settings, adapters, engine=engine, sales_sources=sales_sources(settings)
+                )
 
     with error_boundary(), run_lock(settings.data_dir / LOCK_FILE):
         report = run_with_database(work, settings=settings)

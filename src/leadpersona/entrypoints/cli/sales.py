@@ -18,7 +18,7 @@ from leadpersona.adapters.warehouse.sales_queries import (
     quarantined_sales,
     revenue_by_persona,
 )
-from leadpersona.bootstrap import warehouse_engine
+from leadpersona.bootstrap import sales_sources, warehouse_engine
 from leadpersona.config import Settings
 from leadpersona.entrypoints.cli.common import (
     EXIT_USAGE,
@@ -81,7 +81,7 @@ def load_command(
             return await load_sales(
                 settings,
                 runs=MongoRunRepository(database),
-                sources=source or None,
+                sources=sales_sources(settings, source or None),
                 start_date=start,
                 end_date=end,
                 engine=engine,
