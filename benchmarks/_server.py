@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import resource
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 
 from leadpersona.adapters.mongo.embedded import EmbeddedMongo
 
-__all__ = ["in_child", "on_embedded_server"]
+__all__ = ["in_child", "on_embedded_server", "peak_rss_mb"]
 
 T = TypeVar("T")
 
@@ -49,3 +50,12 @@ def in_child(target: Callable[..., None], *args: Any) -> dict[str, Any]:
             process.kill()
             process.join()
     return result
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, not inherited
+    from the parent across ``exec``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

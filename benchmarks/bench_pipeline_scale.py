@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks._server import peak_rss_mb
 from leadpersona.adapters.enrichment_client import EnrichmentClient
 from leadpersona.adapters.local_server import free_port
 from leadpersona.adapters.mongo.connection import connect
@@ -61,13 +61,6 @@ class Outcome:
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def _peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class _MockProcess:
@@ -152,7 +145,7 @@ def measure(setting: str, leads: int) -> Outcome:
         seconds,
         client_cpu / leads * 1000,
         server_cpu / leads * 1000,
-        _peak_rss_mb(),
+        peak_rss_mb(),
         calls,
     )
 

@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import resource
 import statistics
 import tempfile
 import time
@@ -56,7 +55,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sqlalchemy import create_engine, text
 
-from benchmarks._server import in_child
+from benchmarks._server import in_child, peak_rss_mb
 from leadpersona.adapters.warehouse.engine import make_engine, upgrade
 from leadpersona.adapters.warehouse.sales_load import (
     ensure_partitions,
@@ -126,15 +125,6 @@ def _inputs(count: int, folder: Path) -> tuple[Path, Path, pa.Table]:
 # Children: each measured load runs in its own process.
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, not inherited
-    from the parent across ``exec``)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _inbox_with(path: str) -> Path:
     """A fresh inbox holding ``path`` (a hard link), inside the run's temporary folder, so the
     moved file is removed with it."""
@@ -157,7 +147,7 @@ def _child_source_only(path: str, queue: Any) -> None:
 
     started = time.perf_counter()
     count = asyncio.run(read())
-    queue.put({"seconds": time.perf_counter() - started, "rss_mb": _peak_rss_mb(), "read": count})
+    queue.put({"seconds": time.perf_counter() - started, "rss_mb": peak_rss_mb(), "read": count})
 
 
 def _child_product(path: str, url: str, queue: Any) -> None:
@@ -186,7 +176,7 @@ def _child_product(path: str, url: str, queue: Any) -> None:
     queue.put(
         {
             "seconds": seconds,
-            "rss_mb": _peak_rss_mb(),
+            "rss_mb": peak_rss_mb(),
             "read": files.read,
             "loaded": files.loaded,
             "quarantined": files.quarantined,
@@ -230,7 +220,7 @@ def _child_pandas(path: str, url: str, queue: Any) -> None:
     queue.put(
         {
             "seconds": seconds,
-            "rss_mb": _peak_rss_mb(),
+            "rss_mb": peak_rss_mb(),
             "loaded": loaded,
             "quarantined": rejected,
         }

@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import resource
 import statistics
 import time
 import uuid
@@ -46,7 +45,7 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, text
 
-from benchmarks._server import in_child, on_embedded_server
+from benchmarks._server import in_child, on_embedded_server, peak_rss_mb
 from leadpersona.adapters.enrichment_client import EnrichmentClient
 from leadpersona.adapters.mock_api import create_app
 from leadpersona.adapters.mongo.connection import connect
@@ -116,15 +115,6 @@ class _Databases:
 # Children: each MongoDB → PostgreSQL job runs in its own process.
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, not inherited
-    from the parent across ``exec``)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -151,7 +141,7 @@ def _child_product(uri: str, mongo_db: str, data_dir: str, database: str, queue:
             "inserted": dict(report.inserted),
             "stages": dict(stages) if stages else None,
             "rss_before_mb": before,
-            "rss_mb": _peak_rss_mb(),
+            "rss_mb": peak_rss_mb(),
         }
 
     queue.put(asyncio.run(main()))
@@ -410,7 +400,7 @@ def _child_floor(uri: str, mongo_db: str, data_dir: str, database: str, queue: A
             "seconds": extract + transform + load,
             "rows": sum(len(table_rows) for table_rows in rows.values()),
             "per_table": {table: len(table_rows) for table, table_rows in rows.items()},
-            "rss_mb": _peak_rss_mb(),
+            "rss_mb": peak_rss_mb(),
         }
     )
 
@@ -485,7 +475,7 @@ def _child_dlt(uri: str, mongo_db: str, data_dir: str, database: str, queue: Any
             "stages": stages,
             "rows": rows,
             "tables": sum(1 for table in counts if not table.startswith("_dlt")),
-            "rss_mb": _peak_rss_mb(),
+            "rss_mb": peak_rss_mb(),
         }
     )
 

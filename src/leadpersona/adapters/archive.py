@@ -33,7 +33,7 @@ from pymongo.errors import PyMongoError
 
 from leadpersona import __version__
 from leadpersona.adapters.enrichment_client import FetchResult
-from leadpersona.adapters.mongo.connection import MongoDatabase, find_in
+from leadpersona.adapters.mongo.connection import Lookahead, MongoDatabase, find_in
 from leadpersona.domain.email import normalize_email
 from leadpersona.errors import ArchiveError, ArchiveNotFound, InvalidInput
 
@@ -237,10 +237,10 @@ class _ChunksInOrder(AnswersInOrder):
         super().__init__(archive)
         order = [("files_id", ASCENDING), ("n", ASCENDING)]
         # A bounded batch per round trip: by default a getMore brings up to 16 MB of chunks.
-        self._chunks = aiter(chunks.find({}).sort(order).hint(order).batch_size(_WALK_BATCH))
-        self._next: dict[str, Any] | None = None
+        self._chunks = Lookahead(
+            aiter(chunks.find({}).sort(order).hint(order).batch_size(_WALK_BATCH))
+        )
         self._passed: ObjectId | None = None
-        self._done = False
 
     async def take(self, archive_ids: Sequence[str]) -> dict[str, bytes]:
         keys = {key: _object_id(key) for key in archive_ids}
@@ -251,19 +251,14 @@ class _ChunksInOrder(AnswersInOrder):
         parts: dict[ObjectId, list[bytes]] = {}
         last = max(wanted) if wanted else None
         try:
-            while last is not None and not self._done:
-                if self._next is None:
-                    try:
-                        self._next = await anext(self._chunks)
-                    except StopAsyncIteration:
-                        self._done = True
-                        break
-                file_id = self._next["files_id"]
+            while last is not None and (chunk := await self._chunks.peek()) is not None:
+                file_id = chunk["files_id"]
                 if not isinstance(file_id, ObjectId) or file_id > last:
                     break
                 if file_id in wanted:
-                    parts.setdefault(file_id, []).append(bytes(self._next["data"]))
-                self._passed, self._next = file_id, None
+                    parts.setdefault(file_id, []).append(bytes(chunk["data"]))
+                self._passed = file_id
+                self._chunks.take()
         except PyMongoError as exc:
             raise ArchiveError(f"cannot read archived answers: {exc}") from exc
         found = {key: b"".join(parts.get(keys[key], [])) for key in keys if key not in behind}

@@ -16,7 +16,7 @@ from pymongo.errors import ConfigurationError, PyMongoError
 from leadpersona.adapters.mongo.documents import DOCUMENT_MODELS
 from leadpersona.errors import DatabaseError
 
-__all__ = ["IN_CHUNK", "MongoDatabase", "connect", "find_in", "redact_uri"]
+__all__ = ["IN_CHUNK", "Lookahead", "MongoDatabase", "connect", "find_in", "redact_uri"]
 
 MongoDatabase = AsyncDatabase[dict[str, Any]]
 
@@ -46,6 +46,28 @@ async def find_in(
         )
     )
     return [document for part in parts for document in part]
+
+
+class Lookahead:
+    """The documents of a cursor, each looked at before it is taken (a merge join's side)."""
+
+    def __init__(self, documents: AsyncIterator[dict[str, Any]]) -> None:
+        self._documents = documents
+        self._next: dict[str, Any] | None = None
+        self._done = False
+
+    async def peek(self) -> dict[str, Any] | None:
+        """The next document, left in place (None once there are no more)."""
+        if self._next is None and not self._done:
+            try:
+                self._next = await anext(self._documents)
+            except StopAsyncIteration:
+                self._done = True
+        return self._next
+
+    def take(self) -> None:
+        """Move past the document :meth:`peek` gave."""
+        self._next = None
 
 
 def redact_uri(uri: str) -> str:

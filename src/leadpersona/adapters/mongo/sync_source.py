@@ -15,7 +15,7 @@ from typing import Any
 
 from pymongo.asynchronous.cursor import AsyncCursor
 
-from leadpersona.adapters.mongo.connection import MongoDatabase, find_in
+from leadpersona.adapters.mongo.connection import Lookahead, MongoDatabase, find_in
 from leadpersona.adapters.repositories import LeadsInOrder, SyncSource
 
 __all__ = ["MongoSyncSource"]
@@ -33,26 +33,18 @@ def _since(since: datetime | None) -> dict[str, Any]:
 
 class _MongoLeadsInOrder(LeadsInOrder):
     def __init__(self, cursor: AsyncCursor[dict[str, Any]]) -> None:
-        self._documents = aiter(cursor)
-        self._next: dict[str, Any] | None = None
-        self._done = False
+        self._leads = Lookahead(aiter(cursor))
 
     async def take(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         wanted, last = set(ids), max(ids)
         found = []
-        while not self._done:
-            if self._next is None:
-                try:
-                    self._next = await anext(self._documents)
-                except StopAsyncIteration:
-                    self._done = True
-                    break
-            key = self._next["_id"]
+        while (lead := await self._leads.peek()) is not None:
+            key = lead["_id"]
             if isinstance(key, str) and key > last:  # (persona ids are text: others never match)
                 break
             if key in wanted:
-                found.append(self._next)
-            self._next = None
+                found.append(lead)
+            self._leads.take()
         return found
 
 
