@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import Engine
@@ -28,9 +28,10 @@ from leadpersona.adapters.mongo.runs import MongoQuarantineRepository, MongoRunR
 from leadpersona.adapters.mongo.setup import MongoStoreSetup
 from leadpersona.adapters.mongo.sync_source import MongoSyncSource
 from leadpersona.adapters.repositories import Repositories, RunRepository
+from leadpersona.adapters.sales_api import MOCK_SALES_BASE_URL, SalesApiClient
 from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.config import Settings
-from leadpersona.errors import ConfigError
+from leadpersona.errors import ConfigError, WarehouseError
 from leadpersona.mapping import FieldMapStore
 from leadpersona.sales.records import SOURCE_NAMES, SalesSource
 from leadpersona.services import warehouse_sync
@@ -44,6 +45,9 @@ from leadpersona.services.runs import ProgressCallback
 from leadpersona.services.warehouse_sync import SyncReport
 from leadpersona.services.wiring import SalesSources, SourceFactory, SourceWindow, Wired
 
+if TYPE_CHECKING:
+    from leadpersona.adapters.mock_sales_api import SalesMockConfig
+
 __all__ = [
     "MongoDatabase",
     "Wired",
@@ -55,9 +59,11 @@ __all__ = [
     "open_database",
     "raw_archive",
     "run_enrichment",
+    "sales_client",
     "sales_sources",
     "sync_warehouse",
     "warehouse_engine",
+    "warehouse_or_reason",
     "wired",
 ]
 
@@ -85,6 +91,21 @@ async def open_database(
 def warehouse_engine(settings: Settings) -> Iterator[Engine]:
     """The warehouse engine (``LEADPERSONA_WAREHOUSE_URL``, SQLite by default), then disposed."""
     engine = make_engine(settings.effective_warehouse_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def warehouse_or_reason(settings: Settings) -> Iterator[Engine | WarehouseError]:
+    """:func:`warehouse_engine`, or why it cannot be opened, for readers that show the reason
+    instead of failing (the dashboard's sales section)."""
+    try:
+        engine = make_engine(settings.effective_warehouse_url)
+    except WarehouseError as exc:
+        yield exc
+        return
     try:
         yield engine
     finally:
@@ -136,6 +157,32 @@ def enrichment_client(settings: Settings) -> EnrichmentClient:
     )
 
 
+@asynccontextmanager
+async def sales_client(
+    settings: Settings, *, mock: SalesMockConfig | None = None, **options: Any
+) -> AsyncIterator[SalesApiClient]:
+    """The sales API client the settings describe, entered: the configured sales API, or the
+    in-process mock (:mod:`leadpersona.adapters.mock_sales_api`, configured by ``mock``)
+    through an ASGI transport, no port opened. ``options`` go to :class:`SalesApiClient`
+    (``timeout``, ``max_retries``, ...)."""
+    transport: httpx.AsyncBaseTransport | None = None
+    base_url = settings.sales_api_url
+    if base_url is None:
+        from leadpersona.adapters.mock_sales_api import create_sales_app
+
+        transport = httpx.ASGITransport(app=create_sales_app(mock))
+        base_url = MOCK_SALES_BASE_URL
+    client = SalesApiClient(
+        base_url,
+        api_key=settings.sales_api_key.get_secret_value(),
+        rate_limit=settings.effective_sales_rate_limit,
+        transport=transport,
+        **options,
+    )
+    async with client:
+        yield client
+
+
 def field_map_store(settings: Settings) -> FieldMapStore:
     """The field-of-study mapping the settings point at: the working copy at
     ``settings.mapping_csv_path``, copied from the packaged CSV on first use.
@@ -167,10 +214,9 @@ def sales_sources(settings: Settings, names: Sequence[str] | None = None) -> Sal
         raise ConfigError("no shop database: set LEADPERSONA_SALES_SOURCE_URL to load --source db")
 
     async def api(window: SourceWindow) -> SalesSource:
-        from leadpersona.adapters.sales_api import open_sales_client
         from leadpersona.sales.sources.api import ApiSource
 
-        client = await window.stack.enter_async_context(open_sales_client(settings))
+        client = await window.stack.enter_async_context(sales_client(settings))
         return ApiSource(client, window.start_date, window.end_date)
 
     async def files(_window: SourceWindow) -> SalesSource:

@@ -23,6 +23,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixe
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.persona_store import PersonaStore
 from leadpersona.adapters.mongo.runs import MongoRunRepository
+from leadpersona.adapters.warehouse.engine import make_engine
 from leadpersona.config import Settings
 from leadpersona.domain.persona import FeatureProvenance, Persona
 from leadpersona.entrypoints.report import write_report
@@ -239,12 +240,17 @@ async def test_sales_views_in_headless_chromium(
     async def make(_window: SourceWindow) -> ListSource:
         return source
 
-    await load_sales(
-        settings_env,
-        runs=MongoRunRepository(database),
-        sources={"files": make},
-        now=datetime(2026, 2, 10, tzinfo=UTC),
-    )
+    engine = make_engine(settings_env.effective_warehouse_url)
+    try:
+        await load_sales(
+            settings_env,
+            runs=MongoRunRepository(database),
+            sources={"files": make},
+            engine=engine,
+            now=datetime(2026, 2, 10, tzinfo=UTC),
+        )
+    finally:
+        engine.dispose()
     wait = WebDriverWait(browser, 30)
 
     browser.get(served + "/")

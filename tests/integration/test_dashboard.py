@@ -9,7 +9,7 @@ from typing import Any
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.mongo.runs import MongoRunRepository
 from leadpersona.adapters.warehouse.engine import make_engine
-from leadpersona.bootstrap import field_map_store, mongo_repositories
+from leadpersona.bootstrap import field_map_store, mongo_repositories, warehouse_or_reason
 from leadpersona.config import Settings
 from leadpersona.entrypoints.http.page import render_page
 from leadpersona.entrypoints.report import report_markdown
@@ -32,12 +32,13 @@ async def test_collects_stats_runs_quarantine_and_mapping(
 ) -> None:
     newest = await seed_dashboard(database)
 
-    data = await collect_dashboard(
-        settings_env,
-        mongo_repositories(database),
-        field_map_store(settings_env),
-        database=database.name,
-    )
+    with warehouse_or_reason(settings_env) as warehouse:
+        data = await collect_dashboard(
+            mongo_repositories(database),
+            field_map_store(settings_env),
+            database=database.name,
+            warehouse=warehouse,
+        )
 
     stats = data.stats
     for key in ("total_leads", "personas", "enriched", "no_data", "coverage"):
@@ -86,12 +87,13 @@ async def test_collects_stats_runs_quarantine_and_mapping(
 
 
 async def test_empty_database(database: MongoDatabase, settings_env: Settings) -> None:
-    data = await collect_dashboard(
-        settings_env,
-        mongo_repositories(database),
-        field_map_store(settings_env),
-        database=database.name,
-    )
+    with warehouse_or_reason(settings_env) as warehouse:
+        data = await collect_dashboard(
+            mongo_repositories(database),
+            field_map_store(settings_env),
+            database=database.name,
+            warehouse=warehouse,
+        )
 
     assert data.stats["total_leads"] == 0
     assert data.stats["coverage"] is None
@@ -113,9 +115,13 @@ async def test_unreadable_mapping_csv_does_not_hide_the_rest(
     broken.mkdir()
     settings = settings_env.model_copy(update={"field_mapping_csv": broken})
 
-    data = await collect_dashboard(
-        settings, mongo_repositories(database), field_map_store(settings), database=database.name
-    )
+    with warehouse_or_reason(settings) as warehouse:
+        data = await collect_dashboard(
+            mongo_repositories(database),
+            field_map_store(settings),
+            database=database.name,
+            warehouse=warehouse,
+        )
 
     assert data.mapping is None
     assert data.mapping_error is not None and "mapping-is-a-directory.csv" in data.mapping_error
@@ -127,9 +133,13 @@ async def test_sales_views_from_the_warehouse(
     database: MongoDatabase, settings_env: Settings, warehouse_url: str
 ) -> None:
     settings = settings_env.model_copy(update={"warehouse_url": warehouse_url})
-    empty = await collect_dashboard(
-        settings, mongo_repositories(database), field_map_store(settings), database=database.name
-    )
+    with warehouse_or_reason(settings) as warehouse:
+        empty = await collect_dashboard(
+            mongo_repositories(database),
+            field_map_store(settings),
+            database=database.name,
+            warehouse=warehouse,
+        )
     assert empty.sales.revenue == [] and empty.sales.error is None
     assert 'id="sales-empty"' in render_page(empty, live=False)
 
@@ -154,9 +164,13 @@ async def test_sales_views_from_the_warehouse(
     finally:
         engine.dispose()
 
-    data = await collect_dashboard(
-        settings, mongo_repositories(database), field_map_store(settings), database=database.name
-    )
+    with warehouse_or_reason(settings) as warehouse:
+        data = await collect_dashboard(
+            mongo_repositories(database),
+            field_map_store(settings),
+            database=database.name,
+            warehouse=warehouse,
+        )
     assert [(r["academic_field"], r["revenue"]) for r in data.sales.revenue] == [
         (None, "198.00"),
         ("engineering", "20.00"),

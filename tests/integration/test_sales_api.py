@@ -15,7 +15,8 @@ from fastapi import FastAPI
 from leadpersona.adapters.local_server import serve_in_thread
 from leadpersona.adapters.mock_api import MockConfig, create_app
 from leadpersona.adapters.mock_sales_api import SalesMockConfig, SalesMockState, create_sales_app
-from leadpersona.adapters.sales_api import SalesApiClient, open_sales_client
+from leadpersona.adapters.sales_api import SalesApiClient
+from leadpersona.bootstrap import sales_client
 from leadpersona.config import Settings
 from leadpersona.errors import FatalSalesApiError, SalesApiError
 from leadpersona.sales.cleaning import SalesCleaner
@@ -213,18 +214,18 @@ async def test_answers_outside_the_contract_are_fatal() -> None:
 async def test_settings_choose_the_in_process_mock_or_the_configured_api(
     start_mock: StartMock,
 ) -> None:
-    async with open_sales_client(Settings()) as api:
+    async with sales_client(Settings()) as api:
         pages = await read_all(api, 500)
     default = SalesMockConfig()
     assert [r for page, _ in pages for r in page] == expected(default)
     small = SalesMockConfig(orders_per_day=2, seed=9)
-    async with open_sales_client(Settings(), mock=small) as api:
+    async with sales_client(Settings(), mock=small) as api:
         pages = await read_all(api, 500)
     assert [r for page, _ in pages for r in page] == expected(small)
 
     url, state = start_mock(SalesMockConfig(api_key="k3y", orders_per_day=3))
     settings = Settings(sales_api_url=url, sales_api_key="k3y")  # type: ignore[arg-type]
-    async with open_sales_client(settings, max_retries=1) as api:
+    async with sales_client(settings, max_retries=1) as api:
         assert api.base_url == url
         pages = await read_all(api, 500)
     assert len(pages) == 1 and state.by_status[200] == 1

@@ -9,6 +9,7 @@ from leadpersona.adapters.field_map_csv import ensure_working_copy
 from leadpersona.adapters.repositories import LeadContact, NewImport
 from leadpersona.config import Settings
 from leadpersona.domain.runs import QuarantineReason, QuarantineRecord, RunRecord
+from leadpersona.errors import WarehouseError
 from leadpersona.mapping import FieldMapStore
 from leadpersona.services.dashboard import RUN_ERRORS_SHOWN, collect_dashboard
 from tests.fakes import in_memory_repositories
@@ -70,7 +71,12 @@ async def test_the_dashboard_reads_everything_through_the_repositories(tmp_path:
     settings = Settings(_env_file=None, data_dir=tmp_path)
 
     field_maps = FieldMapStore(ensure_working_copy(settings.mapping_csv_path), encoder=None)
-    data = await collect_dashboard(settings, repositories, field_maps, database="demo")
+    data = await collect_dashboard(
+        repositories,
+        field_maps,
+        database="demo",
+        warehouse=WarehouseError("no warehouse in this test"),
+    )
 
     assert data.database == "demo"
     assert data.stats["total_leads"] == 2

@@ -33,7 +33,7 @@ WRITERS_OF_A_TRANSACTION = {"WarehouseWriter", "SalesWriter"}
 #: Where the classes a service is handed come from (the sales sources among them).
 ADAPTER_PACKAGES = ("leadpersona.adapters", "leadpersona.mapping", "leadpersona.sales.sources")
 #: Functions that open an adapter from the settings: bootstrap's to call.
-OPENERS = {"open_sales_client"}
+OPENERS = {"make_engine"}
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -143,10 +143,10 @@ def test_a_constructed_adapter_is_seen(tmp_path: Path) -> None:
     source.write_text(
         "from leadpersona.mapping import FieldMapStore, MappingResult\n"
         "from leadpersona.adapters.archive import GridFSArchive\n"
-        "from leadpersona.adapters.sales_api import open_sales_client\n"
+        "from leadpersona.adapters.warehouse.engine import make_engine\n"
         "from leadpersona.sales.sources.files import FileInboxSource\n"
         "def f(path, database, settings):\n"
-        "    FileInboxSource(path), open_sales_client(settings)\n"
+        "    FileInboxSource(path), make_engine(settings.warehouse_url)\n"
         "    MappingResult(field_of_study='x', academic_field=None, source=None,"
         " confidence=None)\n"
         "    return FieldMapStore(path), GridFSArchive(database)\n",
@@ -156,7 +156,7 @@ def test_a_constructed_adapter_is_seen(tmp_path: Path) -> None:
         "FieldMapStore",
         "GridFSArchive",
         "FileInboxSource",
-        "open_sales_client",
+        "make_engine",
     }
 
 
@@ -175,3 +175,18 @@ def test_the_mapping_package_keeps_no_store_per_process() -> None:
         and "Store" in ast.unparse(node)
     ]
     assert module_dicts == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        path
+        for package in ("adapters", "mapping", "sales")
+        for path in (PACKAGE / package).rglob("*.py")
+    ),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_adapters_do_not_read_the_settings(path: Path) -> None:
+    # bootstrap reads the settings and hands adapters what they need.
+    source = path.read_text(encoding="utf-8")
+    assert "leadpersona.config" not in source, f"{path.name} reads the settings"

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -37,11 +36,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 
 from leadpersona.adapters.http_client import PoliteClient
-from leadpersona.config import Settings
 from leadpersona.errors import FatalSalesApiError, RetriableSalesApiError, SalesApiError
 
 if TYPE_CHECKING:
-    from leadpersona.adapters.mock_sales_api import SalesMockConfig
+    pass
 
 __all__ = [
     "API_KEY_HEADER",
@@ -49,7 +47,6 @@ __all__ = [
     "MOCK_SALES_BASE_URL",
     "SalesApiClient",
     "SalesPage",
-    "open_sales_client",
 ]
 
 API_KEY_HEADER = "X-API-Key"
@@ -195,32 +192,3 @@ def _detail(response: httpx.Response) -> str:
             if isinstance(value, str) and value and len(value) <= 200:
                 return f" ({' '.join(value.split())})"
     return ""
-
-
-@asynccontextmanager
-async def open_sales_client(
-    settings: Settings, *, mock: SalesMockConfig | None = None, **options: Any
-) -> AsyncIterator[SalesApiClient]:
-    """The client the settings describe: the configured sales API, or the in-process mock.
-
-    ``options`` go to :class:`SalesApiClient` (``timeout``, ``max_retries``, ...). Without
-    ``LEADPERSONA_SALES_API_URL`` the mock sales API (:mod:`leadpersona.adapters.mock_sales_api`,
-    configured by ``mock``, default options otherwise) answers in this process, through an ASGI
-    transport: no port is opened.
-    """
-    transport: httpx.AsyncBaseTransport | None = None
-    base_url = settings.sales_api_url
-    if base_url is None:
-        from leadpersona.adapters.mock_sales_api import create_sales_app
-
-        transport = httpx.ASGITransport(app=create_sales_app(mock))
-        base_url = MOCK_SALES_BASE_URL
-    client = SalesApiClient(
-        base_url,
-        api_key=settings.sales_api_key.get_secret_value(),
-        rate_limit=settings.effective_sales_rate_limit,
-        transport=transport,
-        **options,
-    )
-    async with client:
-        yield client

@@ -12,7 +12,12 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from leadpersona.bootstrap import MongoDatabase, field_map_store, mongo_repositories
+from leadpersona.bootstrap import (
+    MongoDatabase,
+    field_map_store,
+    mongo_repositories,
+    warehouse_or_reason,
+)
 from leadpersona.config import Settings
 from leadpersona.entrypoints.http.page import render_page
 from leadpersona.errors import ReportError
@@ -186,12 +191,13 @@ async def write_report(
     """Write ``persona-report.html`` (self-contained: scripts inlined, data embedded) and
     ``persona-report.md`` into ``out_dir`` (created if needed); return their paths.
     ``field_maps``: the mapping store the caller holds (else the one the settings point at)."""
-    data = await collect_dashboard(
-        settings,
-        mongo_repositories(database),
-        field_maps if field_maps is not None else field_map_store(settings),
-        database=database.name,
-    )
+    with warehouse_or_reason(settings) as warehouse:
+        data = await collect_dashboard(
+            mongo_repositories(database),
+            field_maps if field_maps is not None else field_map_store(settings),
+            database=database.name,
+            warehouse=warehouse,
+        )
     html = render_page(data, live=False)
     markdown = report_markdown(data)
     out_dir = Path(out_dir)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect
 
 from leadpersona.adapters.repositories import (
     ImportLedger,
@@ -21,14 +21,13 @@ from leadpersona.adapters.repositories import (
     Repositories,
     RunRepository,
 )
-from leadpersona.adapters.warehouse.engine import make_engine, warehouse_errors
+from leadpersona.adapters.warehouse.engine import warehouse_errors
 from leadpersona.adapters.warehouse.sales_queries import (
     conversion_by_persona,
     load_quality,
     revenue_by_persona,
     top_products,
 )
-from leadpersona.config import Settings
 from leadpersona.domain.runs import RunRecord
 from leadpersona.errors import FieldMapError, LeadPersonaError
 from leadpersona.mapping import CleaningReport, FieldMapStore
@@ -206,27 +205,26 @@ async def mapping_summary(field_maps: FieldMapStore) -> CleaningReport:
     return await asyncio.to_thread(field_maps.report)
 
 
-def _read_sales(url: str) -> SalesSummary:
-    engine = make_engine(url)
-    try:
-        with warehouse_errors(url), engine.connect() as connection:
-            if not inspect(connection).has_table("fact_sales"):
-                return SalesSummary()  # never migrated: nothing loaded yet
-            return SalesSummary(
-                revenue=revenue_by_persona(connection, ["academic_field", "company_type"]),
-                top_products=top_products(connection, per_persona=3),
-                conversion=conversion_by_persona(connection),
-                quality=load_quality(connection, limit=5),
-            )
-    finally:
-        engine.dispose()
+def _read_sales(engine: Engine) -> SalesSummary:
+    with warehouse_errors(str(engine.url)), engine.connect() as connection:
+        if not inspect(connection).has_table("fact_sales"):
+            return SalesSummary()  # never migrated: nothing loaded yet
+        return SalesSummary(
+            revenue=revenue_by_persona(connection, ["academic_field", "company_type"]),
+            top_products=top_products(connection, per_persona=3),
+            conversion=conversion_by_persona(connection),
+            quality=load_quality(connection, limit=5),
+        )
 
 
-async def sales_summary(settings: Settings) -> SalesSummary:
-    """Sales by persona from the warehouse; a warehouse that cannot be read (not migrated yet,
-    unreachable) gives an empty summary with the reason, not a failing page."""
+async def sales_summary(warehouse: Engine | LeadPersonaError) -> SalesSummary:
+    """Sales by persona from the warehouse; a warehouse that cannot be read (no usable URL,
+    not migrated yet, unreachable) gives an empty summary with the reason, not a failing
+    page. ``warehouse``: its engine, or why the entry point could not open one."""
+    if isinstance(warehouse, LeadPersonaError):
+        return SalesSummary(error=str(warehouse))
     try:
-        return await asyncio.to_thread(_read_sales, settings.effective_warehouse_url)
+        return await asyncio.to_thread(_read_sales, warehouse)
     except LeadPersonaError as exc:
         return SalesSummary(error=str(exc))
 
@@ -249,14 +247,15 @@ async def ledger(runs: RunRepository, limit: int = RECENT_RUNS) -> list[LedgerEn
 
 
 async def collect_dashboard(
-    settings: Settings,
     repositories: Repositories,
     field_maps: FieldMapStore,
     *,
     database: str,
+    warehouse: Engine | LeadPersonaError,
 ) -> DashboardData:
-    """Gather the dashboard's content (``database`` is the name shown). A mapping CSV that
-    cannot be read does not hide the rest: its error is reported in ``mapping_error``."""
+    """Gather the dashboard's content (``database`` is the name shown; ``warehouse``: the
+    warehouse engine, or why there is none). A mapping CSV that cannot be read does not hide
+    the rest: its error is reported in ``mapping_error``; the same for the warehouse."""
     stats = await PersonaService(repositories).stats()
     runs = await recent_runs(repositories.runs)
     quarantine = await quarantine_summary(repositories.quarantine, repositories.imports)
@@ -275,5 +274,5 @@ async def collect_dashboard(
         mapping=mapping,
         mapping_error=mapping_error,
         ledger=await ledger(repositories.runs),
-        sales=await sales_summary(settings),
+        sales=await sales_summary(warehouse),
     )

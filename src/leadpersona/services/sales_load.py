@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from leadpersona.adapters.repositories import RunRepository
-from leadpersona.adapters.warehouse.engine import ensure_schema, make_engine, warehouse_errors
+from leadpersona.adapters.warehouse.engine import ensure_schema, warehouse_errors
 from leadpersona.adapters.warehouse.sales_load import (
     BatchCounts,
     QuarantineRow,
@@ -241,7 +241,7 @@ async def load_sales(
     sources: SalesSources,
     start_date: date | None = None,
     end_date: date | None = None,
-    engine: Engine | None = None,
+    engine: Engine,
     now: datetime | None = None,
     alerts: Alerts | None = None,
     parent_run_id: str | None = None,
@@ -268,76 +268,68 @@ async def load_sales(
             )
     if start_date and end_date and end_date < start_date:
         raise ConfigError("--end-date is before --start-date")
-    own = engine is None
-    engine = engine or make_engine(settings.effective_warehouse_url)
     alerts = alerts or Alerts(settings.alert_webhook, runs=runs)
     report = SalesLoadReport()
-    try:
-        async with recorded_run(
-            runs,
-            "sales_load",
-            parent_id=parent_run_id,
-            details={
-                "sources": names,
-                "start_date": start_date and start_date.isoformat(),
-                "end_date": end_date and end_date.isoformat(),
-            },
-        ) as run:
-            report.run_id = run.id
-            await asyncio.to_thread(ensure_schema, engine)
+    async with recorded_run(
+        runs,
+        "sales_load",
+        parent_id=parent_run_id,
+        details={
+            "sources": names,
+            "start_date": start_date and start_date.isoformat(),
+            "end_date": end_date and end_date.isoformat(),
+        },
+    ) as run:
+        report.run_id = run.id
+        await asyncio.to_thread(ensure_schema, engine)
 
-            def prepare() -> tuple[int, dict[str, dict[str, Any]]]:
-                with warehouse_errors(str(engine.url)):
-                    finish_stale(engine)  # what a killed load left
-                with warehouse_errors(str(engine.url)), engine.begin() as connection:
-                    changed = refresh_customers(connection, today)
-                    return changed, read_checkpoints(connection, "api")
+        def prepare() -> tuple[int, dict[str, dict[str, Any]]]:
+            with warehouse_errors(str(engine.url)):
+                finish_stale(engine)  # what a killed load left
+            with warehouse_errors(str(engine.url)), engine.begin() as connection:
+                changed = refresh_customers(connection, today)
+                return changed, read_checkpoints(connection, "api")
 
-            report.customers_changed, api_state = await asyncio.to_thread(prepare)
-            if "api" in names:
-                report.start_date, report.end_date = api_range(
-                    api_state, today, start_date, end_date
+        report.customers_changed, api_state = await asyncio.to_thread(prepare)
+        if "api" in names:
+            report.start_date, report.end_date = api_range(api_state, today, start_date, end_date)
+        writer = SalesWriter(run.id)
+        cleaner = SalesCleaner(today=today)
+        load = _Load(engine, writer, cleaner)
+        failures: list[str] = []
+        try:
+            async with AsyncExitStack() as stack:
+                window = SourceWindow(
+                    start_date=report.start_date or today,
+                    end_date=report.end_date or today,
+                    stack=stack,
                 )
-            writer = SalesWriter(run.id)
-            cleaner = SalesCleaner(today=today)
-            load = _Load(engine, writer, cleaner)
-            failures: list[str] = []
-            try:
-                async with AsyncExitStack() as stack:
-                    window = SourceWindow(
-                        start_date=report.start_date or today,
-                        end_date=report.end_date or today,
-                        stack=stack,
+                for name in names:
+                    source_report = SourceReport(source=name)
+                    report.sources[name] = source_report
+                    await _load_source(
+                        load,
+                        name,
+                        sources[name],
+                        window,
+                        source_report,
+                        clock_now,
+                        on_progress,
+                        failures,
                     )
-                    for name in names:
-                        source_report = SourceReport(source=name)
-                        report.sources[name] = source_report
-                        await _load_source(
-                            load,
-                            name,
-                            sources[name],
-                            window,
-                            source_report,
-                            clock_now,
-                            on_progress,
-                            failures,
-                        )
-                        run.counts[name] = source_report.model_dump(
-                            mode="json",
-                            include={"read", "loaded", "quarantined", "duplicates", "status"},
-                        )
-            finally:
-                cleaner.close()
-            await _close_load(engine, writer.months, report.totals()["loaded"] >= ANALYZE_AFTER)
-            for name, source_report in report.sources.items():
-                for alert in _quality_alerts(settings, name, source_report, run.id):
-                    await alerts.raise_alert(alert)
-                    report.alerts.append(alert)
-            if failures:
-                raise LeadPersonaError(failures[0])
-    finally:
-        if own:
-            engine.dispose()
+                    run.counts[name] = source_report.model_dump(
+                        mode="json",
+                        include={"read", "loaded", "quarantined", "duplicates", "status"},
+                    )
+        finally:
+            cleaner.close()
+        await _close_load(engine, writer.months, report.totals()["loaded"] >= ANALYZE_AFTER)
+        for name, source_report in report.sources.items():
+            for alert in _quality_alerts(settings, name, source_report, run.id):
+                await alerts.raise_alert(alert)
+                report.alerts.append(alert)
+        if failures:
+            raise LeadPersonaError(failures[0])
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 

@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 from leadpersona.adapters.archive import AnswersInOrder, RawArchive
 from leadpersona.adapters.enrichment_client import parse_response
 from leadpersona.adapters.repositories import LeadsInOrder, RunRepository, SyncSource
-from leadpersona.adapters.warehouse.engine import ensure_schema, make_engine, warehouse_errors
+from leadpersona.adapters.warehouse.engine import ensure_schema, warehouse_errors
 from leadpersona.adapters.warehouse.load import (
     TABLES,
     WarehouseWriter,
@@ -330,7 +330,7 @@ async def sync_warehouse(
     runs: RunRepository,
     full: bool = False,
     batch_size: int = DEFAULT_BATCH,
-    engine: Engine | None = None,
+    engine: Engine,
     on_progress: Progress | None = None,
     parent_run_id: str | None = None,
 ) -> SyncReport:
@@ -343,53 +343,47 @@ async def sync_warehouse(
     ``leadpersona.bootstrap.sync_warehouse`` runs it on a MongoDB database.
     """
     started = time.perf_counter()
-    own = engine is None
-    engine = engine or make_engine(settings.effective_warehouse_url)
-    try:
-        async with recorded_run(
-            runs,
-            "warehouse_sync",
-            parent_id=parent_run_id,
-            details={"full": full, "batch_size": batch_size},
-        ) as run:
-            await asyncio.to_thread(ensure_schema, engine)
-            sync = _Sync(
-                settings,
-                source,
-                engine,
-                archive,
-                full=full,
-                batch_size=batch_size,
-                on_progress=on_progress,
-            )
-            try:
-                with warehouse_errors(str(engine.url)):
-                    personas = await sync.personas_pass()
-                    leads = await sync.leads_pass()
-                    # A full sync looks at every company and skill; an incremental one only
-                    # at those that rows it deleted named.
-                    candidates = None if full else sync.freed
-                    await asyncio.to_thread(
-                        sync._commit, lambda writer: writer.drop_orphans(candidates)
-                    )
-            finally:
-                run.counts.update(
-                    {
-                        "inserted": {name: sync.inserted[name] for name in TABLES},
-                        "updated": {name: sync.updated[name] for name in TABLES},
-                        "deleted": {name: sync.deleted[name] for name in TABLES},
-                    }
+    async with recorded_run(
+        runs,
+        "warehouse_sync",
+        parent_id=parent_run_id,
+        details={"full": full, "batch_size": batch_size},
+    ) as run:
+        await asyncio.to_thread(ensure_schema, engine)
+        sync = _Sync(
+            settings,
+            source,
+            engine,
+            archive,
+            full=full,
+            batch_size=batch_size,
+            on_progress=on_progress,
+        )
+        try:
+            with warehouse_errors(str(engine.url)):
+                personas = await sync.personas_pass()
+                leads = await sync.leads_pass()
+                # A full sync looks at every company and skill; an incremental one only
+                # at those that rows it deleted named.
+                candidates = None if full else sync.freed
+                await asyncio.to_thread(
+                    sync._commit, lambda writer: writer.drop_orphans(candidates)
                 )
+        finally:
             run.counts.update(
                 {
-                    "personas_read": personas,
-                    "leads_checked": leads,
-                    "stage_seconds": {name: round(v, 3) for name, v in sync.stages.items()},
+                    "inserted": {name: sync.inserted[name] for name in TABLES},
+                    "updated": {name: sync.updated[name] for name in TABLES},
+                    "deleted": {name: sync.deleted[name] for name in TABLES},
                 }
             )
-    finally:
-        if own:
-            engine.dispose()
+        run.counts.update(
+            {
+                "personas_read": personas,
+                "leads_checked": leads,
+                "stage_seconds": {name: round(v, 3) for name, v in sync.stages.items()},
+            }
+        )
     return SyncReport(
         full=full,
         run_id=run.id,

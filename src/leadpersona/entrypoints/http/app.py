@@ -17,6 +17,7 @@ from leadpersona.bootstrap import (
     mongo_server,
     open_database,
     raw_archive,
+    warehouse_or_reason,
 )
 from leadpersona.config import Settings, load_settings
 from leadpersona.entrypoints.http.dashboard import router as dashboard_router
@@ -51,6 +52,7 @@ def create_app(
             state.service = PersonaService(state.repositories)
             state.archive = raw_archive(config, db)
             state.field_maps = field_map_store(config)
+            state.warehouse = stack.enter_context(warehouse_or_reason(config))
             app.state.leadpersona = state
             yield
 

@@ -19,7 +19,10 @@ router = APIRouter(tags=["dashboard"])
 async def _collect(request: Request) -> DashboardData:
     state = app_state(request)
     return await collect_dashboard(
-        state.settings, state.repositories, state.field_maps, database=state.database.name
+        state.repositories,
+        state.field_maps,
+        database=state.database.name,
+        warehouse=state.warehouse,
     )
 
 

@@ -7,11 +7,13 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 
 from leadpersona.adapters.archive import RawArchive
 from leadpersona.adapters.repositories import Repositories
 from leadpersona.bootstrap import MongoDatabase
 from leadpersona.config import Settings
+from leadpersona.errors import LeadPersonaError
 from leadpersona.mapping import FieldMapStore
 from leadpersona.services.personas import PersonaService
 
@@ -37,6 +39,8 @@ class AppState:
     database: MongoDatabase
     repositories: Repositories
     field_maps: FieldMapStore
+    #: The warehouse engine (sales views), or why it could not be opened.
+    warehouse: Engine | LeadPersonaError
 
 
 def app_state(request: Request) -> AppState:
