@@ -7,9 +7,10 @@ writes them as one Parquet and one CSV file. Measured in the same run, each load
 process (peak RSS is that process's own ``VmHWM``) into a fresh, migrated PostgreSQL database:
 
 - *product*: ``load_sales`` with the file inbox source (read, clean, dimensions, type 2
-  customers, supersession check, quarantine, checkpoint, ``sales_monthly`` rebuilt for the
-  months each batch changed; one transaction per 50,000 lines; ``ANALYZE`` of the partitions
-  it changed, ``sales_keys``' keys and the small tables at the end), from Parquet and from CSV;
+  customers, supersession check, quarantine, checkpoint, the months each batch changed marked
+  stale; one transaction per 50,000 lines; at the end the stale months of ``sales_monthly``
+  rebuilt once, alongside ``ANALYZE`` of the partitions it changed, ``sales_keys``' keys and
+  the small tables), from Parquet and from CSV;
 - *COPY floor*: the ``fact_sales`` rows the product stored, dumped beforehand, loaded into an
   empty schema (dimensions and partitions made first, not timed) with ``COPY ... FROM STDIN``
   and a commit, median of 3. The product itself writes each new batch with two COPYs (the
