@@ -27,18 +27,23 @@ def _matrix(rows: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
     return sorted((str(r["academic_field"]), str(r["company_type"]), r["count"]) for r in rows)
 
 
+async def collect(database: MongoDatabase, settings: Settings) -> DashboardData:
+    """The dashboard's content as the entry points gather it (their warehouse engine too)."""
+    with warehouse_or_reason(settings) as warehouse:
+        return await collect_dashboard(
+            mongo_repositories(database),
+            field_map_store(settings),
+            database=database.name,
+            warehouse=warehouse,
+        )
+
+
 async def test_collects_stats_runs_quarantine_and_mapping(
     database: MongoDatabase, settings_env: Settings
 ) -> None:
     newest = await seed_dashboard(database)
 
-    with warehouse_or_reason(settings_env) as warehouse:
-        data = await collect_dashboard(
-            mongo_repositories(database),
-            field_map_store(settings_env),
-            database=database.name,
-            warehouse=warehouse,
-        )
+    data = await collect(database, settings_env)
 
     stats = data.stats
     for key in ("total_leads", "personas", "enriched", "no_data", "coverage"):
@@ -87,13 +92,7 @@ async def test_collects_stats_runs_quarantine_and_mapping(
 
 
 async def test_empty_database(database: MongoDatabase, settings_env: Settings) -> None:
-    with warehouse_or_reason(settings_env) as warehouse:
-        data = await collect_dashboard(
-            mongo_repositories(database),
-            field_map_store(settings_env),
-            database=database.name,
-            warehouse=warehouse,
-        )
+    data = await collect(database, settings_env)
 
     assert data.stats["total_leads"] == 0
     assert data.stats["coverage"] is None
@@ -115,13 +114,7 @@ async def test_unreadable_mapping_csv_does_not_hide_the_rest(
     broken.mkdir()
     settings = settings_env.model_copy(update={"field_mapping_csv": broken})
 
-    with warehouse_or_reason(settings) as warehouse:
-        data = await collect_dashboard(
-            mongo_repositories(database),
-            field_map_store(settings),
-            database=database.name,
-            warehouse=warehouse,
-        )
+    data = await collect(database, settings)
 
     assert data.mapping is None
     assert data.mapping_error is not None and "mapping-is-a-directory.csv" in data.mapping_error
@@ -133,13 +126,7 @@ async def test_sales_views_from_the_warehouse(
     database: MongoDatabase, settings_env: Settings, warehouse_url: str
 ) -> None:
     settings = settings_env.model_copy(update={"warehouse_url": warehouse_url})
-    with warehouse_or_reason(settings) as warehouse:
-        empty = await collect_dashboard(
-            mongo_repositories(database),
-            field_map_store(settings),
-            database=database.name,
-            warehouse=warehouse,
-        )
+    empty = await collect(database, settings)
     assert empty.sales.revenue == [] and empty.sales.error is None
     assert 'id="sales-empty"' in render_page(empty, live=False)
 
@@ -164,13 +151,7 @@ async def test_sales_views_from_the_warehouse(
     finally:
         engine.dispose()
 
-    with warehouse_or_reason(settings) as warehouse:
-        data = await collect_dashboard(
-            mongo_repositories(database),
-            field_map_store(settings),
-            database=database.name,
-            warehouse=warehouse,
-        )
+    data = await collect(database, settings)
     assert [(r["academic_field"], r["revenue"]) for r in data.sales.revenue] == [
         (None, "198.00"),
         ("engineering", "20.00"),
