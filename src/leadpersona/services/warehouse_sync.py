@@ -5,11 +5,13 @@ Two passes, each in batches, each batch one transaction:
 1. **Personas changed since the watermark** (``updated_at``, then ``_id``, so rows sharing a
    timestamp are never skipped), with their leads and their latest archived API answers: the
    lead, persona and child rows are replaced as a set; the watermark of the batch is committed
-   with its rows. ``--full`` starts from the beginning.
+   with its rows. ``--full`` reads every persona in ``_id`` order instead, with its leads and
+   answers walked in the same order, and moves the watermark once, at the end.
 2. **Leads added or deleted**: MongoDB's lead ids and the warehouse's, both in byte order,
    merged like two sorted files: a lead only MongoDB has is written (without a persona until
-   it has one); a lead only the warehouse has leaves with its rows. ``--full`` rewrites every
-   lead row too, so edits made to leads outside the product are picked up.
+   it has one); a lead only the warehouse has leaves with its rows. ``--full`` also rewrites
+   the lead rows the personas pass did not write, so edits made to leads outside the product
+   are picked up.
 
 A sync killed at any point loses nothing: committed batches carry their watermark, and both
 passes are idempotent. A second sync with nothing changed writes nothing.
@@ -20,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -99,8 +101,6 @@ class _Sync:
         #: Seconds spent reading MongoDB, mapping documents to rows and writing the
         #: warehouse; reading overlaps the other two, so their sum exceeds the wall time.
         self.stages: dict[str, float] = {"extract": 0.0, "transform": 0.0, "load": 0.0}
-        self._leads_in_order: LeadsInOrder | None = None
-        self._answers_in_order: AnswersInOrder | None = None
         #: Tables whose rows are copied straight in until one turns out to be known.
         self.fresh_first = {"leads", "personas"}
         #: Companies and skills that rows deleted by this sync named (orphan candidates).
@@ -127,27 +127,24 @@ class _Sync:
         self.deleted.update(writer.deleted)
 
     async def _extract(
-        self, personas: Sequence[Mapping[str, Any]]
+        self,
+        personas: Sequence[Mapping[str, Any]],
+        walks: tuple[LeadsInOrder, AnswersInOrder] | None,
     ) -> tuple[dict[str, Mapping[str, Any]], dict[str, bytes]]:
         """The batch's leads and archived answers (two lookups, concurrently). In a full sync
-        the batches come in ``_id`` order, so their leads are read by one cursor in that order
-        alongside (a lookup by id costs the embedded server about four times a walk), and so
-        are their answers, archived in the order the leads were enriched (those the walk has
-        passed are looked up)."""
+        the batches come in ``_id`` order, so ``walks`` read their leads by one cursor in that
+        order alongside (a lookup by id costs the embedded server about four times a walk),
+        and their answers too, archived in the order the leads were enriched (those the walk
+        has passed are looked up)."""
         started = time.perf_counter()
         ids = [persona["_id"] for persona in personas]
-        leads_of: Awaitable[list[dict[str, Any]]]
-        if self._leads_in_order is not None:
-            leads_of = self._leads_in_order.take(ids)
-        else:
-            leads_of = self.source.leads(ids)
         archive_ids = [str(p["archive_id"]) for p in personas if p.get("archive_id")]
-        answers_of = (
-            self._answers_in_order.take(archive_ids)
-            if self._answers_in_order is not None
-            else self.archive.raw_many(archive_ids)
-        )
-        leads, answers = await asyncio.gather(leads_of, answers_of)
+        if walks is not None:
+            leads_walk, answers_walk = walks
+            found = leads_walk.take(ids), answers_walk.take(archive_ids)
+        else:
+            found = self.source.leads(ids), self.archive.raw_many(archive_ids)
+        leads, answers = await asyncio.gather(*found)
         self.stages["extract"] += time.perf_counter() - started
         return {doc["_id"]: doc for doc in leads}, answers
 
@@ -175,9 +172,10 @@ class _Sync:
 
         Incremental: the personas changed since the watermark, in ``(updated_at, _id)`` order,
         each batch committing its own watermark. Full: every persona in ``_id`` order, so that
-        a batch's leads are one index range, and the watermark moves once, at the end, to the
-        moment the pass began (a full sync killed midway leaves the watermark where it was: the
-        next sync reads again what changed since)."""
+        its leads and answers are read by walks in the same order (see :meth:`_extract`), and
+        the watermark moves once, at the end, to the moment the pass began (a full sync killed
+        midway leaves the watermark where it was: the next sync reads again what changed
+        since)."""
         with warehouse_errors(str(self.engine.url)), self.engine.connect() as connection:
             mark = None if self.full else read_watermark(connection, SOURCE)
         # The personas at the watermark's own instant that were already synced are read
@@ -188,9 +186,7 @@ class _Sync:
         began = datetime.now(UTC) - timedelta(milliseconds=1)
         total = await self.source.count_personas(since)
         cursor = self.source.personas(since, by_id=self.full, batch_size=self.batch_size)
-        if self.full:
-            self._leads_in_order = self.source.leads_in_order()
-            self._answers_in_order = self.archive.raw_in_order()
+        walks = (self.source.leads_in_order(), self.archive.raw_in_order()) if self.full else None
         self.stages["extract"] += time.perf_counter() - started
         read = 0
         writing: asyncio.Future[None] | None = None
@@ -216,7 +212,7 @@ class _Sync:
 
         async def flush(batch: list[Mapping[str, Any]]) -> None:
             nonlocal writing, written
-            leads, answers = await self._extract(batch)
+            leads, answers = await self._extract(batch, walks)
             await settle()
             written = read
             # Mapped and written in one worker thread: a third thread busy with Python (the
