@@ -20,7 +20,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -29,6 +30,7 @@ from leadpersona.errors import WarehouseError
 __all__ = [
     "alembic_config",
     "current_revision",
+    "dialect_insert",
     "downgrade",
     "head_revisions",
     "include_object",
@@ -40,6 +42,14 @@ __all__ = [
     "upgrade",
     "warehouse_errors",
 ]
+
+
+def dialect_insert(connection: Connection, table: Table) -> Any:
+    """An ``INSERT`` on ``table`` that knows ``ON CONFLICT`` in the connection's dialect
+    (PostgreSQL or SQLite)."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def safe_url(url: str) -> str:

@@ -27,8 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
+from leadpersona.adapters.warehouse.engine import dialect_insert
 from leadpersona.adapters.warehouse.tables import (
     Company,
     Education,
@@ -55,12 +56,6 @@ _CHILDREN = (POSITIONS, EDUCATIONS, lead_skills)
 STAGING_TABLES = "leadpersona_staging_tables"
 #: The child tables that name a shared row: (column, the table it names).
 _NAMES = {"positions": ("company_id", "companies"), "lead_skills": ("skill_id", "skills")}
-
-
-def _insert(connection: Connection, table: Table) -> Any:
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 class WarehouseWriter:
@@ -117,7 +112,7 @@ class WarehouseWriter:
         """An ``INSERT`` of ``rows``: on PostgreSQL from a temporary table they were copied into
         (``COPY``, then one set-based statement); elsewhere with the rows as parameters."""
         if self.connection.dialect.name != "postgresql":
-            return _insert(self.connection, table)
+            return dialect_insert(self.connection, table)
         names = list(rows[0])
         stage = f"stage_{table.name}"
         if stage not in self.connection.connection.info.get(STAGING_TABLES, ()):
@@ -188,7 +183,7 @@ class WarehouseWriter:
             return
         self.inserted[table.name] += len(rows)
         if self.connection.dialect.name != "postgresql":
-            self.connection.execute(_insert(self.connection, table), list(rows))
+            self.connection.execute(dialect_insert(self.connection, table), list(rows))
             return
         self._copy(table, table.name, [column.name for column in table.columns], rows)
 
@@ -310,7 +305,7 @@ class WarehouseWriter:
         self, source: str, watermark: tuple[datetime, str] | None, synced_at: datetime
     ) -> None:
         """Record how far ``source`` is synced, in the transaction of the rows it covers."""
-        statement = _insert(self.connection, SYNC_STATE)
+        statement = dialect_insert(self.connection, SYNC_STATE)
         statement = statement.on_conflict_do_update(
             index_elements=["source"],
             set_={

@@ -64,8 +64,8 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
+from leadpersona.adapters.warehouse.engine import dialect_insert
 from leadpersona.adapters.warehouse.tables import (
     DimCustomer,
     DimDate,
@@ -151,12 +151,6 @@ _STAGE = Table(
 )
 
 
-def _insert(connection: Connection, table: Table) -> Any:
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -221,7 +215,9 @@ def mark_stale(connection: Connection, months: Iterable[int]) -> None:
     in the caller's transaction (the one that changed their lines)."""
     rows = [{"month": month} for month in sorted(set(months))]
     if rows:
-        statement = _insert(connection, STALE).on_conflict_do_nothing(index_elements=["month"])
+        statement = dialect_insert(connection, STALE).on_conflict_do_nothing(
+            index_elements=["month"]
+        )
         connection.execute(statement, rows)
 
 
@@ -518,7 +514,7 @@ class SalesWriter:
                 }
             )
         if rows:
-            statement = _insert(connection, DIM_DATE).on_conflict_do_nothing(
+            statement = dialect_insert(connection, DIM_DATE).on_conflict_do_nothing(
                 index_elements=["date_id"]
             )
             connection.execute(statement, rows)
@@ -558,7 +554,7 @@ class SalesWriter:
             if sku not in keys
         ]
         if fresh:
-            statement = _insert(connection, DIM_PRODUCT).on_conflict_do_nothing(
+            statement = dialect_insert(connection, DIM_PRODUCT).on_conflict_do_nothing(
                 index_elements=["sku"]
             )
             connection.execute(statement, fresh)
@@ -623,7 +619,7 @@ class SalesWriter:
                         "is_current": True,
                     }
                 )
-            statement = _insert(connection, DIM_CUSTOMER).on_conflict_do_nothing(
+            statement = dialect_insert(connection, DIM_CUSTOMER).on_conflict_do_nothing(
                 index_elements=["email", "valid_from"]
             )
             connection.execute(statement, rows)
@@ -815,7 +811,7 @@ class SalesWriter:
             self.months.update(months)
         now = datetime.now(UTC)
         if rejected:
-            statement = _insert(connection, QUARANTINE).on_conflict_do_nothing(
+            statement = dialect_insert(connection, QUARANTINE).on_conflict_do_nothing(
                 index_elements=["id"]
             )
             connection.execute(
@@ -837,7 +833,7 @@ class SalesWriter:
             )
         self.add_counts(connection, source, counts)
         if checkpoint_key:
-            statement = _insert(connection, CHECKPOINTS)
+            statement = dialect_insert(connection, CHECKPOINTS)
             statement = statement.on_conflict_do_update(
                 index_elements=["key"],
                 set_={
@@ -878,7 +874,7 @@ class SalesWriter:
             "cells_required": counts.cells_required,
             "files_failed": files_failed,
         }
-        statement = _insert(connection, LOADS)
+        statement = dialect_insert(connection, LOADS)
         statement = statement.on_conflict_do_update(
             index_elements=["load_id", "source"],
             set_={name: LOADS.c[name] + statement.excluded[name] for name in values},
