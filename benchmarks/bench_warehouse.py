@@ -2,7 +2,9 @@
 COPY of its own rows, all in one run per size.
 
 Each size runs on a fresh embedded MongoDB-wire server (in a temporary directory, removed
-afterwards), with leads enriched through the in-process mock API (not timed). Every job writes
+afterwards), with leads enriched by the product's enrichment run asking the mock API's
+``rich`` profile in process (about 5 positions, 3 schools and 10 skills per lead, companies
+and skills shared across leads; not timed). Every job writes
 into its own fresh PostgreSQL database at 127.0.0.1:5432 (or ``LEADPERSONA_TEST_POSTGRES``),
 dropped at the end, also on failure. The three MongoDB → PostgreSQL jobs each run in a fresh
 process, whose peak RSS is its own ``VmHWM`` (``ru_maxrss`` is inherited across ``exec``):
@@ -26,7 +28,8 @@ process, whose peak RSS is its own ``VmHWM`` (``ru_maxrss`` is inherited across 
   benchmark's process) picks them up.
 
 Override the sizes with ``LEADPERSONA_BENCH_WAREHOUSE=1000,10000`` (100,000 runs only when
-asked for there).
+asked for there; its product and floor run ``LEADPERSONA_BENCH_WAREHOUSE_LARGE_ROUNDS`` times,
+1 unless set, other sizes ``LEADPERSONA_BENCH_WAREHOUSE_ROUNDS``, 3 unless set).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from sqlalchemy import create_engine, text
 
 from benchmarks._server import in_child, on_embedded_server, peak_rss_mb
 from leadpersona.adapters.enrichment_client import EnrichmentClient
-from leadpersona.adapters.mock_api import create_app
+from leadpersona.adapters.mock_api import INITIAL_CREDITS, Profile, synthetic_answer
 from leadpersona.adapters.mongo.connection import connect
 from leadpersona.adapters.warehouse.engine import make_engine, upgrade
 from leadpersona.adapters.warehouse.load import TABLES
@@ -64,8 +67,17 @@ POSTGRES = os.environ.get(
 )
 #: How many times the product's full sync and the floor run, in turns (the median counts).
 ROUNDS = int(os.environ.get("LEADPERSONA_BENCH_WAREHOUSE_ROUNDS", "3"))
+#: From this many leads on, they run LARGE_ROUNDS times each (a round takes minutes there).
+LARGE = 100_000
+LARGE_ROUNDS = int(os.environ.get("LEADPERSONA_BENCH_WAREHOUSE_LARGE_ROUNDS", "1"))
 #: The raw COPY of the product's rows is the median of this many committed loads.
 COPY_REPEATS = 3
+#: The mock API's profile of the seeded answers: about 5 positions, 3 schools and 10 skills
+#: per lead, companies and skills shared across leads (see ``leadpersona.adapters.mock_api``).
+PROFILE: Profile = "rich"
+#: Leads per page of the seeding's enrichment run.
+SEED_BATCH = 1000
+JSON = "application/json"
 STAGES = ("extract", "transform", "load")
 
 
@@ -531,7 +543,29 @@ def _digests(database: str) -> dict[str, str]:
 # One size.
 
 
+class _MockAnswers(httpx.AsyncBaseTransport):
+    """The mock API's answers (``create_app(MockConfig(profile="rich"))``, byte for byte: the
+    same synthetic body, credits counted down the same way, no rate limit) served in process
+    without its web framework, which would take a third of the seeding's time."""
+
+    def __init__(self) -> None:
+        self.credits_left = INITIAL_CREDITS
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        status, body = synthetic_answer(request.url.params["email"], profile=PROFILE)
+        if status == 200 and "credits_left" in body:
+            if body["success"]:
+                self.credits_left = max(0, self.credits_left - 1)
+            body["credits_left"] = self.credits_left
+            body["rate_limit_left"] = None
+        content = json.dumps(body, ensure_ascii=False).encode()
+        return httpx.Response(status, content=content, headers={"content-type": JSON})
+
+
 async def _seed(uri: str, settings: Settings, size: int) -> None:
+    """``size`` leads, enriched by the product's own pipeline (``leadpersona enrich``): it
+    archives each answer in GridFS and writes personas and enrichment states as a real run
+    does, in pages of ``SEED_BATCH``."""
     async with connect(uri, settings.mongodb_db) as database:
         await database["leads"].insert_many(
             [
@@ -539,11 +573,11 @@ async def _seed(uri: str, settings: Settings, size: int) -> None:
                 for i in range(size)
             ]
         )
-        client = EnrichmentClient(
-            "http://mock.invalid", transport=httpx.ASGITransport(app=create_app())
-        )
+        client = EnrichmentClient("http://mock.invalid", transport=_MockAnswers(), concurrency=64)
         async with client:
-            await run_enrichment(settings, database, client=client, batch_size=500)
+            summary = await run_enrichment(settings, database, client=client, batch_size=SEED_BATCH)
+        if summary.processed != size or summary.failed:
+            raise RuntimeError(f"seeding enriched {summary.processed} of {size} leads: {summary}")
 
 
 async def _incremental(settings: Settings, uri: str, database: str, size: int) -> dict[str, Any]:
@@ -568,6 +602,21 @@ async def _incremental(settings: Settings, uri: str, database: str, size: int) -
     }
 
 
+def _rounds(size: int) -> int:
+    return ROUNDS if size < LARGE else LARGE_ROUNDS
+
+
+def _times(count: int) -> str:
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
+def _rounds_text() -> str:
+    text = f"{_times(ROUNDS)} each"
+    if any(size >= LARGE for size in SIZES) and LARGE_ROUNDS != ROUNDS:
+        text += f" ({_times(LARGE_ROUNDS)} from {LARGE:,} leads on, where a round takes minutes)"
+    return text
+
+
 def _median_run(runs: list[tuple[dict[str, Any], str]]) -> tuple[dict[str, Any], str]:
     """The run (and its database) of median time, its seconds listed with the others'."""
     ordered = sorted(runs, key=lambda run: run[0]["seconds"])
@@ -578,7 +627,9 @@ def _median_run(runs: list[tuple[dict[str, Any], str]]) -> tuple[dict[str, Any],
 async def _one(uri: str, data_dir: Path, size: int, databases: _Databases) -> dict[str, Any]:
     settings = Settings(mongodb_uri=uri, mongodb_db=f"bench_wh_{size}", data_dir=data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
     await _seed(uri, settings, size)
+    seed_s = time.perf_counter() - started
     job = (uri, settings.mongodb_db, str(data_dir))
 
     # The product and the floor run in turns, ROUNDS times each, each run into its own empty
@@ -587,7 +638,7 @@ async def _one(uri: str, data_dir: Path, size: int, databases: _Databases) -> di
     load_average = os.getloadavg()[0]
     products: list[tuple[dict[str, Any], str]] = []
     floors: list[tuple[dict[str, Any], str]] = []
-    for _ in range(ROUNDS):
+    for _ in range(_rounds(size)):
         product_db = databases.new()
         products.append(
             (await asyncio.to_thread(in_child, _child_product, *job, product_db), product_db)
@@ -615,6 +666,7 @@ async def _one(uri: str, data_dir: Path, size: int, databases: _Databases) -> di
         "incremental": incremental,
         "different": different,
         "load_average": load_average,
+        "seed_s": seed_s,
     }
 
 
@@ -654,6 +706,20 @@ def _lines(result: dict[str, Any]) -> tuple[str, str]:
     return main, stages
 
 
+def _data_line(result: dict[str, Any]) -> str:
+    """What the seeded leads hold, as the product's full sync counted it."""
+    size, inserted = result["size"], result["product"]["inserted"]
+    per_lead = " / ".join(
+        f"{inserted.get(table, 0) / size:.2f}"
+        for table in ("positions", "educations", "lead_skills")
+    )
+    return (
+        f"| {size:,} | {inserted.get('personas', 0):,} | {per_lead} "
+        f"| {inserted.get('companies', 0):,} | {inserted.get('skills', 0):,} "
+        f"| {result['seed_s']:.0f} |"
+    )
+
+
 def _seconds(run: Mapping[str, Any]) -> str:
     return ", ".join(f"{seconds:.2f}" for seconds in run.get("all_seconds", [run["seconds"]]))
 
@@ -689,13 +755,8 @@ def _summary(results: list[dict[str, Any]]) -> list[str]:
         f"an incremental sync after 1 % of the personas changed took {incremental:.1%} of the "
         f"full sync (goal ≤ 5 %: {met(incremental <= 0.05)})"
     )
-    per_lead = ", ".join(
-        f"{product['inserted'].get(table, 0) / last['size']:.1f} {table}"
-        for table in ("positions", "educations", "lead_skills")
-    )
     return [
-        "; ".join(goals) + f". Peak RSS of the full sync at {sizes} leads: {memory} MB. "
-        f"The mock API's answers give per lead {per_lead} rows.",
+        "; ".join(goals) + f". Peak RSS of the full sync at {sizes} leads: {memory} MB.",
         "",
         "The product's stages are its own `SyncReport.stage_seconds`: MongoDB reads of the "
         "next batch overlap the mapping and writing of the last one, and the run's "
@@ -735,11 +796,14 @@ def run() -> str:
         [
             "## Warehouse sync (MongoDB → PostgreSQL)",
             "",
-            "Leads enriched through the mock API (not timed); each job below reads the same "
+            "Leads enriched by the product's own enrichment run (`leadpersona enrich`: answers "
+            "archived in GridFS, personas and enrichment states written as in production), "
+            "asking the mock API's `rich` profile in process, without a rate limit (not "
+            "timed; see the last table for what the leads hold). Each job below reads the same "
             "MongoDB documents and writes into its own empty PostgreSQL database, each in a "
             "fresh process (peak RSS is the process's own `VmHWM`). "
             f"*Product*: `warehouse sync --full` (`sync_warehouse`) into an empty migrated "
-            f"schema, end to end. The product and the floor run in turns, {ROUNDS} times each, "
+            f"schema, end to end. The product and the floor run in turns, {_rounds_text()}, "
             "and the run of median time stands for each (every time is listed in the second "
             "table). *Floor (a)*: PyMongo reads whole documents, plain Python "
             "decodes the archived answers and flattens them into the same rows (checked equal "
@@ -769,6 +833,14 @@ def run() -> str:
             *(stages for _, stages in lines),
             "",
             *_summary(results),
+            "",
+            "What the seeded leads hold (rows the product's full sync wrote; a lead without a "
+            "profile, about 14 % of them, has none):",
+            "",
+            "| leads | personas | per lead: positions / educations / skills | companies "
+            "| skills | seeding s (not timed) |",
+            "|---:|---:|---|---:|---:|---:|",
+            *(_data_line(result) for result in results),
             "",
             f"Load average when the run ended: {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
             "cores (the machine is shared; every ratio above compares jobs of the same run).",

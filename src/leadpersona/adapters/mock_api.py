@@ -31,6 +31,20 @@ Inside a company: 70 % give ``employeeCount`` (a third of those exactly one of t
 ``employeeCount: 0`` with an ``employeeCountRange``, 12 % only an ``employeeCountRange``, 8 %
 no size at all.
 
+Profiles (``MockConfig.profile``, ``synthetic_answer(..., profile=)``): the above is the
+``standard`` profile (the default: the demo and the tests). The ``rich`` profile keeps the
+shares of answers but fills people in the way a warehouse of real answers looks: 3-9 positions
+(about 6), 1-6 schools (about 3.6), 6-17 skills (about 11.5), so about 5 positions, 3 schools
+and 10 skills per email asked overall. Positions name companies of one pool shared by every
+answer of a seed (12,000 companies with a LinkedIn id and page; a few are much more frequent
+than the rest) by their ``/company/<id>/`` URL (15 % without the trailing slash, 10 % by their
+``/company/<universal name>`` page instead, 5 % by name only), or a company known only by its
+name (12 %, from a pool of 3,000, a fifth of them spelt with other case or spacing). The
+current position is at the answer's ``company``, which is that pool company (its headcount
+drifts: 15 % of answers give another). A quarter of position dates give only a year, 3 % of
+positions are undated. Skills come from a shared vocabulary of about 150, 10 % of them spelt
+with other case or spacing.
+
 Options for tests and benchmarks (:class:`MockConfig`): a required API key (401 without,
 403 with a wrong one), a rate limit (429 with ``Retry-After`` beyond it; a token bucket holding
 one second of requests), latency, and rates of injected 5xx, timeouts (the answer is held back
@@ -45,6 +59,7 @@ import asyncio
 import csv
 import hashlib
 import io
+import itertools
 import json
 import math
 import random
@@ -67,6 +82,7 @@ __all__ = [
     "EXAMPLE_FILE",
     "MockConfig",
     "MockState",
+    "Profile",
     "create_app",
     "example_answer_bytes",
     "serve_in_thread",
@@ -96,10 +112,17 @@ SIZE_RANGES = (
 )
 
 
+#: How full the synthetic people are (see the module docstring).
+Profile = Literal["standard", "rich"]
+
+
 class MockConfig(BaseModel):
     """How the mock behaves."""
 
     mode: Literal["synthetic", "fixture"] = "synthetic"
+    profile: Profile = Field(
+        default="standard", description="synthetic people: standard, or rich (see the module)"
+    )
     api_key: str | None = Field(default=None, description="required X-API-Key, if set")
     rate_limit: float | None = Field(
         default=None, gt=0, description="requests per second; beyond it 429 + Retry-After"
@@ -270,8 +293,9 @@ def _field_of_study(rng: random.Random) -> str:
     return rng.choice(FOREIGN_FIELDS)
 
 
-def _schools(rng: random.Random) -> dict[str, Any]:
-    count = rng.choices((0, 1, 2, 3), weights=(10, 35, 35, 20))[0]
+def _schools(rng: random.Random, count: int | None = None) -> dict[str, Any]:
+    if count is None:
+        count = rng.choices((0, 1, 2, 3), weights=(10, 35, 35, 20))[0]
     history: list[dict[str, Any]] = []
     year = rng.randint(2008, 2024)
     for _ in range(count):
@@ -356,8 +380,212 @@ def _company(rng: random.Random, name: str) -> dict[str, Any]:
     return company
 
 
-def synthetic_answer(email: str, seed: int = 0) -> tuple[int, dict[str, Any]]:
-    """The synthetic answer for ``email``: (HTTP status, JSON body); deterministic per email.
+# The rich profile.
+
+RICH_POOL_COMPANIES = 12_000
+RICH_NAME_ONLY_COMPANIES = 3_000
+COMPANY_STEMS = (
+    "Nova", "Atlas", "Blue", "Quantum", "Orbit", "Pixel", "Green", "Vertex", "Lumen", "Delta",
+    "Helix", "North", "Cobalt", "Summit", "Iris", "Solaris", "Arbor", "Beacon", "Cedar", "Crest",
+    "Ember", "Falcon", "Granite", "Harbor", "Indigo", "Juniper", "Keystone", "Lynx", "Maple",
+    "Meridian", "Nimbus", "Onyx", "Pioneer", "Quartz", "Redwood", "Sierra", "Tidal", "Umbra",
+    "Vela", "Zenith",
+)  # fmt: skip
+LOCAL_WORDS = (
+    "Conseil", "Consulting", "& Associés", "& Partners", "Boulangerie", "Immobilier", "Avocats",
+    "Expertise", "Transports", "Bau GmbH", "Architectes", "Formation", "Studio", "Medical",
+)  # fmt: skip
+SKILL_VOCABULARY = (
+    *SKILLS,
+    "JavaScript", "TypeScript", "React", "Node.js", "Go", "Rust", "C++", "C#", "Kotlin", "Swift",
+    "AWS", "Microsoft Azure", "Google Cloud Platform", "Kubernetes", "Terraform", "Linux",
+    "PostgreSQL", "MongoDB", "Data Analysis", "Data Visualization", "Tableau", "Power BI",
+    "Deep Learning", "Natural Language Processing", "Computer Vision", "Statistics", "R",
+    "Pandas", "Spark", "Airflow", "ETL", "Data Engineering", "Business Intelligence",
+    "Strategy", "Business Development", "Sales Management", "Account Management",
+    "Key Account Management", "Lead Generation", "Cold Calling", "B2B", "SaaS", "CRM",
+    "HubSpot", "Digital Marketing", "Content Marketing", "SEO", "SEM", "Google Ads",
+    "Social Media Marketing", "Brand Management", "Copywriting", "Market Research",
+    "Product Management", "Product Marketing", "User Experience (UX)", "UI Design", "Figma",
+    "Agile Methodologies", "Kanban", "Jira", "Team Management", "Team Leadership", "Coaching",
+    "Mentoring", "Change Management", "Stakeholder Management", "Risk Management",
+    "Budgeting", "Forecasting", "Accounting", "Corporate Finance", "Financial Modeling",
+    "Mergers & Acquisitions", "Private Equity", "Venture Capital", "Fundraising",
+    "Investor Relations", "Auditing", "Tax", "Compliance", "Contract Negotiation",
+    "Procurement", "Supply Chain Management", "Logistics", "Operations Management",
+    "Lean Six Sigma", "Process Improvement", "Quality Assurance", "Software Testing",
+    "DevOps", "Continuous Integration", "Git", "REST APIs", "Microservices",
+    "Cloud Computing", "Cybersecurity", "Network Security", "IT Service Management",
+    "Human Resources", "Talent Acquisition", "Employer Branding", "Onboarding",
+    "Employee Relations", "Payroll", "Training", "E-commerce", "Retail", "Merchandising",
+    "Event Planning", "Public Relations", "Communication", "Writing", "Research",
+    "Teaching", "Healthcare", "Biotechnology", "Pharmaceutics", "Clinical Research",
+    "Management", "Consulting", "Entrepreneurship", "Start-ups", "Innovation",
+    "Design Thinking", "Problem Solving", "Analytical Skills", "Microsoft Office",
+    "PowerPoint", "Word", "English", "Français", "Deutsch", "Español", "Relation client",
+    "Développement commercial", "Management d'équipe", "Stratégie marketing",
+    "Comptabilité", "Ressources humaines", "Vertrieb", "Projektmanagement",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _PoolCompany:
+    name: str
+    linkedin_id: str
+    universal_name: str
+    industry: str
+    size: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Pool:
+    companies: tuple[_PoolCompany, ...]
+    #: Cumulative popularity of ``companies`` (a few are far more frequent than the rest).
+    weights: tuple[float, ...]
+    name_only: tuple[str, ...]
+
+
+def _variant(rng: random.Random, text: str) -> str:
+    """``text`` spelt another way: other case, or other spacing."""
+    roll = rng.randrange(4)
+    if roll == 0:
+        return text.lower()
+    if roll == 1:
+        return text.upper()
+    if roll == 2:
+        return text.replace(" ", "  ", 1) if " " in text else f" {text}"
+    return f"{text} "
+
+
+@cache
+def _pool(seed: int) -> _Pool:
+    """The companies every rich answer of ``seed`` draws from."""
+    rng = random.Random(f"companies\x1f{seed}")
+    stems = len(COMPANY_STEMS)
+    names = []
+    for index in range(RICH_POOL_COMPANIES):
+        first = COMPANY_STEMS[index % stems]
+        second = COMPANY_STEMS[(index // stems) % stems]
+        suffix = COMPANY_SUFFIXES[(index // stems**2) % len(COMPANY_SUFFIXES)]
+        names.append(f"{first} {suffix}" if first == second else f"{first} {second} {suffix}")
+    rng.shuffle(names)
+    ids = rng.sample(range(1_000, 99_999_999), RICH_POOL_COMPANIES)
+    companies = tuple(
+        _PoolCompany(
+            name=name,
+            linkedin_id=str(linkedin_id),
+            universal_name=_slug(name),
+            industry=rng.choice(INDUSTRIES),
+            size=_company_size(rng),
+        )
+        for name, linkedin_id in zip(names, ids, strict=True)
+    )
+    weights = tuple(itertools.accumulate(1 / (rank + 20) for rank in range(len(companies))))
+    name_only = []
+    for _ in range(RICH_NAME_ONLY_COMPANIES):
+        name = f"{rng.choice(LAST_NAMES)} {rng.choice(LOCAL_WORDS)}"
+        name_only.append(_variant(rng, name) if rng.random() < 0.2 else name)
+    return _Pool(companies, weights, tuple(name_only))
+
+
+def _pool_company(rng: random.Random, pool: _Pool) -> _PoolCompany:
+    return rng.choices(pool.companies, cum_weights=pool.weights)[0]
+
+
+def _rich_date(rng: random.Random, year: int) -> dict[str, int]:
+    return _date(rng, year, rng.random() >= 0.25)
+
+
+def _rich_positions(rng: random.Random, pool: _Pool, current: _PoolCompany) -> dict[str, Any]:
+    count = rng.randint(3, 9)
+    history = []
+    year = rng.randint(2016, 2025)
+    for index in range(count):
+        position: dict[str, Any] = {}
+        if rng.random() >= 0.03:
+            dates: dict[str, Any] = {"start": _rich_date(rng, year)}
+            if index > 0:
+                dates["end"] = _rich_date(rng, min(2025, year + rng.randint(0, 4)))
+            position["startEndDate"] = dates
+        position["title"] = rng.choice(TITLES)
+        roll = rng.random()
+        if index > 0 and roll < 0.12:
+            position["companyName"] = rng.choice(pool.name_only)
+        else:
+            company = current if index == 0 else _pool_company(rng, pool)
+            position["companyName"] = company.name
+            link = rng.random()
+            if link < 0.10:
+                url = f"https://www.linkedin.com/company/{company.universal_name}"
+            elif link < 0.25:
+                url = f"https://www.linkedin.com/company/{company.linkedin_id}"
+            elif link < 0.95 or index == 0:
+                url = f"https://www.linkedin.com/company/{company.linkedin_id}/"
+            else:
+                url = None
+            if url is not None:
+                position["linkedInUrl"] = url
+        position["companyLocation"] = rng.choice(LOCATIONS)
+        history.append(position)
+        year -= rng.randint(1, 4)
+    return {"positionsCount": count, "positionHistory": history}
+
+
+def _rich_company(rng: random.Random, company: _PoolCompany) -> dict[str, Any]:
+    size = company.size if rng.random() >= 0.15 else _company_size(rng)
+    return {
+        "websiteUrl": f"https://{company.universal_name}.example",
+        "name": company.name,
+        "industry": company.industry,
+        **size,
+        "headquarter": {"city": rng.choice(LOCATIONS).split(",")[0]},
+        "universalName": company.universal_name,
+        "linkedinUrl": f"https://www.linkedin.com/company/{company.universal_name}/",
+        "linkedinId": company.linkedin_id,
+    }
+
+
+def _rich_skills(rng: random.Random) -> list[str]:
+    skills = rng.sample(SKILL_VOCABULARY, rng.randint(6, 17))
+    return [_variant(rng, skill) if rng.random() < 0.10 else skill for skill in skills]
+
+
+def _rich_answer(rng: random.Random, seed: int, body: dict[str, Any]) -> dict[str, Any]:
+    pool = _pool(seed)
+    shape = rng.random()
+    has_person = shape >= SHARE_PERSON_NULL
+    has_company = shape < SHARE_PERSON_NULL or shape >= SHARE_PERSON_NULL + SHARE_COMPANY_NULL
+    current = _pool_company(rng, pool)
+    if has_person:
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        positions = _rich_positions(rng, pool, current)
+        title = positions["positionHistory"][0]["title"]
+        schools = _schools(rng, rng.choices((1, 2, 3, 4, 5, 6), weights=(5, 15, 30, 25, 15, 10))[0])
+        body["person"] = {
+            "publicIdentifier": f"{_slug(first)}-{_slug(last)}-{rng.randint(100, 999_999)}",
+            "firstName": first,
+            "lastName": last,
+            "headline": f"{title} @ {current.name}",
+            "location": rng.choice(LOCATIONS),
+            "photoUrl": None,
+            "followerCount": rng.randint(0, 20_000),
+            "connectionCount": rng.randint(0, 500),
+            "positions": positions,
+            "schools": schools,
+            "skills": _rich_skills(rng),
+            "languages": rng.sample(["English", "Français", "Deutsch", "Español"], 2),
+        }
+    else:
+        body["person"] = None
+    body["company"] = _rich_company(rng, current) if has_company else None
+    return body
+
+
+def synthetic_answer(
+    email: str, seed: int = 0, *, profile: Profile = "standard"
+) -> tuple[int, dict[str, Any]]:
+    """The synthetic answer for ``email``: (HTTP status, JSON body); deterministic per email
+    (and ``seed`` and ``profile``).
 
     ``credits_left`` and ``rate_limit_left`` are placeholders the server fills in.
     """
@@ -369,6 +597,8 @@ def synthetic_answer(email: str, seed: int = 0) -> tuple[int, dict[str, Any]]:
     body: dict[str, Any] = {"success": True, "credits_left": 0, "rate_limit_left": 0}
     if roll < SHARE_404 + SHARE_UNSUCCESSFUL:
         return 200, {**body, "success": False, "msg": "Profile not found"}
+    if profile == "rich":
+        return 200, _rich_answer(rng, seed, body)
     shape = rng.random()
     has_person = shape >= SHARE_PERSON_NULL
     has_company = shape < SHARE_PERSON_NULL or shape >= SHARE_PERSON_NULL + SHARE_COMPANY_NULL
@@ -463,7 +693,7 @@ def create_app(
         if config.mode == "fixture" or key == DEMO_EMAIL:
             status, content = 200, example_answer_bytes()
         else:
-            status, body = synthetic_answer(key, config.seed)
+            status, body = synthetic_answer(key, config.seed, profile=config.profile)
             if status == 200 and "credits_left" in body:
                 if body["success"]:
                     state.credits_left = max(0, state.credits_left - 1)
