@@ -28,11 +28,11 @@ def test_migrate_up_down_and_bad_revision(
     assert json.loads(first.stdout) | {"warehouse": ""} == {
         "warehouse": "",
         "from": None,
-        "to": "0004_sales_monthly_stale",
+        "to": "0005_sync_resume_token",
     }
     again = runner.invoke(app, ["warehouse", "migrate"])
     assert again.exit_code == 0
-    assert "0004_sales_monthly_stale → 0004_sales_monthly_stale" in again.stdout
+    assert "0005_sync_resume_token → 0005_sync_resume_token" in again.stdout
     down = runner.invoke(app, ["warehouse", "migrate", "--revision", "base", "--json"])
     assert json.loads(down.stdout)["to"] is None
     bad = runner.invoke(app, ["warehouse", "migrate", "--revision", "nope"])

@@ -51,7 +51,7 @@ TABLES = {
     "sales_quarantine",
     "sales_monthly",
 }
-HEAD = "0004_sales_monthly_stale"
+HEAD = "0005_sync_resume_token"
 
 
 def test_upgrade_downgrade_upgrade_and_no_autogenerate_difference(warehouse_url: str) -> None:

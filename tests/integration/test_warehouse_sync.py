@@ -66,8 +66,10 @@ async def test_incremental_sync_converges_to_a_full_sync(
         first = await sync_warehouse(settings_env, database, engine=engine, batch_size=7)
         assert first.inserted["leads"] == 30 and first.inserted["personas"] == 30
         assert first.inserted["positions"] > 0 and first.inserted["skills"] > 0
+        assert first.walked_lead_ids  # nothing to read the change stream from yet
         nothing = await sync_warehouse(settings_env, database, engine=engine, batch_size=7)
         assert nothing.changed == 0, nothing
+        assert not nothing.walked_lead_ids and nothing.leads_checked == 0
 
         # Changes on the MongoDB side: a persona edited by hand, a lead deleted, a new lead
         # without a persona yet, a lead re-enriched with another answer.
@@ -77,6 +79,7 @@ async def test_incremental_sync_converges_to_a_full_sync(
         await database["leads"].delete_one({"_id": "p00004"})
         await database["leads"].insert_one({"_id": "p99999", "email": "new@example.com"})
         second = await sync_warehouse(settings_env, database, engine=engine, batch_size=7)
+        assert not second.walked_lead_ids  # the change stream named the two leads
         assert second.updated["personas"] == 1
         assert second.deleted["leads"] == 1 and second.inserted["leads"] == 1
         with engine.connect() as connection:
@@ -103,6 +106,78 @@ async def test_incremental_sync_converges_to_a_full_sync(
             twin.dispose()
     finally:
         engine.dispose()
+
+
+async def test_leads_written_and_deleted_between_syncs_come_from_the_change_stream(
+    settings_env: Settings, database: MongoDatabase, warehouse_factory: Callable[[], str]
+) -> None:
+    """Each way a lead can change between two syncs, the stream read instead of every lead id;
+    and a position the stream no longer has falls back to the walk, with the same result."""
+    await enriched(settings_env, database, 12)
+    leads_collection = database["leads"]
+    engine = make_engine(warehouse_factory())
+    twin = make_engine(warehouse_factory())
+
+    async def converged() -> None:
+        rebuilt = await sync_warehouse(settings_env, database, engine=twin, full=True)
+        assert rebuilt.walked_lead_ids
+        ours, theirs = dump(engine), dump(twin)
+        # Companies may keep a merged attribute of a deleted lead's answer until --full.
+        assert [c[0] for c in ours.pop("companies")] == [c[0] for c in theirs.pop("companies")]
+        assert ours == theirs
+        with twin.begin() as connection:
+            for table in reversed(TABLES):
+                connection.execute(text(f"DELETE FROM {table}"))
+
+    try:
+        await sync_warehouse(settings_env, database, engine=engine)
+
+        # A lead deleted and another added without a persona: as many leads as before.
+        await leads_collection.delete_one({"_id": "p00002"})
+        await leads_collection.insert_one({"_id": "q00001", "email": "q1@example.com"})
+        # A lead edited outside the product, its persona untouched.
+        await leads_collection.update_one({"_id": "p00005"}, {"$set": {"first_name": "Renamed"}})
+        # A lead added and deleted again before the sync.
+        await leads_collection.insert_one({"_id": "q00002", "email": "q2@example.com"})
+        await leads_collection.delete_one({"_id": "q00002"})
+        # A lead deleted and added again under its id.
+        [again] = await leads_collection.find({"_id": "p00007"}).to_list()
+        await leads_collection.delete_one({"_id": "p00007"})
+        await leads_collection.insert_one({**again, "last_name": "Again"})
+        report = await sync_warehouse(settings_env, database, engine=engine)
+        assert not report.walked_lead_ids and report.personas_read == 0
+        assert report.leads_checked == 5
+        assert report.deleted["leads"] == 1 and report.deleted["personas"] == 1
+        assert report.inserted["leads"] == 1 and report.updated["leads"] == 2
+        with engine.connect() as connection:
+            names = dict(
+                connection.execute(
+                    text(
+                        "SELECT lead_id, first_name FROM leads"
+                        " WHERE lead_id IN ('p00002', 'p00005', 'q00001', 'q00002')"
+                    )
+                ).all()
+            )
+        assert names == {"p00005": "Renamed", "q00001": None}
+        await converged()
+
+        # The stream read again from a position it no longer holds (an oplog past its
+        # retention): every lead id is walked instead, with the same result.
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE sync_state SET resume_token = :token WHERE source = 'leads'"),
+                {"token": '{"_data": "00"}'},
+            )
+        await leads_collection.delete_one({"_id": "p00003"})
+        walked = await sync_warehouse(settings_env, database, engine=engine)
+        assert walked.walked_lead_ids and walked.leads_checked == 11
+        assert walked.deleted["leads"] == 1
+        await converged()
+        after = await sync_warehouse(settings_env, database, engine=engine)
+        assert not after.walked_lead_ids and after.changed == 0
+    finally:
+        engine.dispose()
+        twin.dispose()
 
 
 async def test_a_sync_killed_midway_is_finished_by_the_next(
@@ -134,7 +209,9 @@ async def test_a_sync_killed_midway_is_finished_by_the_next(
         process.send_signal(signal.SIGKILL)
         process.wait()
         with engine.connect() as connection:
-            mark = connection.execute(text("SELECT watermark_id FROM sync_state")).scalar_one()
+            mark = connection.execute(
+                text("SELECT watermark_id FROM sync_state WHERE source = 'personas'")
+            ).scalar_one()
             # More batches may have committed between the count above and the kill.
             kept = connection.execute(text("SELECT COUNT(*) FROM personas")).scalar_one()
         assert mark is not None

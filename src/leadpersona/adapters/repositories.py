@@ -30,6 +30,7 @@ __all__ = [
     "ImportLedger",
     "ImportProgress",
     "ImportedLead",
+    "LeadChanges",
     "LeadContact",
     "LeadRepository",
     "LeadsInOrder",
@@ -408,6 +409,27 @@ class SyncSource(abc.ABC):
     @abc.abstractmethod
     def lead_ids(self, batch_size: int) -> AsyncIterator[str]:
         """Every lead id, in byte order."""
+
+    async def lead_log_position(self) -> str | None:
+        """The present position of a log of the writes to leads (inserted, changed, deleted),
+        to read from with :meth:`lead_changes` later; None: this source keeps no such log."""
+        return None
+
+    async def lead_changes(self, after: str, limit: int) -> LeadChanges | None:
+        """The ids of the leads written or deleted since the position ``after``, up to the
+        present; None when the log cannot say (no log, the position is no longer in it, the
+        collection was dropped or renamed, more than ``limit`` ids)."""
+        return None
+
+
+@dataclass(frozen=True)
+class LeadChanges:
+    """What :meth:`SyncSource.lead_changes` found."""
+
+    #: Leads inserted, replaced, updated or deleted (what each is now, the leads say).
+    ids: frozenset[str]
+    #: Where the log is to be read from next time: past every write in ``ids``.
+    position: str
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,15 @@ Two passes, each in batches, each batch one transaction:
    lead, persona and child rows are replaced as a set; the watermark of the batch is committed
    with its rows. ``--full`` reads every persona in ``_id`` order instead, with its leads and
    answers walked in the same order, and moves the watermark once, at the end.
-2. **Leads added or deleted**: MongoDB's lead ids and the warehouse's, both in byte order,
-   merged like two sorted files: a lead only MongoDB has is written (without a persona until
-   it has one); a lead only the warehouse has leaves with its rows. ``--full`` also rewrites
-   the lead rows the personas pass did not write, so edits made to leads outside the product
-   are picked up.
+2. **Leads added, changed or deleted**: the leads MongoDB's change stream of ``leads`` names
+   since the position the last sync kept (read before pass 1, see :meth:`_Sync.read_lead_log`)
+   are read again: one that is still there has its lead row rewritten (without a persona until
+   it has one), one that is gone leaves with its rows. Without a usable position (the first
+   sync, ``--full``, a server without change streams, a position the oplog no longer holds),
+   MongoDB's lead ids and the warehouse's, both in byte order, are merged like two sorted files
+   instead: a lead only MongoDB has is written; a lead only the warehouse has leaves with its
+   rows. ``--full`` also rewrites the lead rows the personas pass did not write, so edits made
+   to leads outside the product are picked up.
 
 A sync killed at any point loses nothing: committed batches carry their watermark, and both
 passes are idempotent. A second sync with nothing changed writes nothing.
@@ -36,7 +40,9 @@ from leadpersona.adapters.warehouse.engine import ensure_schema, warehouse_error
 from leadpersona.adapters.warehouse.load import (
     TABLES,
     WarehouseWriter,
+    chunks,
     lead_ids_after,
+    read_resume_token,
     read_watermark,
 )
 from leadpersona.config import Settings
@@ -46,8 +52,12 @@ from leadpersona.services.runs import recorded_run
 __all__ = ["DEFAULT_BATCH", "SyncReport", "sync_warehouse"]
 
 SOURCE = "personas"
+#: The ``sync_state`` row of the position in MongoDB's log of writes to leads.
+LEADS_LOG = "leads"
 DEFAULT_BATCH = 500
 _IDS = 5000
+#: More leads changed than this since the last sync: the ids are walked instead (memory).
+_MAX_LEAD_CHANGES = 100_000
 
 Progress = Callable[[int, int | None], None]
 
@@ -58,7 +68,11 @@ class SyncReport(BaseModel):
     full: bool
     run_id: str | None = None
     personas_read: int = 0
+    #: Lead ids compared (every one when ``walked_lead_ids``, else those the log named).
     leads_checked: int = 0
+    #: Whether the sync walked every lead id of MongoDB and of the warehouse to find leads
+    #: added and deleted, for want of a usable change log (see the module's docstring).
+    walked_lead_ids: bool = False
     inserted: dict[str, int]
     updated: dict[str, int]
     deleted: dict[str, int]
@@ -74,6 +88,18 @@ class SyncReport(BaseModel):
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _rewrite_leads(
+    rows: Sequence[LeadRows], gone: Sequence[str]
+) -> Callable[[WarehouseWriter], None]:
+    """A batch of the leads pass: these lead rows written, these leads removed."""
+
+    def write(writer: WarehouseWriter) -> None:
+        writer.write_lead_rows(rows)
+        writer.delete_leads(gone)
+
+    return write
 
 
 class _Sync:
@@ -105,6 +131,12 @@ class _Sync:
         self.fresh_first = {"leads", "personas"}
         #: Companies and skills that rows deleted by this sync named (orphan candidates).
         self.freed: dict[str, set[str]] = {"companies": set(), "skills": set()}
+        #: The position in MongoDB's log of writes to leads that the last sync kept, the one
+        #: this sync keeps, and the leads the log named in between that the personas pass has
+        #: not written (None: no usable log, every lead id is walked).
+        self.kept_position: str | None = None
+        self.position: str | None = None
+        self.changed_leads: set[str] | None = None
 
     def _commit(
         self,
@@ -147,6 +179,30 @@ class _Sync:
         leads, answers = await asyncio.gather(*found)
         self.stages["extract"] += time.perf_counter() - started
         return {doc["_id"]: doc for doc in leads}, answers
+
+    async def read_lead_log(self) -> None:
+        """Before anything else is read: the leads written or deleted in MongoDB since the
+        position the last sync kept, and the position this one keeps (committed at the end).
+
+        The log is read up to the present, so every lead document read from here on is newer
+        than its events: a lead the personas pass writes needs nothing more, the others are
+        read again by :meth:`leads_pass`. A write made after this read is named again by the
+        next sync's read (whatever this sync saw of it, reading a lead again is idempotent).
+        Without a usable log, the position is taken here too, before the walk of every lead
+        id that stands in for it: the walk sees every write the position comes after.
+        """
+        started = time.perf_counter()
+        with self.engine.connect() as connection:
+            self.kept_position = read_resume_token(connection, LEADS_LOG)
+        changes = None
+        if not self.full and self.kept_position is not None:
+            changes = await self.source.lead_changes(self.kept_position, _MAX_LEAD_CHANGES)
+        if changes is None:
+            self.position = await self.source.lead_log_position()
+        else:
+            self.position = changes.position
+            self.changed_leads = set(changes.ids)
+        self.stages["extract"] += time.perf_counter() - started
 
     def _transform(
         self,
@@ -206,6 +262,8 @@ class _Sync:
             answers: Mapping[str, bytes],
         ) -> None:
             rows = self._transform(batch, leads, answers)
+            if self.changed_leads is not None:
+                self.changed_leads.difference_update(row.lead["lead_id"] for row in rows)
             last = batch[-1]
             watermark = None if self.full else (_utc(last["updated_at"]), str(last["_id"]))
             self._commit(lambda writer: writer.write_leads(rows), watermark)
@@ -251,6 +309,29 @@ class _Sync:
         return read
 
     async def leads_pass(self) -> int:
+        """The leads the log named, or without a log every lead id: add the new, remove the
+        deleted."""
+        if self.changed_leads is not None:
+            return await self._apply_lead_changes(sorted(self.changed_leads))
+        return await self._walk_lead_ids()
+
+    async def _apply_lead_changes(self, ids: Sequence[str]) -> int:
+        """Read these leads again: rewrite the lead rows of those still there, remove those
+        gone with their rows (one transaction per batch)."""
+        with warehouse_errors(str(self.engine.url)):
+            for batch in chunks(ids, self.batch_size):
+                started = time.perf_counter()
+                docs = await self.source.leads(batch)
+                self.stages["extract"] += time.perf_counter() - started
+                started = time.perf_counter()
+                rows = [lead_rows(doc, None, None, self.rules) for doc in docs]
+                there = {str(doc["_id"]) for doc in docs}
+                gone = [lead_id for lead_id in batch if lead_id not in there]
+                self.stages["transform"] += time.perf_counter() - started
+                await asyncio.to_thread(self._commit, _rewrite_leads(rows, gone))
+        return len(ids)
+
+    async def _walk_lead_ids(self) -> int:
         """Merge MongoDB's and the warehouse's lead ids: add the new, remove the deleted."""
         checked = 0
         sql_ids: list[tuple[str, bool]] = []
@@ -357,14 +438,21 @@ async def sync_warehouse(
         )
         try:
             with warehouse_errors(str(engine.url)):
+                await sync.read_lead_log()
                 personas = await sync.personas_pass()
                 leads = await sync.leads_pass()
                 # A full sync looks at every company and skill; an incremental one only
                 # at those that rows it deleted named.
                 candidates = None if full else sync.freed
-                await asyncio.to_thread(
-                    sync._commit, lambda writer: writer.drop_orphans(candidates)
-                )
+
+                def finish(writer: WarehouseWriter) -> None:
+                    writer.drop_orphans(candidates)
+                    # Kept with the last rows: a sync killed before reads the log again from
+                    # the position the last one kept.
+                    if sync.position is not None or sync.kept_position is not None:
+                        writer.save_resume_token(LEADS_LOG, sync.position, datetime.now(UTC))
+
+                await asyncio.to_thread(sync._commit, finish)
         finally:
             run.counts.update(
                 {
@@ -377,6 +465,7 @@ async def sync_warehouse(
             {
                 "personas_read": personas,
                 "leads_checked": leads,
+                "walked_lead_ids": sync.changed_leads is None,
                 "stage_seconds": {name: round(v, 3) for name, v in sync.stages.items()},
             }
         )
@@ -385,6 +474,7 @@ async def sync_warehouse(
         run_id=run.id,
         personas_read=personas,
         leads_checked=leads,
+        walked_lead_ids=sync.changed_leads is None,
         inserted={name: sync.inserted[name] for name in TABLES},
         updated={name: sync.updated[name] for name in TABLES},
         deleted={name: sync.deleted[name] for name in TABLES},

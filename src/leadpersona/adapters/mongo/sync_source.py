@@ -5,6 +5,11 @@
 - Leads by id: ``$in`` lists of :data:`~leadpersona.adapters.mongo.connection.IN_CHUNK` ids.
 - Every lead in ``_id`` order: one cursor walking the ``_id`` index, for a merge join with
   personas in the same order (a lookup by id costs the embedded server about four times a walk).
+- The leads written or deleted since the last sync: the change stream of ``leads``, resumed
+  from the token the last sync kept (a replica set's oplog, which the embedded server keeps
+  for an hour and 100,000 entries by default). Resuming past 200 writes to other collections
+  and three to leads took the embedded server 9 ms; walking 20,000 lead ids, 0.2 s; even
+  counting them (``count``, ``estimated_document_count``), 0.12 s.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from bson import json_util
 from pymongo.asynchronous.cursor import AsyncCursor
+from pymongo.errors import OperationFailure
 
 from leadpersona.adapters.mongo.connection import Lookahead, MongoDatabase, find_in
-from leadpersona.adapters.repositories import LeadsInOrder, SyncSource
+from leadpersona.adapters.repositories import LeadChanges, LeadsInOrder, SyncSource
 
 __all__ = ["MongoSyncSource"]
 
@@ -25,6 +32,13 @@ _SKIPPED = {"feature_index": 0, "revision": 0}
 _BY_ID = [("_id", 1)]
 #: Leads per round trip of the walk in id order.
 _WALK_BATCH = 500
+#: A change event as the sync needs it: what happened to which lead (``_id`` is the token).
+_CHANGES = [{"$project": {"operationType": 1, "documentKey": 1}}]
+#: The events that name one lead; any other (drop, rename, invalidate) ends what the stream
+#: can say.
+_LEAD_EVENTS = {"insert", "update", "replace", "delete"}
+#: How long a read of the stream waits for writes not there yet: it reads up to the present.
+_NO_WAIT_MS = 1
 
 
 def _since(since: datetime | None) -> dict[str, Any]:
@@ -78,3 +92,32 @@ class MongoSyncSource(SyncSource):
         cursor = self._leads.find({}, {"_id": 1}).sort(_BY_ID).hint(_BY_ID).batch_size(batch_size)
         async for document in cursor:
             yield str(document["_id"])
+
+    async def lead_log_position(self) -> str | None:
+        try:
+            async with await self._leads.watch(_CHANGES, max_await_time_ms=_NO_WAIT_MS) as stream:
+                await stream.try_next()
+                token = stream.resume_token
+        except OperationFailure:  # not a replica set: no change stream
+            return None
+        return None if token is None else json_util.dumps(token)
+
+    async def lead_changes(self, after: str, limit: int) -> LeadChanges | None:
+        ids: set[str] = set()
+        try:
+            async with await self._leads.watch(
+                _CHANGES, resume_after=json_util.loads(after), max_await_time_ms=_NO_WAIT_MS
+            ) as stream:
+                # try_next gives None once a read finds nothing new: the stream has caught up.
+                while (event := await stream.try_next()) is not None:
+                    if event.get("operationType") not in _LEAD_EVENTS:
+                        return None
+                    ids.add(str(event["documentKey"]["_id"]))
+                    if len(ids) > limit:
+                        return None
+                token = stream.resume_token
+        except (OperationFailure, ValueError):  # history lost, or not a token of this server
+            return None
+        if token is None:
+            return None
+        return LeadChanges(ids=frozenset(ids), position=json_util.dumps(token))

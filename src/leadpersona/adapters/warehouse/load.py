@@ -42,7 +42,14 @@ from leadpersona.adapters.warehouse.tables import (
 )
 from leadpersona.domain.warehouse_rows import LeadRows
 
-__all__ = ["TABLES", "WarehouseWriter", "chunks", "lead_ids_after", "read_watermark"]
+__all__ = [
+    "TABLES",
+    "WarehouseWriter",
+    "chunks",
+    "lead_ids_after",
+    "read_resume_token",
+    "read_watermark",
+]
 
 LEADS: Table = Lead.__table__  # type: ignore[assignment]
 PERSONAS: Table = Persona.__table__  # type: ignore[assignment]
@@ -317,6 +324,27 @@ class WarehouseWriter:
         moment, last_id = watermark if watermark is not None else (None, None)
         row = {"source": source, "watermark": moment, "watermark_id": last_id}
         self.connection.execute(statement, [{**row, "synced_at": synced_at}])
+
+    def save_resume_token(self, source: str, token: str | None, synced_at: datetime) -> None:
+        """Record where ``source``'s change log is to be read from next (None: nowhere)."""
+        statement = dialect_insert(self.connection, SYNC_STATE)
+        statement = statement.on_conflict_do_update(
+            index_elements=["source"],
+            set_={
+                "resume_token": statement.excluded.resume_token,
+                "synced_at": statement.excluded.synced_at,
+            },
+        )
+        row = {"source": source, "resume_token": token, "synced_at": synced_at}
+        self.connection.execute(statement, [row])
+
+
+def read_resume_token(connection: Connection, source: str) -> str | None:
+    """Where ``source``'s change log is to be read from next (None: not recorded)."""
+    token: str | None = connection.execute(
+        select(SYNC_STATE.c.resume_token).where(SYNC_STATE.c.source == source)
+    ).scalar()
+    return token
 
 
 def read_watermark(connection: Connection, source: str) -> tuple[datetime, str] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadpersona.adapters.warehouse.tables.base import Base
@@ -22,3 +22,6 @@ class SyncState(Base):
     #: The id of the last row at ``watermark``: rows sharing a timestamp are never skipped.
     watermark_id: Mapped[str | None] = mapped_column(String(64))
     synced_at: Mapped[datetime | None]
+    #: Where the source's change log is read from next (a MongoDB change stream's resume
+    #: token, as extended JSON): the ``leads`` row says which leads changed since.
+    resume_token: Mapped[str | None] = mapped_column(Text)
