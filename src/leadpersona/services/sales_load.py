@@ -3,7 +3,8 @@
 For each source in turn (the API, the file inbox, the shop database): its committed
 checkpoints are read, and each batch it hands over is cleaned (:class:`SalesCleaner`, one code
 for every source) and written with its quarantine, counts and checkpoint in one transaction
-(:class:`SalesWriter`). A batch is read while the previous one is written. A load killed at any
+(:class:`SalesWriter`). A batch is read, cleaned and its dimension rows made while the previous
+one is written. A load killed at any
 point is finished by the next one; the same load run twice stores nothing twice.
 
 Before the sources, lead and persona changes the warehouse holds are applied to
@@ -34,6 +35,7 @@ from leadpersona.adapters.repositories import RunRepository
 from leadpersona.adapters.warehouse.engine import ensure_schema, warehouse_errors
 from leadpersona.adapters.warehouse.sales_load import (
     BatchCounts,
+    PreparedLines,
     QuarantineRow,
     SalesWriter,
     finish_stale,
@@ -172,12 +174,25 @@ class _Load:
         self.writer = writer
         self.cleaner = cleaner
 
-    def _write(self, batch: SourceBatch, cleaned: Cleaned) -> BatchCounts:
+    def _prepare(self, batch: SourceBatch) -> tuple[Cleaned, PreparedLines | None]:
+        """Clean ``batch``; on PostgreSQL also make its dimension rows and encode its facts,
+        committed in a transaction of their own while the previous batch is being written
+        (on SQLite, whose writers take turns, the batch's own transaction does it)."""
+        cleaned = self.cleaner.clean(batch.records, lines=batch.lines)
+        if self.engine.dialect.name != "postgresql" or not cleaned.lines.num_rows:
+            return cleaned, None
+        with warehouse_errors(str(self.engine.url)), self.engine.begin() as connection:
+            return cleaned, self.writer.prepare(connection, cleaned.lines, batch.source)
+
+    def _write(
+        self, batch: SourceBatch, cleaned: Cleaned, prepared: PreparedLines | None
+    ) -> BatchCounts:
         with warehouse_errors(str(self.engine.url)), self.engine.begin() as connection:
             return self.writer.write_batch(
                 connection,
                 source=batch.source,
                 lines=cleaned.lines,
+                prepared=prepared,
                 rejected=_rejected(batch, cleaned),
                 read=cleaned.read,
                 duplicates=cleaned.duplicates,
@@ -189,10 +204,10 @@ class _Load:
 
     async def _cleaned(
         self, source: SalesSource, state: dict[str, dict[str, Any]]
-    ) -> AsyncIterator[tuple[SourceBatch, Cleaned]]:
+    ) -> AsyncIterator[tuple[SourceBatch, Cleaned, PreparedLines | None]]:
         async for batch in source.batches(state):
-            cleaned = await asyncio.to_thread(self.cleaner.clean, batch.records, lines=batch.lines)
-            yield batch, cleaned
+            cleaned, prepared = await asyncio.to_thread(self._prepare, batch)
+            yield batch, cleaned, prepared
 
     async def run(
         self,
@@ -201,7 +216,8 @@ class _Load:
         state: dict[str, dict[str, Any]],
         on_progress: Progress | None,
     ) -> tuple[int, int]:
-        """Load every batch of ``source``: batch N+1 is read and cleaned while N is written."""
+        """Load every batch of ``source``: batch N+1 is read, cleaned and prepared while N is
+        written."""
         present = required = 0
         pending: asyncio.Task[BatchCounts] | None = None
         pending_batch: SourceBatch | None = None
@@ -220,10 +236,12 @@ class _Load:
             pending = pending_batch = None
 
         try:
-            async for batch, cleaned in self._cleaned(source, state):
+            async for batch, cleaned, prepared in self._cleaned(source, state):
                 await settle()
                 pending_batch = batch
-                pending = asyncio.ensure_future(asyncio.to_thread(self._write, batch, cleaned))
+                pending = asyncio.ensure_future(
+                    asyncio.to_thread(self._write, batch, cleaned, prepared)
+                )
             await settle()
         finally:
             if pending is not None:

@@ -4,7 +4,8 @@ A batch's order lines, its rejected records, its counts and its source's checkpo
 committed together, so a load killed at any point loses nothing and stores nothing twice: the
 next load resumes after the last committed checkpoint.
 
-Within a batch (SQLAlchemy Core, set-based):
+Within a batch (SQLAlchemy Core, set-based; steps 1 and 2 are :meth:`SalesWriter.prepare`,
+which on PostgreSQL the load commits on its own while the previous batch is written):
 
 1. ``dim_date`` gets the missing days; ``dim_product`` the new SKUs (name and category updated
    when a record brings other ones); ``dim_customer`` a first row for each new email, with the
@@ -85,6 +86,7 @@ from leadpersona.adapters.warehouse.tables.sales import BEGINNING_OF_TIME
 __all__ = [
     "FACT_COLUMNS",
     "BatchCounts",
+    "PreparedLines",
     "QuarantineRow",
     "SalesWriter",
     "date_id",
@@ -310,6 +312,21 @@ class QuarantineRow:
     reasons: list[dict[str, Any]]
 
 
+#: The columns of ``sales_keys`` a batch's lines fill.
+_KEY_COLUMNS = ("order_id", "line_no", "date_id")
+
+
+@dataclass
+class PreparedLines:
+    """A batch's fact rows ready to store (:meth:`SalesWriter.prepare`): ``days`` their
+    ``date_id`` values; on PostgreSQL the ``COPY`` bodies of their keys and of the rows."""
+
+    fact: pa.Table
+    days: list[int]
+    keys_csv: bytes | None = None
+    fact_csv: bytes | None = None
+
+
 @dataclass
 class BatchCounts:
     """What one batch did. ``read`` = ``inserted + updated + quarantined + duplicates``."""
@@ -417,15 +434,23 @@ def refresh_customers(connection: Connection, today: date) -> int:
     return changed
 
 
-def _copy(connection: Connection, table: str, fact: pa.Table) -> None:
-    """``COPY`` the columns of ``fact`` into ``table`` (PostgreSQL), written as CSV by Arrow."""
+def _csv(table: pa.Table) -> bytes:
+    """The rows of ``table`` as CSV without a header (what ``COPY ... (FORMAT csv)`` reads)."""
     buffer = io.BytesIO()
-    pacsv.write_csv(fact, buffer, write_options=pacsv.WriteOptions(include_header=False))
+    pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(include_header=False))
+    return buffer.getvalue()
+
+
+def _copy(
+    connection: Connection, table: str, fact: pa.Table, *, encoded: bytes | None = None
+) -> None:
+    """``COPY`` the columns of ``fact`` into ``table`` (PostgreSQL), written as CSV by Arrow
+    (``encoded``: that CSV, written beforehand)."""
     driver = connection.connection.driver_connection
     assert driver is not None
     statement = f"COPY {table} ({', '.join(fact.column_names)}) FROM STDIN (FORMAT csv)"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        copy.write(buffer.getvalue())
+        copy.write(_csv(fact) if encoded is None else encoded)
 
 
 #: The ``fact_sales`` columns later queries filter, join or group by: the merge's keys and
@@ -681,13 +706,33 @@ class SalesWriter:
         )
         return fact, distinct_days
 
-    def _claim_keys(self, connection: Connection, fact: pa.Table) -> bool:
+    def prepare(self, connection: Connection, lines: pa.Table, source: str) -> PreparedLines:
+        """The dimension rows ``lines`` need (made if missing), their fact rows with the keys
+        of those rows, and on PostgreSQL the monthly partitions they go to and both ``COPY``
+        bodies, in the caller's transaction.
+
+        The load runs this in a transaction of its own, committed while the previous batch is
+        still being written (the dimension rows of a batch killed before its commit are
+        kept: they are the rows its next attempt makes); on SQLite inside the batch's."""
+        fact, days = self._fact_table(connection, lines, source)
+        ensure_partitions(connection, days)
+        if connection.dialect.name != "postgresql":
+            return PreparedLines(fact, days)
+        keys = _csv(fact.select(list(_KEY_COLUMNS)))
+        return PreparedLines(fact, days, keys_csv=keys, fact_csv=_csv(fact))
+
+    def _claim_keys(self, connection: Connection, prepared: PreparedLines) -> bool:
         """On PostgreSQL, record these lines in ``sales_keys`` if none of them is stored yet;
         whether they were. Optimistic: one ``COPY`` whose primary key refuses the batch when
         some line is known (rolled back to a savepoint), instead of a probe per line first."""
         savepoint = connection.begin_nested()
         try:
-            _copy(connection, "sales_keys", fact.select(["order_id", "line_no", "date_id"]))
+            _copy(
+                connection,
+                "sales_keys",
+                prepared.fact.select(list(_KEY_COLUMNS)),
+                encoded=prepared.keys_csv,
+            )
         except psycopg.errors.UniqueViolation:
             savepoint.rollback()
             return False
@@ -786,9 +831,11 @@ class SalesWriter:
         cells_required: int,
         checkpoint_key: str,
         checkpoint: Mapping[str, Any],
+        prepared: PreparedLines | None = None,
     ) -> BatchCounts:
         """Store one cleaned batch with its quarantine, counts and checkpoint (the caller's
-        transaction)."""
+        transaction); ``prepared``: what :meth:`prepare` made of ``lines`` beforehand, else
+        prepared here."""
         counts = BatchCounts(
             read=read,
             quarantined=len(rejected),
@@ -797,11 +844,12 @@ class SalesWriter:
             cells_required=cells_required,
         )
         if lines.num_rows:
-            fact, days = self._fact_table(connection, lines, source)
-            ensure_partitions(connection, days)
-            if connection.dialect.name == "postgresql" and self._claim_keys(connection, fact):
+            if prepared is None:
+                prepared = self.prepare(connection, lines, source)
+            fact, days = prepared.fact, prepared.days
+            if connection.dialect.name == "postgresql" and self._claim_keys(connection, prepared):
                 # Only new sales (the usual case): straight into fact_sales.
-                _copy(connection, "fact_sales", fact)
+                _copy(connection, "fact_sales", fact, encoded=prepared.fact_csv)
                 counts.inserted += fact.num_rows
                 months = {day // 100 for day in days}
             else:
