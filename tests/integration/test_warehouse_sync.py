@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
-from leadpersona.adapters.warehouse.engine import make_engine
-from leadpersona.adapters.warehouse.load import TABLES
+from leadpersona.adapters.warehouse.engine import ensure_schema, make_engine
+from leadpersona.adapters.warehouse.load import TABLES, WarehouseWriter
 from leadpersona.adapters.warehouse.tables import Lead
 from leadpersona.bootstrap import mongo_repositories, run_enrichment, sync_warehouse
 from leadpersona.config import Settings
+from leadpersona.domain.warehouse_rows import LeadRows
 from leadpersona.errors import WarehouseError
 from leadpersona.services.personas import PersonaService
 from tests.integration.test_enrichment_pipeline import leads, mock_client
@@ -258,3 +259,46 @@ async def test_a_sync_is_recorded_in_the_run_ledger_as_a_step_of_its_parent(
         assert failed is not None and failed["error"]
     finally:
         engine.dispose()
+
+
+def test_a_company_named_by_leads_of_one_batch_merges_as_across_batches(
+    warehouse_factory: Callable[[], str],
+) -> None:
+    def lead(lead_id: str, name: str, count: int | None, kind: str | None) -> LeadRows:
+        company = {
+            "company_id": "c1",
+            "name": name,
+            "linkedin_url": None,
+            "employee_count": count,
+            "industry": None,
+            "company_type": kind,
+        }
+        position = {
+            "lead_id": lead_id,
+            "ordinal": 0,
+            "company_id": "c1",
+            "title": None,
+            "start_date": None,
+            "end_date": None,
+            "is_current": False,
+        }
+        return LeadRows(
+            lead={"lead_id": lead_id, "email": None, "email_key": None, "status": 0},
+            companies=[company],
+            positions=[position],
+        )
+
+    small, large = lead("a", "acme", 40, "Startup"), lead("b", "ACME", 4000, "Multi National")
+    stored = []
+    for batches in ([[small, large]], [[large, small]], [[small], [large]], [[large], [small]]):
+        engine = make_engine(warehouse_factory())
+        try:
+            ensure_schema(engine)
+            for batch in batches:
+                with engine.begin() as connection:
+                    WarehouseWriter(connection).write_leads(batch)
+            stored.append(dump(engine)["companies"])
+        finally:
+            engine.dispose()
+    assert stored[0] == [("c1", "ACME", None, 4000, None, "Multi National")]
+    assert all(rows == stored[0] for rows in stored), stored

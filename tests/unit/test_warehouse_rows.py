@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, date, datetime
 from importlib import resources
 from typing import Any
 
 from leadpersona.domain.profile import LinkedInResponse
-from leadpersona.domain.warehouse_rows import company_key, lead_rows, skill_key, stable_id
+from leadpersona.domain.warehouse_rows import (
+    company_key,
+    lead_rows,
+    merge_company,
+    skill_key,
+    stable_id,
+)
 
 LEAD = {
     "_id": "0f3c",
@@ -193,3 +200,25 @@ def test_an_odd_lead_document() -> None:
     assert rows.lead["lead_id"] == "7"
     assert rows.lead["email"] is None and rows.lead["email_key"] is None
     assert rows.lead["status"] == 0  # a boolean is not a status
+
+
+def test_a_company_named_twice_merges_the_same_whichever_comes_first() -> None:
+    base = {"company_id": "c1", "linkedin_url": None, "industry": None}
+    small = {**base, "name": "Acme", "employee_count": 40, "company_type": "Startup"}
+    large = {**base, "name": "ACME", "employee_count": 4000, "company_type": "Big"}
+    unknown = {**base, "name": "acme", "employee_count": None, "company_type": None}
+    unknown["industry"] = "Software"
+    expected = {
+        **base,
+        "name": "ACME",
+        "industry": "Software",
+        "employee_count": 4000,
+        "company_type": "Big",
+    }
+    for rows in itertools.permutations([small, large, unknown]):
+        merged = merge_company(merge_company(rows[0], rows[1]), rows[2])
+        assert merged == expected, rows
+    # Only unknown counts: the type is kept from whichever row has one.
+    assert merge_company(unknown, {**unknown, "company_type": "Startup"})["company_type"] == (
+        "Startup"
+    )

@@ -19,7 +19,7 @@ from leadpersona.domain.email import normalize_email
 from leadpersona.domain.profile import LinkedInResponse, YearMonth
 from leadpersona.domain.segmentation import CompanyTypeRules, company_type, employee_count
 
-__all__ = ["LeadRows", "company_key", "lead_rows", "skill_key", "stable_id"]
+__all__ = ["LeadRows", "company_key", "lead_rows", "merge_company", "skill_key", "stable_id"]
 
 _SPACE = re.compile(r"\s+")
 
@@ -44,6 +44,27 @@ def company_key(
     if _norm(name):
         return f"name:{_norm(name)}"
     return None
+
+
+def merge_company(kept: Mapping[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
+    """One ``companies`` row from two rows of the same company, whichever came first: the
+    larger employee count with its company type, and the smallest of each known text.
+    The warehouse writer applies the same rule in SQL to rows already stored."""
+    merged = dict(kept)
+    counts = (kept.get("employee_count"), other.get("employee_count"))
+    known = [count for count in counts if count is not None]
+    merged["employee_count"] = max(known) if known else None
+    first, second = (other, kept) if _rank(counts[1]) > _rank(counts[0]) else (kept, other)
+    kind = first.get("company_type")
+    merged["company_type"] = kind if kind is not None else second.get("company_type")
+    for name in ("name", "linkedin_url", "industry"):
+        texts = [value for value in (kept.get(name), other.get(name)) if value is not None]
+        merged[name] = min(texts) if texts else None
+    return merged
+
+
+def _rank(count: int | None) -> int:
+    return -1 if count is None else count
 
 
 def skill_key(name: str) -> str:

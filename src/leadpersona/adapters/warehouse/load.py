@@ -40,7 +40,7 @@ from leadpersona.adapters.warehouse.tables import (
     SyncState,
     lead_skills,
 )
-from leadpersona.domain.warehouse_rows import LeadRows
+from leadpersona.domain.warehouse_rows import LeadRows, merge_company
 
 __all__ = [
     "TABLES",
@@ -199,7 +199,13 @@ class WarehouseWriter:
         if not batch:
             return
         ids = [rows.lead["lead_id"] for rows in batch]
-        companies = {c["company_id"]: c for rows in batch for c in rows.companies}
+        companies: dict[str, dict[str, Any]] = {}
+        for rows in batch:
+            for company in rows.companies:
+                kept = companies.get(company["company_id"])
+                companies[company["company_id"]] = (
+                    company if kept is None else merge_company(kept, company)
+                )
         skills: dict[str, dict[str, Any]] = {}
         for rows in batch:
             for skill in rows.skills:
