@@ -183,6 +183,41 @@ def test_dates_with_only_a_year_and_impossible_dates() -> None:
     assert (rows.educations[0]["start_year"], rows.educations[0]["end_year"]) == (None, 2021)
 
 
+def test_numbers_beyond_any_date_give_no_date() -> None:
+    rows = lead_rows(
+        LEAD,
+        None,
+        answer_with(
+            {
+                "positions": {
+                    "positionHistory": [
+                        {"startEndDate": {"start": {"year": 10**20}}},
+                        {"startEndDate": {"start": {"year": 2019, "month": 10**20}}},
+                    ]
+                }
+            }
+        ),
+    )
+    assert [p["start_date"] for p in rows.positions] == [None, date(2019, 1, 1)]
+
+
+def test_unicode_whitespace_collapses_in_company_and_skill_keys() -> None:
+    assert company_key(name="Big\u00a0\u2003Co\u3000") == "name:big co"
+    assert skill_key("Machine\u2009\nLearning") == "machine learning"
+    rows = lead_rows(LEAD, None, answer_with({"skills": ["Data\u00a0Science", "data science"]}))
+    assert [s["name"] for s in rows.skills] == ["Data Science"]
+
+
+def test_the_same_answer_gives_the_same_rows_every_time() -> None:
+    answer = LinkedInResponse.model_validate(example())
+    first = lead_rows(LEAD, None, answer)
+    again = lead_rows({**LEAD, "_id": "other"}, None, answer)
+    assert [s["skill_id"] for s in again.skills] == [s["skill_id"] for s in first.skills]
+    assert again.companies == first.companies
+    assert {ls["lead_id"] for ls in again.lead_skills} == {"other"}
+    assert first.skills[0]["skill_id"] == stable_id("skill", skill_key(first.skills[0]["name"]))
+
+
 def test_company_keys_prefer_id_then_url_then_name() -> None:
     assert company_key(linkedin_id=" 42 ", url="https://x", name="X") == "id:42"
     assert company_key(url="https://www.linkedin.com/company/X/", name="X") == (

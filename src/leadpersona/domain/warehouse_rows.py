@@ -9,10 +9,10 @@ are digests of those keys, so every sync names a company or a skill the same way
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from leadpersona.domain.email import normalize_email
@@ -21,8 +21,6 @@ from leadpersona.domain.segmentation import CompanyTypeRules, company_type, empl
 
 __all__ = ["LeadRows", "company_key", "lead_rows", "merge_company", "skill_key", "stable_id"]
 
-_SPACE = re.compile(r"\s+")
-
 
 def stable_id(kind: str, key: str) -> str:
     """A 32-character id derived from a deduplication key."""
@@ -30,7 +28,8 @@ def stable_id(kind: str, key: str) -> str:
 
 
 def _norm(text: str | None) -> str:
-    return _SPACE.sub(" ", text or "").strip().casefold()
+    # Whitespace runs collapsed: str.split and the regular expression \s agree on whitespace.
+    return " ".join(text.split()).casefold() if text else ""
 
 
 def company_key(
@@ -72,12 +71,29 @@ def skill_key(name: str) -> str:
     return _norm(name)
 
 
+#: Ids and spellings kept for the names seen most recently (answers repeat the same skills and
+#: companies): the digests are the largest part of mapping an answer.
+_KNOWN = 1 << 16
+
+
+@lru_cache(maxsize=_KNOWN)
+def _company_id(key: str) -> str:
+    return stable_id("company", key)
+
+
+@lru_cache(maxsize=_KNOWN)
+def _skill(name: str) -> tuple[str, str] | None:
+    """A skill name's id and the spelling kept for it (None: no name)."""
+    key = skill_key(name)
+    return (stable_id("skill", key), " ".join(name.split())) if key else None
+
+
 def _date(value: YearMonth | None) -> date | None:
     if value is None or value.year is None:
         return None
     try:
         return date(value.year, value.month or 1, value.day or 1)
-    except ValueError:
+    except (ValueError, OverflowError):  # (OverflowError: a number beyond any calendar's)
         return date(value.year, 1, 1) if 1 <= value.year <= 9999 else None
 
 
@@ -135,7 +151,7 @@ def lead_rows(
         if current_key is not None:
             count = employee_count(current)
             companies[current_key] = {
-                "company_id": stable_id("company", current_key),
+                "company_id": _company_id(current_key),
                 "name": current.name,
                 "linkedin_url": None,
                 "employee_count": count,
@@ -144,20 +160,20 @@ def lead_rows(
             }
     person = answer.person
     history = person.positions.position_history if person.positions else []
+    current_name = _norm(current.name) if current is not None and current_key is not None else ""
     for ordinal, position in enumerate(history):
         key = company_key(url=position.linkedin_url, name=position.company_name)
         if (
-            current is not None
-            and current_key is not None
-            and _norm(position.company_name)
-            and _norm(position.company_name) == _norm(current.name)
+            current_key is not None
+            and current_name
+            and _norm(position.company_name) == current_name
         ):
             key = current_key  # the answer's company, known by more than its name
             if position.linkedin_url and not companies[key]["linkedin_url"]:
                 companies[key]["linkedin_url"] = position.linkedin_url
         if key is not None and key not in companies:
             companies[key] = {
-                "company_id": stable_id("company", key),
+                "company_id": _company_id(key),
                 "name": position.company_name,
                 "linkedin_url": position.linkedin_url,
                 "employee_count": None,
@@ -182,12 +198,12 @@ def lead_rows(
     rows.companies = [c for c in companies.values() if c["company_id"] in referenced]
     seen: set[str] = set()
     for name in person.skills:
-        key = skill_key(name)
-        if not key or key in seen:
+        skill = _skill(name)
+        if skill is None or skill[0] in seen:
             continue
-        seen.add(key)
-        skill_id = stable_id("skill", key)
-        rows.skills.append({"skill_id": skill_id, "name": " ".join(name.split())})
+        skill_id, spelling = skill
+        seen.add(skill_id)
+        rows.skills.append({"skill_id": skill_id, "name": spelling})
         rows.lead_skills.append({"lead_id": lead_id, "skill_id": skill_id})
     schools = person.schools.education_history if person.schools else []
     for ordinal, education in enumerate(schools):
