@@ -234,13 +234,23 @@ class _Sync:
         since)."""
         with warehouse_errors(str(self.engine.url)), self.engine.connect() as connection:
             mark = None if self.full else read_watermark(connection, SOURCE)
+        if mark is not None:
+            # Synced before: the leads and personas read are mostly known, and copying them
+            # straight in would only be undone (a COPY and a savepoint rolled back per table).
+            self.fresh_first.clear()
         # The personas at the watermark's own instant that were already synced are read
         # again, and skipped below.
         since = None if mark is None else mark[0]
         started = time.perf_counter()
         # BSON keeps milliseconds: a persona written from now on is read again next time.
         began = datetime.now(UTC) - timedelta(milliseconds=1)
-        total = await self.source.count_personas(since)
+        # Counted only for the progress reports, alongside the reading (21 ms of an
+        # incremental sync at 20,000 leads when it came first).
+        counting = (
+            None
+            if self.on_progress is None
+            else asyncio.ensure_future(self.source.count_personas(since))
+        )
         cursor = self.source.personas(since, by_id=self.full, batch_size=self.batch_size)
         walks = (self.source.leads_in_order(), self.archive.raw_in_order()) if self.full else None
         self.stages["extract"] += time.perf_counter() - started
@@ -253,8 +263,8 @@ class _Sync:
             if writing is not None:
                 done, writing = writing, None
                 await done
-                if self.on_progress is not None:
-                    self.on_progress(written, total)
+                if self.on_progress is not None and counting is not None:
+                    self.on_progress(written, await counting)
 
         def transform_and_write(
             batch: Sequence[Mapping[str, Any]],
@@ -303,7 +313,13 @@ class _Sync:
             if batch:
                 await flush(batch)
         finally:
-            await settle()
+            try:
+                await settle()
+            finally:
+                if counting is not None and not counting.done():
+                    counting.cancel()  # nothing was written: no progress to report
+                elif counting is not None and not counting.cancelled():
+                    counting.exception()  # retrieved: a failed count is not worth a warning
         if self.full:
             await asyncio.to_thread(self._commit, lambda writer: None, (began, ""))
         return read

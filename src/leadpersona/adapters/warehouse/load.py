@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
@@ -269,10 +270,30 @@ class WarehouseWriter:
         statement = statement.on_conflict_do_update(index_elements=["company_id"], set_=merged)
         self._count_upsert(COMPANIES, rows, statement, replace=True)
 
+    @contextmanager
+    def _by_index(self) -> Iterator[None]:
+        """Statements that pick rows by a list of lead ids scan the tables' indexes, also where
+        PostgreSQL has no statistics of a table yet (just loaded, before an ``ANALYZE``, which
+        autovacuum may never run): it plans a scan of the whole table then, so that the deletes
+        of 200 leads' child rows at 20,000 leads took 22 ms (positions) and 32 ms (lead_skills),
+        against 0.8 ms each after an ``ANALYZE``, and grow with the table."""
+        if self.connection.dialect.name != "postgresql":
+            yield
+            return
+        self.connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        try:
+            yield
+        finally:
+            self.connection.exec_driver_sql("RESET enable_seqscan")
+
     def _delete_children(self, lead_ids: Sequence[str]) -> None:
         """Delete these leads' child rows, noting the companies and skills they named."""
         if not lead_ids:
             return
+        with self._by_index():
+            self._delete_children_of(lead_ids)
+
+    def _delete_children_of(self, lead_ids: Sequence[str]) -> None:
         for table in _CHILDREN:
             statement = delete(table).where(table.c.lead_id.in_(lead_ids))
             named = _NAMES.get(table.name)
@@ -308,11 +329,12 @@ class WarehouseWriter:
         """Remove leads; their persona and child rows go with them (ON DELETE CASCADE)."""
         if not lead_ids:
             return
-        gone = self.connection.execute(delete(PERSONAS).where(PERSONAS.c.lead_id.in_(lead_ids)))
-        self.deleted["personas"] += gone.rowcount
-        self._delete_children(lead_ids)
-        gone = self.connection.execute(delete(LEADS).where(LEADS.c.lead_id.in_(lead_ids)))
-        self.deleted["leads"] += gone.rowcount
+        with self._by_index():
+            gone = self.connection.execute(delete(PERSONAS).where(PERSONAS.c.lead_id.in_(lead_ids)))
+            self.deleted["personas"] += gone.rowcount
+            self._delete_children_of(lead_ids)
+            gone = self.connection.execute(delete(LEADS).where(LEADS.c.lead_id.in_(lead_ids)))
+            self.deleted["leads"] += gone.rowcount
 
     def save_watermark(
         self, source: str, watermark: tuple[datetime, str] | None, synced_at: datetime
