@@ -2,9 +2,11 @@
 COPY of its own rows, all in one run per size.
 
 Each size runs on a fresh embedded MongoDB-wire server (in a temporary directory, removed
-afterwards), with leads enriched by the product's enrichment run asking the mock API's
-``rich`` profile in process (about 5 positions, 3 schools and 10 skills per lead, companies
-and skills shared across leads; not timed). Every job writes
+afterwards), with leads enriched with the mock API's ``rich`` answers, asked in process
+(about 5 positions, 3 schools and 10 skills per lead, companies and skills shared across
+leads; not timed): the first ``SEED_RUN`` by the product's enrichment run, the others written
+in bulk in the same documents (its archive, its rules, its persona documents), several times
+faster, so that 100,000 leads are seeded in minutes. Every job writes
 into its own fresh PostgreSQL database at 127.0.0.1:5432 (or ``LEADPERSONA_TEST_POSTGRES``),
 dropped at the end, also on failure. The three MongoDB → PostgreSQL jobs each run in a fresh
 process, whose peak RSS is its own ``VmHWM`` (``ru_maxrss`` is inherited across ``exec``):
@@ -75,8 +77,11 @@ COPY_REPEATS = 3
 #: The mock API's profile of the seeded answers: about 5 positions, 3 schools and 10 skills
 #: per lead, companies and skills shared across leads (see ``leadpersona.adapters.mock_api``).
 PROFILE: Profile = "rich"
-#: Leads per page of the seeding's enrichment run.
-SEED_BATCH = 1000
+#: Leads per page of the seeding.
+SEED_BATCH = 2000
+#: Leads the seeding has enriched by the product's enrichment run itself (the others are
+#: written in bulk, in the same shape, checked).
+SEED_RUN = 1000
 JSON = "application/json"
 STAGES = ("extract", "transform", "load")
 
@@ -546,38 +551,128 @@ def _digests(database: str) -> dict[str, str]:
 class _MockAnswers(httpx.AsyncBaseTransport):
     """The mock API's answers (``create_app(MockConfig(profile="rich"))``, byte for byte: the
     same synthetic body, credits counted down the same way, no rate limit) served in process
-    without its web framework, which would take a third of the seeding's time."""
+    without its web framework."""
 
     def __init__(self) -> None:
         self.credits_left = INITIAL_CREDITS
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        status, body = synthetic_answer(request.url.params["email"], profile=PROFILE)
+    def answer(self, email: str) -> tuple[int, bytes]:
+        status, body = synthetic_answer(email, profile=PROFILE)
         if status == 200 and "credits_left" in body:
             if body["success"]:
                 self.credits_left = max(0, self.credits_left - 1)
             body["credits_left"] = self.credits_left
             body["rate_limit_left"] = None
-        content = json.dumps(body, ensure_ascii=False).encode()
+        return status, json.dumps(body, ensure_ascii=False).encode()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        status, content = self.answer(request.url.params["email"])
         return httpx.Response(status, content=content, headers={"content-type": JSON})
 
 
+def _email(index: int) -> str:
+    return f"person{index}@example.com"
+
+
+def _lead_id(index: int) -> str:
+    return f"p{index:07d}"
+
+
+async def _enrich_in_bulk(
+    settings: Settings, database: Any, answers: _MockAnswers, indexes: range
+) -> None:
+    """What the enrichment run's pages write for these leads (each with its own email), in
+    pages of ``SEED_BATCH``: every answer archived by the product's archive, the personas its
+    rules derive from them, made as the run makes them and stored as its persona store
+    stores them. Without the run's per-lead bookkeeping (enrichment states, run ledger),
+    which the sync does not read."""
+    from leadpersona.adapters.enrichment_client import FetchResult
+    from leadpersona.adapters.mongo.persona_store import to_document
+    from leadpersona.bootstrap import field_map_store, raw_archive
+    from leadpersona.domain.persona import Persona, derive_features
+    from leadpersona.domain.segmentation import person_field_of_study
+
+    archive = raw_archive(settings, database)
+    await archive.ensure_indexes()
+    field_maps = field_map_store(settings)
+    rules = settings.company_type_rules
+    for first in range(indexes.start, indexes.stop, SEED_BATCH):
+        page = range(first, min(indexes.stop, first + SEED_BATCH))
+        now = datetime.now(UTC)
+        fetched = [
+            FetchResult.from_answer(_email(i), *answers.answer(_email(i)), now) for i in page
+        ]
+        archived = await archive.put_many(
+            [(result, [_lead_id(i)]) for i, result in zip(page, fetched, strict=True)]
+        )
+        field_map = field_maps.load()
+        field_map.lookup_many(
+            study
+            for result in fetched
+            if result.found and result.response is not None
+            for study in [person_field_of_study(result.response.person)]
+            if study is not None
+        )
+        documents = []
+        for i, result, entry in zip(page, fetched, archived, strict=True):
+            features, provenance, field_of_study = derive_features(
+                result.response if result.found else None, field_map, rules
+            )
+            persona = Persona(
+                lead_id=_lead_id(i),
+                features=features,
+                provenance=provenance,
+                status="enriched" if result.found else "no_data",
+                field_of_study=field_of_study,
+                computed_at=now,
+                updated_at=now,
+                archive_id=entry.archive_id,
+                mapping_version=field_map.version,
+                rules_version=rules.version,
+            )
+            documents.append(to_document(persona, uuid.uuid4().hex))
+        await database["personas"].insert_many(documents, ordered=False)
+
+
+def _shape(document: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A document's keys, with those of its sub-documents (what must not differ between the
+    enrichment run's documents and the bulk seeding's)."""
+    return {
+        key: sorted(value) if isinstance(value, Mapping) else None
+        for key, value in (document or {}).items()
+    }
+
+
 async def _seed(uri: str, settings: Settings, size: int) -> None:
-    """``size`` leads, enriched by the product's own pipeline (``leadpersona enrich``): it
-    archives each answer in GridFS and writes personas and enrichment states as a real run
-    does, in pages of ``SEED_BATCH``."""
+    """``size`` leads, one email each. The first ``SEED_RUN`` are enriched by the product's
+    own enrichment run (``leadpersona enrich``: answers archived in GridFS, personas and
+    enrichment states), the others by :func:`_enrich_in_bulk`, several times faster; the
+    documents of both are checked to have the same shape."""
     async with connect(uri, settings.mongodb_db) as database:
         await database["leads"].insert_many(
-            [
-                {"_id": f"p{i:07d}", "status": 0, "email": f"person{i}@example.com"}
-                for i in range(size)
-            ]
+            [{"_id": _lead_id(i), "status": 0, "email": _email(i)} for i in range(size)]
         )
-        client = EnrichmentClient("http://mock.invalid", transport=_MockAnswers(), concurrency=64)
+        answers = _MockAnswers()
+        by_run = min(size, SEED_RUN)
+        await _enrich_in_bulk(settings, database, answers, range(by_run, size))
+        client = EnrichmentClient("http://mock.invalid", transport=answers, concurrency=64)
         async with client:
-            summary = await run_enrichment(settings, database, client=client, batch_size=SEED_BATCH)
-        if summary.processed != size or summary.failed:
-            raise RuntimeError(f"seeding enriched {summary.processed} of {size} leads: {summary}")
+            summary = await run_enrichment(settings, database, client=client, batch_size=500)
+        if summary.processed != by_run or summary.failed:
+            raise RuntimeError(f"the enrichment run did {summary.processed} of {by_run}: {summary}")
+        if by_run < size:
+            # An enriched lead of each: same fields, same sub-document fields.
+            boundary = _lead_id(by_run)
+            for name, key in (("personas", "_id"), ("linkedin_raw.files", "metadata.lead_ids")):
+                shapes = []
+                for side in ({"$lt": boundary}, {"$gte": boundary}):
+                    lead = await database["personas"].find_one(
+                        {"_id": side, "status": "enriched"}, {"_id": 1}
+                    )
+                    found = await database[name].find_one({key: (lead or {}).get("_id")})
+                    shapes.append(_shape(found))
+                if not shapes[0] or shapes[0] != shapes[1]:
+                    raise RuntimeError(f"bulk-seeded {name} differ from the run's: {shapes}")
 
 
 async def _incremental(settings: Settings, uri: str, database: str, size: int) -> dict[str, Any]:
@@ -585,7 +680,7 @@ async def _incremental(settings: Settings, uri: str, database: str, size: int) -
     try:
         async with connect(uri, settings.mongodb_db) as mongo:
             changed = max(1, size // 100)
-            ids = [f"p{i:07d}" for i in range(0, size, size // changed)][:changed]
+            ids = [_lead_id(i) for i in range(0, size, size // changed)][:changed]
             await mongo["personas"].update_many(
                 {"_id": {"$in": ids}}, {"$set": {"updated_at": datetime.now(UTC)}}
             )
@@ -796,10 +891,13 @@ def run() -> str:
         [
             "## Warehouse sync (MongoDB → PostgreSQL)",
             "",
-            "Leads enriched by the product's own enrichment run (`leadpersona enrich`: answers "
-            "archived in GridFS, personas and enrichment states written as in production), "
-            "asking the mock API's `rich` profile in process, without a rate limit (not "
-            "timed; see the last table for what the leads hold). Each job below reads the same "
+            "Leads seeded with the mock API's `rich` answers (asked in process, no rate "
+            "limit; not timed; the last table says what the leads hold): the first "
+            f"{SEED_RUN:,} enriched by the product's own enrichment run (`leadpersona enrich`), "
+            "the others written in bulk as that run writes them (answers archived in GridFS "
+            "by the product's archive, personas derived by its rules and stored in its "
+            "persona store's documents, checked to have the run's shape), without its "
+            "per-lead bookkeeping, which the sync does not read. Each job below reads the same "
             "MongoDB documents and writes into its own empty PostgreSQL database, each in a "
             "fresh process (peak RSS is the process's own `VmHWM`). "
             f"*Product*: `warehouse sync --full` (`sync_warehouse`) into an empty migrated "
