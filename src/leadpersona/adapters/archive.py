@@ -235,10 +235,15 @@ class _ChunksInOrder(AnswersInOrder):
 
     def __init__(self, archive: RawArchive, chunks: AsyncCollection[dict[str, Any]]) -> None:
         super().__init__(archive)
-        order = [("files_id", ASCENDING), ("n", ASCENDING)]
-        # A bounded batch per round trip: by default a getMore brings up to 16 MB of chunks.
+        index = [("files_id", ASCENDING), ("n", ASCENDING)]
+        # Sorted on files_id alone, the walk of the (files_id, n) index is the order: sorted on
+        # both, the embedded server sorted every chunk again (0.7 to 1.1 s of its CPU against
+        # 0.4 s at 20,000 answers). A file's chunks are put in order of n below. A bounded
+        # batch per round trip: by default a getMore brings up to 16 MB of chunks.
         self._chunks = Lookahead(
-            aiter(chunks.find({}).sort(order).hint(order).batch_size(_WALK_BATCH))
+            aiter(
+                chunks.find({}).sort([("files_id", ASCENDING)]).hint(index).batch_size(_WALK_BATCH)
+            )
         )
         self._passed: ObjectId | None = None
 
@@ -248,7 +253,7 @@ class _ChunksInOrder(AnswersInOrder):
             return {}
         behind = [key for key, oid in keys.items() if self._passed and oid <= self._passed]
         wanted = {oid for key, oid in keys.items() if key not in behind}
-        parts: dict[ObjectId, list[bytes]] = {}
+        parts: dict[ObjectId, list[tuple[int, bytes]]] = {}
         last = max(wanted) if wanted else None
         try:
             while last is not None and (chunk := await self._chunks.peek()) is not None:
@@ -256,12 +261,16 @@ class _ChunksInOrder(AnswersInOrder):
                 if not isinstance(file_id, ObjectId) or file_id > last:
                     break
                 if file_id in wanted:
-                    parts.setdefault(file_id, []).append(bytes(chunk["data"]))
+                    parts.setdefault(file_id, []).append((chunk["n"], bytes(chunk["data"])))
                 self._passed = file_id
                 self._chunks.take()
         except PyMongoError as exc:
             raise ArchiveError(f"cannot read archived answers: {exc}") from exc
-        found = {key: b"".join(parts.get(keys[key], [])) for key in keys if key not in behind}
+        found = {
+            key: b"".join(data for _, data in sorted(parts.get(keys[key], [])))
+            for key in keys
+            if key not in behind
+        }
         return found | (await self._archive.raw_many(behind) if behind else {})
 
 

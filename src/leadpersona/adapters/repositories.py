@@ -389,7 +389,8 @@ class SyncSource(abc.ABC):
 
     @abc.abstractmethod
     async def count_personas(self, since: datetime | None) -> int:
-        """How many personas :meth:`personas` would give."""
+        """How many personas :meth:`personas` would give (a progress total: with ``since``
+        None, the store's estimate may be used)."""
 
     @abc.abstractmethod
     def personas(

@@ -70,13 +70,26 @@ class MongoSyncSource(SyncSource):
         self._leads = database["leads"]
 
     async def count_personas(self, since: datetime | None) -> int:
+        if since is None:
+            # The collection's own count (a progress total; mongod keeps it in metadata):
+            # counting the documents cost the embedded server 0.43 s of CPU at 20,000
+            # personas, against 0.14 s, before the first persona was read.
+            return await self._personas.estimated_document_count()
         return await self._personas.count_documents(_since(since))
 
     async def personas(
         self, since: datetime | None, *, by_id: bool, batch_size: int
     ) -> AsyncIterator[dict[str, Any]]:
-        order = _BY_ID if by_id else [("updated_at", 1), ("_id", 1)]
-        cursor = self._personas.find(_since(since), _SKIPPED).sort(order).batch_size(batch_size)
+        if by_id:
+            # Every persona: the embedded server scans the collection and orders it by the
+            # ``_id`` index when told to (unhinted, it fetched each document through the
+            # index), and projects nothing (its projection copies each document first): 0.45
+            # against 1.25 s of its CPU at 20,000 personas.
+            cursor = self._personas.find(_since(since)).sort(_BY_ID).hint(_BY_ID)
+        else:
+            order = [("updated_at", 1), ("_id", 1)]
+            cursor = self._personas.find(_since(since), _SKIPPED).sort(order)
+        cursor = cursor.batch_size(batch_size)
         async for document in cursor:
             yield document
 
