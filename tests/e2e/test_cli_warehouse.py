@@ -28,11 +28,11 @@ def test_migrate_up_down_and_bad_revision(
     assert json.loads(first.stdout) | {"warehouse": ""} == {
         "warehouse": "",
         "from": None,
-        "to": "0005_sync_resume_token",
+        "to": "0006_persona_archive_id",
     }
     again = runner.invoke(app, ["warehouse", "migrate"])
     assert again.exit_code == 0
-    assert "0005_sync_resume_token → 0005_sync_resume_token" in again.stdout
+    assert "0006_persona_archive_id → 0006_persona_archive_id" in again.stdout
     down = runner.invoke(app, ["warehouse", "migrate", "--revision", "base", "--json"])
     assert json.loads(down.stdout)["to"] is None
     bad = runner.invoke(app, ["warehouse", "migrate", "--revision", "nope"])

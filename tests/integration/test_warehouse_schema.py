@@ -51,7 +51,7 @@ TABLES = {
     "sales_quarantine",
     "sales_monthly",
 }
-HEAD = "0005_sync_resume_token"
+HEAD = "0006_persona_archive_id"
 
 
 def test_upgrade_downgrade_upgrade_and_no_autogenerate_difference(warehouse_url: str) -> None:

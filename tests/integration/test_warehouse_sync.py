@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -83,6 +84,8 @@ async def test_incremental_sync_converges_to_a_full_sync(
         assert not second.walked_lead_ids  # the change stream named the two leads
         assert second.updated["personas"] == 1
         assert second.deleted["leads"] == 1 and second.inserted["leads"] == 1
+        # The edited persona names the answer its child rows came from: they stay.
+        assert second.inserted["positions"] == second.updated["positions"] == 0
         with engine.connect() as connection:
             lead = connection.execute(select(Lead).where(Lead.lead_id == "p00004")).first()
             assert lead is None
@@ -90,6 +93,22 @@ async def test_incremental_sync_converges_to_a_full_sync(
                 text("SELECT academic_field, features FROM personas WHERE lead_id = 'p00003'")
             ).one()
             assert row[0] == "law"
+
+        # A lead enriched again, its persona now computed from another answer: its child rows
+        # are those of the new answer.
+        other = await database["personas"].find_one({"_id": "p00008"})
+        assert other is not None and other["archive_id"]
+        await database["personas"].update_one(
+            {"_id": "p00006"},
+            {"$set": {"archive_id": other["archive_id"], "updated_at": datetime.now(UTC)}},
+        )
+        third = await sync_warehouse(settings_env, database, engine=engine)
+        assert third.personas_read == 1 and third.updated["lead_skills"] > 0
+        with engine.connect() as connection:
+            kept = connection.execute(
+                text("SELECT archive_id FROM personas WHERE lead_id = 'p00006'")
+            ).scalar_one()
+            assert kept == str(other["archive_id"])
         assert (await sync_warehouse(settings_env, database, engine=engine)).changed == 0
 
         twin = make_engine(warehouse_factory())
@@ -251,7 +270,7 @@ async def test_a_sync_is_recorded_in_the_run_ledger_as_a_step_of_its_parent(
 
         # A warehouse that goes away midway: the run ends failed, with one line saying why.
         with engine.begin() as connection:
-            connection.execute(text("DROP TABLE lead_skills"))
+            connection.execute(text("DROP TABLE personas"))
         await PersonaService(mongo_repositories(database)).update("p00001", {"seniority": 3})
         with pytest.raises(WarehouseError):
             await sync_warehouse(settings_env, database, engine=engine)

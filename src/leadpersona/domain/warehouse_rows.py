@@ -19,7 +19,15 @@ from leadpersona.domain.email import normalize_email
 from leadpersona.domain.profile import LinkedInResponse, YearMonth
 from leadpersona.domain.segmentation import CompanyTypeRules, company_type, employee_count
 
-__all__ = ["LeadRows", "company_key", "lead_rows", "merge_company", "skill_key", "stable_id"]
+__all__ = [
+    "LeadRows",
+    "answer_id",
+    "company_key",
+    "lead_rows",
+    "merge_company",
+    "skill_key",
+    "stable_id",
+]
 
 
 def stable_id(kind: str, key: str) -> str:
@@ -110,6 +118,12 @@ class LeadRows:
     educations: list[dict[str, Any]] = field(default_factory=list)
 
 
+def answer_id(persona: Mapping[str, Any]) -> str | None:
+    """The id of the archived API answer a persona document was computed from, if any."""
+    value = persona.get("archive_id")
+    return str(value) if value else None
+
+
 def lead_rows(
     lead: Mapping[str, Any],
     persona: Mapping[str, Any] | None,
@@ -140,6 +154,7 @@ def lead_rows(
             "status": persona.get("status"),
             "features": features,
             "updated_at": persona.get("updated_at"),
+            "archive_id": answer_id(persona),
         }
     if answer is None or not answer.success or answer.person is None:
         return rows

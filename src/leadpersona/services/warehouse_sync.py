@@ -4,9 +4,11 @@ Two passes, each in batches, each batch one transaction:
 
 1. **Personas changed since the watermark** (``updated_at``, then ``_id``, so rows sharing a
    timestamp are never skipped), with their leads and their latest archived API answers: the
-   lead, persona and child rows are replaced as a set; the watermark of the batch is committed
-   with its rows. ``--full`` reads every persona in ``_id`` order instead, with its leads and
-   answers walked in the same order, and moves the watermark once, at the end.
+   lead, persona and child rows are replaced as a set (the child rows stay, and the answer is
+   not read, when the warehouse's rows were mapped from the answer the persona names: see
+   :meth:`_Sync._answers_kept`); the watermark of the batch is committed with its rows.
+   ``--full`` reads every persona in ``_id`` order instead, with its leads and answers walked
+   in the same order, and moves the watermark once, at the end.
 2. **Leads added, changed or deleted**: the leads MongoDB's change stream of ``leads`` names
    since the position the last sync kept (read before pass 1, see :meth:`_Sync.read_lead_log`)
    are read again: one that is still there has its lead row rewritten (without a persona until
@@ -26,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,9 +46,10 @@ from leadpersona.adapters.warehouse.load import (
     lead_ids_after,
     read_resume_token,
     read_watermark,
+    synced_answers,
 )
 from leadpersona.config import Settings
-from leadpersona.domain.warehouse_rows import LeadRows, lead_rows
+from leadpersona.domain.warehouse_rows import LeadRows, answer_id, lead_rows
 from leadpersona.services.runs import recorded_run
 
 __all__ = ["DEFAULT_BATCH", "SyncReport", "sync_warehouse"]
@@ -158,19 +161,50 @@ class _Sync:
         self.updated.update(writer.updated)
         self.deleted.update(writer.deleted)
 
+    async def _answers_kept(
+        self, personas: Sequence[Mapping[str, Any]], in_flight: Set[str]
+    ) -> set[str]:
+        """The leads of an incremental batch whose child rows in the warehouse were mapped from
+        the very answer their persona names now (a persona edited or recomputed, not enriched
+        again): their answers are neither read nor mapped again, and their child rows stay.
+        Not a lead of the batch still being written: what it will have is not committed yet.
+        """
+        started = time.perf_counter()
+        ids = [str(persona["_id"]) for persona in personas]
+
+        def read() -> dict[str, str | None]:
+            with self.engine.connect() as connection:
+                return synced_answers(connection, ids)
+
+        synced = await asyncio.to_thread(read)
+        kept = {
+            lead_id
+            for lead_id, persona in zip(ids, personas, strict=True)
+            if lead_id in synced
+            and lead_id not in in_flight
+            and synced[lead_id] == answer_id(persona)
+        }
+        self.stages["extract"] += time.perf_counter() - started
+        return kept
+
     async def _extract(
         self,
         personas: Sequence[Mapping[str, Any]],
         walks: tuple[LeadsInOrder, AnswersInOrder] | None,
+        kept: Set[str] = frozenset(),
     ) -> tuple[dict[str, Mapping[str, Any]], dict[str, bytes]]:
-        """The batch's leads and archived answers (two lookups, concurrently). In a full sync
-        the batches come in ``_id`` order, so ``walks`` read their leads by one cursor in that
-        order alongside (a lookup by id costs the embedded server about four times a walk),
-        and their answers too, archived in the order the leads were enriched (those the walk
-        has passed are looked up)."""
+        """The batch's leads and archived answers (two lookups, concurrently), but for the
+        leads whose answers are ``kept``. In a full sync the batches come in ``_id`` order, so
+        ``walks`` read their leads by one cursor in that order alongside (a lookup by id costs
+        the embedded server about four times a walk), and their answers too, archived in the
+        order the leads were enriched (those the walk has passed are looked up)."""
         started = time.perf_counter()
         ids = [persona["_id"] for persona in personas]
-        archive_ids = [str(p["archive_id"]) for p in personas if p.get("archive_id")]
+        archive_ids = [
+            archive_id
+            for persona in personas
+            if (archive_id := answer_id(persona)) and str(persona["_id"]) not in kept
+        ]
         if walks is not None:
             leads_walk, answers_walk = walks
             found = leads_walk.take(ids), answers_walk.take(archive_ids)
@@ -216,7 +250,7 @@ class _Sync:
             lead = leads.get(persona["_id"])
             if lead is None:
                 continue  # the lead was deleted: the lead pass removes it
-            raw = answers.get(str(persona.get("archive_id")))
+            raw = answers.get(answer_id(persona) or "")
             response = parse_response(raw) if raw else None
             rows.append(lead_rows(lead, persona, response, self.rules))
         self.stages["transform"] += time.perf_counter() - started
@@ -270,23 +304,28 @@ class _Sync:
             batch: Sequence[Mapping[str, Any]],
             leads: Mapping[str, Mapping[str, Any]],
             answers: Mapping[str, bytes],
+            kept: Set[str],
         ) -> None:
             rows = self._transform(batch, leads, answers)
             if self.changed_leads is not None:
                 self.changed_leads.difference_update(row.lead["lead_id"] for row in rows)
             last = batch[-1]
             watermark = None if self.full else (_utc(last["updated_at"]), str(last["_id"]))
-            self._commit(lambda writer: writer.write_leads(rows), watermark)
+            self._commit(lambda writer: writer.write_leads(rows, kept), watermark)
+
+        in_flight: set[str] = set()
 
         async def flush(batch: list[Mapping[str, Any]]) -> None:
-            nonlocal writing, written
-            leads, answers = await self._extract(batch, walks)
+            nonlocal writing, written, in_flight
+            kept = set() if self.full else await self._answers_kept(batch, in_flight)
+            leads, answers = await self._extract(batch, walks, kept)
             await settle()
+            in_flight = {str(persona["_id"]) for persona in batch}
             written = read
             # Mapped and written in one worker thread: a third thread busy with Python (the
             # mapping) made the writer wait longer for the interpreter lock than it saved.
             writing = asyncio.ensure_future(
-                asyncio.to_thread(transform_and_write, batch, leads, answers)
+                asyncio.to_thread(transform_and_write, batch, leads, answers, kept)
             )
 
         batch: list[Mapping[str, Any]] = []

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
@@ -46,10 +46,12 @@ from leadpersona.domain.warehouse_rows import LeadRows, merge_company
 __all__ = [
     "TABLES",
     "WarehouseWriter",
+    "by_index",
     "chunks",
     "lead_ids_after",
     "read_resume_token",
     "read_watermark",
+    "synced_answers",
 ]
 
 LEADS: Table = Lead.__table__  # type: ignore[assignment]
@@ -195,8 +197,10 @@ class WarehouseWriter:
             return
         self._copy(table, table.name, [column.name for column in table.columns], rows)
 
-    def write_leads(self, batch: Sequence[LeadRows]) -> None:
-        """Upsert these leads and replace each one's persona and child rows as a set."""
+    def write_leads(self, batch: Sequence[LeadRows], keep_children: Set[str] = frozenset()) -> None:
+        """Upsert these leads and replace each one's persona and child rows as a set; the
+        child rows of the leads in ``keep_children`` stay as they are (their answer is the one
+        they were mapped from, and ``batch`` has none of theirs)."""
         if not batch:
             return
         ids = [rows.lead["lead_id"] for rows in batch]
@@ -222,7 +226,9 @@ class WarehouseWriter:
         if without:
             gone = self.connection.execute(delete(PERSONAS).where(PERSONAS.c.lead_id.in_(without)))
             self.deleted["personas"] += gone.rowcount
-        self._delete_children([lead_id for lead_id in ids if lead_id in known])
+        self._delete_children(
+            [lead_id for lead_id in ids if lead_id in known and lead_id not in keep_children]
+        )
         for table, name in ((POSITIONS, "positions"), (EDUCATIONS, "educations")):
             children = [row for rows in batch for row in getattr(rows, name)]
             self._append(table, children)
@@ -270,21 +276,8 @@ class WarehouseWriter:
         statement = statement.on_conflict_do_update(index_elements=["company_id"], set_=merged)
         self._count_upsert(COMPANIES, rows, statement, replace=True)
 
-    @contextmanager
-    def _by_index(self) -> Iterator[None]:
-        """Statements that pick rows by a list of lead ids scan the tables' indexes, also where
-        PostgreSQL has no statistics of a table yet (just loaded, before an ``ANALYZE``, which
-        autovacuum may never run): it plans a scan of the whole table then, so that the deletes
-        of 200 leads' child rows at 20,000 leads took 22 ms (positions) and 32 ms (lead_skills),
-        against 0.8 ms each after an ``ANALYZE``, and grow with the table."""
-        if self.connection.dialect.name != "postgresql":
-            yield
-            return
-        self.connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        try:
-            yield
-        finally:
-            self.connection.exec_driver_sql("RESET enable_seqscan")
+    def _by_index(self) -> AbstractContextManager[None]:
+        return by_index(self.connection)
 
     def _delete_children(self, lead_ids: Sequence[str]) -> None:
         """Delete these leads' child rows, noting the companies and skills they named."""
@@ -365,6 +358,37 @@ class WarehouseWriter:
         )
         row = {"source": source, "resume_token": token, "synced_at": synced_at}
         self.connection.execute(statement, [row])
+
+
+@contextmanager
+def by_index(connection: Connection) -> Iterator[None]:
+    """Statements that pick rows by a list of lead ids scan the tables' indexes, also where
+    PostgreSQL has no statistics of a table yet (just loaded, before an ``ANALYZE``, which
+    autovacuum may never run): it plans a scan of the whole table then, so that the deletes of
+    200 leads' child rows at 20,000 leads took 22 ms (positions) and 32 ms (lead_skills),
+    against 0.8 ms each after an ``ANALYZE``, and grow with the table."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql("RESET enable_seqscan")
+
+
+def synced_answers(connection: Connection, lead_ids: Sequence[str]) -> dict[str, str | None]:
+    """Of these leads, those with a persona row: the archived answer their child rows were
+    mapped from (None: none)."""
+    if not lead_ids:
+        return {}
+    with by_index(connection):
+        rows = connection.execute(
+            select(PERSONAS.c.lead_id, PERSONAS.c.archive_id).where(
+                PERSONAS.c.lead_id.in_(lead_ids)
+            )
+        )
+        return {str(lead_id): archive_id for lead_id, archive_id in rows}
 
 
 def read_resume_token(connection: Connection, source: str) -> str | None:

@@ -62,5 +62,7 @@ class Persona(Base):
     status: Mapped[str | None] = mapped_column(String(32))
     features: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime | None]
+    #: The archived API answer the lead's positions, educations and skills come from.
+    archive_id: Mapped[str | None] = mapped_column(String(64))
 
     lead: Mapped[Lead] = relationship(back_populates="persona")
