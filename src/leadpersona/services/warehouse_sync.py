@@ -169,7 +169,6 @@ class _Sync:
         again): their answers are neither read nor mapped again, and their child rows stay.
         Not a lead of the batch still being written: what it will have is not committed yet.
         """
-        started = time.perf_counter()
         ids = [str(persona["_id"]) for persona in personas]
 
         def read() -> dict[str, str | None]:
@@ -184,35 +183,44 @@ class _Sync:
             and lead_id not in in_flight
             and synced[lead_id] == answer_id(persona)
         }
-        self.stages["extract"] += time.perf_counter() - started
         return kept
 
     async def _extract(
         self,
         personas: Sequence[Mapping[str, Any]],
         walks: tuple[LeadsInOrder, AnswersInOrder] | None,
-        kept: Set[str] = frozenset(),
-    ) -> tuple[dict[str, Mapping[str, Any]], dict[str, bytes]]:
-        """The batch's leads and archived answers (two lookups, concurrently), but for the
-        leads whose answers are ``kept``. In a full sync the batches come in ``_id`` order, so
-        ``walks`` read their leads by one cursor in that order alongside (a lookup by id costs
-        the embedded server about four times a walk), and their answers too, archived in the
-        order the leads were enriched (those the walk has passed are looked up)."""
+        in_flight: Set[str] = frozenset(),
+    ) -> tuple[dict[str, Mapping[str, Any]], dict[str, bytes], set[str]]:
+        """The batch's leads and archived answers (two lookups, concurrently), and the leads
+        whose answers are kept (incremental: see :meth:`_answers_kept`, found while the leads
+        are read; their answers are not read). In a full sync the batches come in ``_id``
+        order, so ``walks`` read their leads by one cursor in that order alongside (a lookup by
+        id costs the embedded server about four times a walk), and their answers too, archived
+        in the order the leads were enriched (those the walk has passed are looked up)."""
         started = time.perf_counter()
         ids = [persona["_id"] for persona in personas]
-        archive_ids = [
-            archive_id
-            for persona in personas
-            if (archive_id := answer_id(persona)) and str(persona["_id"]) not in kept
-        ]
+        kept: set[str] = set()
         if walks is not None:
             leads_walk, answers_walk = walks
-            found = leads_walk.take(ids), answers_walk.take(archive_ids)
+            archive_ids = [a for persona in personas if (a := answer_id(persona))]
+            leads, answers = await asyncio.gather(
+                leads_walk.take(ids), answers_walk.take(archive_ids)
+            )
         else:
-            found = self.source.leads(ids), self.archive.raw_many(archive_ids)
-        leads, answers = await asyncio.gather(*found)
+            reading = asyncio.ensure_future(self.source.leads(ids))
+            try:
+                kept = await self._answers_kept(personas, in_flight)
+                archive_ids = [
+                    archive_id
+                    for persona in personas
+                    if (archive_id := answer_id(persona)) and str(persona["_id"]) not in kept
+                ]
+                answers = await self.archive.raw_many(archive_ids)
+                leads = await reading
+            finally:
+                reading.cancel()  # (done by then, unless something above failed)
         self.stages["extract"] += time.perf_counter() - started
-        return {doc["_id"]: doc for doc in leads}, answers
+        return {doc["_id"]: doc for doc in leads}, answers, kept
 
     async def read_lead_log(self) -> None:
         """Before anything else is read: the leads written or deleted in MongoDB since the
@@ -317,8 +325,7 @@ class _Sync:
 
         async def flush(batch: list[Mapping[str, Any]]) -> None:
             nonlocal writing, written, in_flight
-            kept = set() if self.full else await self._answers_kept(batch, in_flight)
-            leads, answers = await self._extract(batch, walks, kept)
+            leads, answers, kept = await self._extract(batch, walks, in_flight)
             await settle()
             in_flight = {str(persona["_id"]) for persona in batch}
             written = read
