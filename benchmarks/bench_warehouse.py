@@ -654,10 +654,13 @@ async def _seed(uri: str, settings: Settings, size: int) -> None:
         )
         answers = _MockAnswers()
         by_run = min(size, SEED_RUN)
-        await _enrich_in_bulk(settings, database, answers, range(by_run, size))
+        # The run takes the first leads without a persona, in id order, and stops at the limit.
         client = EnrichmentClient("http://mock.invalid", transport=answers, concurrency=64)
         async with client:
-            summary = await run_enrichment(settings, database, client=client, batch_size=500)
+            summary = await run_enrichment(
+                settings, database, client=client, batch_size=500, limit=by_run
+            )
+        await _enrich_in_bulk(settings, database, answers, range(by_run, size))
         if summary.processed != by_run or summary.failed:
             raise RuntimeError(f"the enrichment run did {summary.processed} of {by_run}: {summary}")
         if by_run < size:
