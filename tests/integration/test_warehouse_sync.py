@@ -95,15 +95,19 @@ async def test_incremental_sync_converges_to_a_full_sync(
             assert row[0] == "law"
 
         # A lead enriched again, its persona now computed from another answer: its child rows
-        # are those of the new answer.
+        # are those of the new answer. That answer is also the one of a persona recomputed in
+        # the same batch, whose child rows stay.
         other = await database["personas"].find_one({"_id": "p00008"})
         assert other is not None and other["archive_id"]
         await database["personas"].update_one(
             {"_id": "p00006"},
             {"$set": {"archive_id": other["archive_id"], "updated_at": datetime.now(UTC)}},
         )
+        await database["personas"].update_one(
+            {"_id": "p00008"}, {"$set": {"updated_at": datetime.now(UTC)}}
+        )
         third = await sync_warehouse(settings_env, database, engine=engine)
-        assert third.personas_read == 1 and third.updated["lead_skills"] > 0
+        assert third.personas_read == 2 and third.updated["lead_skills"] > 0
         with engine.connect() as connection:
             kept = connection.execute(
                 text("SELECT archive_id FROM personas WHERE lead_id = 'p00006'")

@@ -251,13 +251,19 @@ class _Sync:
         personas: Sequence[Mapping[str, Any]],
         leads: Mapping[str, Mapping[str, Any]],
         answers: Mapping[str, bytes],
+        kept: Set[str] = frozenset(),
     ) -> list[LeadRows]:
+        """The rows of each persona's lead; none mapped from the answer of a lead whose child
+        rows are ``kept`` (another lead of the batch may have brought the same answer)."""
         started = time.perf_counter()
         rows = []
         for persona in personas:
             lead = leads.get(persona["_id"])
             if lead is None:
                 continue  # the lead was deleted: the lead pass removes it
+            if str(persona["_id"]) in kept:
+                rows.append(lead_rows(lead, persona, None, self.rules))
+                continue
             raw = answers.get(answer_id(persona) or "")
             response = parse_response(raw) if raw else None
             rows.append(lead_rows(lead, persona, response, self.rules))
@@ -314,7 +320,7 @@ class _Sync:
             answers: Mapping[str, bytes],
             kept: Set[str],
         ) -> None:
-            rows = self._transform(batch, leads, answers)
+            rows = self._transform(batch, leads, answers, kept)
             if self.changed_leads is not None:
                 self.changed_leads.difference_update(row.lead["lead_id"] for row in rows)
             last = batch[-1]
