@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 
 from leadpersona.adapters.mongo.connection import MongoDatabase
 from leadpersona.adapters.warehouse.engine import ensure_schema, make_engine
@@ -316,6 +316,37 @@ async def test_a_sync_killed_after_reading_the_change_stream_is_finished_by_the_
             assert ours == theirs
         finally:
             twin.dispose()
+    finally:
+        engine.dispose()
+
+
+async def test_a_full_sync_waits_for_the_disk_only_at_the_end(
+    settings_env: Settings, database: MongoDatabase, warehouse_factory: Callable[[], str]
+) -> None:
+    await enriched(settings_env, database, 12)
+    engine = make_engine(warehouse_factory())
+    # The statements of each transaction, in the order they committed.
+    transactions: list[list[str]] = [[]]
+    event.listen(engine, "before_cursor_execute", lambda *args: transactions[-1].append(args[2]))
+    event.listen(engine, "commit", lambda connection: transactions.append([]))
+    unflushed = "SET LOCAL synchronous_commit TO OFF"
+    try:
+        await sync_warehouse(settings_env, database, engine=engine, full=True, batch_size=5)
+        writes = [t for t in transactions if any("INSERT" in sql for sql in t)]
+        marks = [t for t in writes if any("INSERT INTO sync_state" in sql for sql in t)]
+        batches = [t for t in writes if unflushed in t]
+        if engine.dialect.name == "postgresql":
+            # Each batch of personas (12 in batches of 5); not the watermark, not the end.
+            assert len(batches) == 3
+            assert marks and not any(unflushed in t for t in marks)
+            assert unflushed not in writes[-1]
+        else:
+            assert batches == []
+        transactions[:] = [[]]
+        await PersonaService(mongo_repositories(database)).update("p00003", {"seniority": 2})
+        again = await sync_warehouse(settings_env, database, engine=engine, batch_size=5)
+        assert again.updated["personas"] == 1
+        assert not any(unflushed in t for t in transactions)  # an incremental sync waits
     finally:
         engine.dispose()
 
