@@ -3,6 +3,7 @@ type 2 customers, quarantine, partitions, the mock sales API end to end."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,7 +15,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from leadpersona.adapters.warehouse.engine import make_engine
-from leadpersona.adapters.warehouse.sales_load import refresh_statistics
+from leadpersona.adapters.warehouse.sales_load import finish_stale, mark_stale, refresh_statistics
 from leadpersona.adapters.warehouse.sales_queries import conversion_by_persona, revenue_by_persona
 from leadpersona.adapters.warehouse.tables import FactSale
 from leadpersona.bootstrap import sales_sources
@@ -719,3 +720,31 @@ async def test_a_load_killed_before_its_rebuild_leaves_reports_exact(engine: Eng
     assert_summary_is_exact(engine)
     with engine.connect() as connection:
         assert _reports(connection) == killed
+
+
+async def test_a_rebuild_beside_a_batch_marking_a_month_stale_again_misses_none_of_its_lines(
+    engine: Engine,
+) -> None:
+    add_lead(engine, "L1", "ada@example.com")
+    with pytest.raises(Killed):  # leaves January stale
+        await load(engine, KilledAfter([[record("O1", 1, order_date="2026-01-03")]], key="k1"))
+    assert rows(engine, "SELECT month FROM sales_monthly_stale") == [(202601,)]
+    # A batch of another load changes a January line and marks January stale again, and a
+    # rebuild of the stale months runs before that batch commits.
+    batch = engine.connect()
+    try:
+        batch.begin()
+        batch.execute(text("UPDATE fact_sales SET quantity = quantity + 4"))
+        mark_stale(batch, [202601])
+        rebuild = threading.Thread(target=finish_stale, args=(engine,))
+        rebuild.start()
+        rebuild.join(timeout=0.5)
+        batch.commit()
+        rebuild.join(timeout=30)
+        assert not rebuild.is_alive()
+    finally:
+        batch.close()
+    await load(engine, ListSource([[]], key="k2"))  # rebuilds whatever is still stale
+
+    assert rows(engine, "SELECT quantity FROM sales_monthly") == [(6,)]
+    assert_summary_is_exact(engine)

@@ -217,8 +217,13 @@ def mark_stale(connection: Connection, months: Iterable[int]) -> None:
     in the caller's transaction (the one that changed their lines)."""
     rows = [{"month": month} for month in sorted(set(months))]
     if rows:
-        statement = dialect_insert(connection, STALE).on_conflict_do_nothing(
-            index_elements=["month"]
+        # DO UPDATE, not DO NOTHING: a month already stale gets its row locked, so a rebuild
+        # running meanwhile waits for this transaction before it deletes the row, and its
+        # next statement sees these lines (DO NOTHING locks nothing, and the rebuild would
+        # clear the month without them).
+        statement = dialect_insert(connection, STALE)
+        statement = statement.on_conflict_do_update(
+            index_elements=["month"], set_={"month": statement.excluded.month}
         )
         connection.execute(statement, rows)
 
@@ -227,9 +232,10 @@ def rebuild_stale(connection: Connection) -> list[int]:
     """Rebuild the ``sales_monthly`` rows of every stale month and clear them, in the caller's
     transaction; the months.
 
-    The stale rows are deleted first: a batch committing meanwhile that marks one of these
-    months again waits for this transaction and marks it anew, so its lines are never left
-    out of both the summary and the stale months."""
+    The stale rows are deleted first, and :func:`mark_stale` locks the row of a month already
+    stale: a batch marking one of these months waits for this transaction and marks it anew,
+    or this one waits for the batch and then sums its lines, so they are never left out of
+    both the summary and the stale months."""
     months = sorted(connection.scalars(STALE.delete().returning(STALE.c.month)))
     refresh_monthly(connection, months)
     return months
