@@ -38,6 +38,8 @@ from leadpersona.errors import EmbeddedServerError
 __all__ = ["EmbeddedMongo", "mongo_uri_for_port"]
 
 _LOCK_TIMEOUT_S = 120.0
+#: How long the embedded server keeps its oplog: 26 hours.
+OPLOG_RETENTION_S = 26 * 3600
 # Servers this process started. Kept referenced so that a server left running for other
 # clients is not garbage-collected as a "still running" Popen, and reaped when stopped here.
 _STARTED: dict[int, subprocess.Popen[bytes]] = {}
@@ -237,6 +239,11 @@ class EmbeddedMongo:
             str(self.storage_dir),
             "--log-level",
             "WARNING",
+            # A day and a bit of oplog (its default is an hour; the 100,000-entry cap stays):
+            # the daily run's warehouse sync then resumes the change stream of leads from the
+            # last run's position instead of walking every lead id.
+            "--oplog-retention-seconds",
+            str(OPLOG_RETENTION_S),
         ]
         with self._log_file.open("ab") as log:
             try:
