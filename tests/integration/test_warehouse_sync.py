@@ -423,3 +423,46 @@ def test_a_company_named_by_leads_of_one_batch_merges_as_across_batches(
             engine.dispose()
     assert stored[0] == [("c1", "ACME", None, 4000, None, "Multi National")]
     assert all(rows == stored[0] for rows in stored), stored
+
+
+def test_a_company_named_again_is_set_again_only_when_the_merge_changes_it(
+    warehouse_factory: Callable[[], str],
+) -> None:
+    def lead(lead_id: str, count: int | None) -> LeadRows:
+        company = {
+            "company_id": "c1",
+            "name": "Acme",
+            "linkedin_url": None,
+            "employee_count": count,
+            "industry": "Software",
+            "company_type": None,
+        }
+        position = {
+            "lead_id": lead_id,
+            "ordinal": 0,
+            "company_id": "c1",
+            "title": None,
+            "start_date": None,
+            "end_date": None,
+            "is_current": False,
+        }
+        return LeadRows(
+            lead={"lead_id": lead_id, "email": None, "email_key": None, "status": 0},
+            companies=[company],
+            positions=[position],
+        )
+
+    engine = make_engine(warehouse_factory())
+    try:
+        ensure_schema(engine)
+        updated = []
+        for batch in ([lead("a", 40)], [lead("b", 40)], [lead("c", None)], [lead("d", 400)]):
+            with engine.begin() as connection:
+                writer = WarehouseWriter(connection)
+                writer.write_leads(batch)
+            updated.append(writer.updated["companies"])
+        # The same answer again, one that knows less, one that knows a larger count.
+        assert updated == [0, 0, 0, 1]
+        assert dump(engine)["companies"] == [("c1", "Acme", None, 400, "Software", None)]
+    finally:
+        engine.dispose()
