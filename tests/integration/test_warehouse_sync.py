@@ -466,3 +466,50 @@ def test_a_company_named_again_is_set_again_only_when_the_merge_changes_it(
         assert dump(engine)["companies"] == [("c1", "Acme", None, 400, "Software", None)]
     finally:
         engine.dispose()
+
+
+async def test_a_full_sync_killed_midway_is_finished_by_the_next(
+    settings_env: Settings, database: MongoDatabase, warehouse_factory: Callable[[], str]
+) -> None:
+    """Its batches commit without waiting for the disk and move no watermark: the next sync,
+    incremental, reads every persona again and ends with the rows of a full sync."""
+    await enriched(settings_env, database, 120)
+    url = warehouse_factory()
+    engine = make_engine(url)
+    command = [sys.executable, "-m", "leadpersona", "warehouse", "sync", "--full"]
+    try:
+        process = subprocess.Popen(
+            [*command, "--batch-size", "5"],
+            env={**os.environ, "LEADPERSONA_WAREHOUSE_URL": url},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and process.poll() is None:
+                try:
+                    with engine.connect() as connection:
+                        count = text("SELECT COUNT(*) FROM personas")
+                        if connection.execute(count).scalar_one() >= 10:
+                            break
+                except Exception:  # the schema is not there yet
+                    pass
+                time.sleep(0.02)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT COUNT(*) FROM personas")).scalar_one()
+            assert read_watermark(connection, "personas") is None  # moved only at the end
+        assert 10 <= kept < 120, kept
+        finished = await sync_warehouse(settings_env, database, engine=engine)
+        assert finished.personas_read == 120
+        assert finished.inserted["personas"] == 120 - kept
+        twin = make_engine(warehouse_factory())
+        try:
+            await sync_warehouse(settings_env, database, engine=twin, full=True)
+            assert dump(twin) == dump(engine)
+        finally:
+            twin.dispose()
+    finally:
+        engine.dispose()
