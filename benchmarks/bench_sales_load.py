@@ -572,10 +572,9 @@ def _report(database: str) -> _Report:
             if results[False] != results[True]:
                 raise RuntimeError("the report from sales_monthly differs from the lines")
             statement = _report_sql()
-            plan = [
-                row[0]
-                for row in connection.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {statement}"))
-            ]
+            plan = list(connection.scalars(text(f"EXPLAIN (ANALYZE, BUFFERS) {statement}")))
+            if not plan:
+                raise RuntimeError(f"EXPLAIN gave no plan for: {statement}")
             months = list(connection.scalars(text("SELECT DISTINCT date_id / 100 FROM dim_date")))
             fullest = int(
                 connection.scalar(
