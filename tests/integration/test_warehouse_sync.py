@@ -382,34 +382,44 @@ async def test_a_sync_is_recorded_in_the_run_ledger_as_a_step_of_its_parent(
         engine.dispose()
 
 
+def at_one_company(
+    lead_id: str,
+    *,
+    name: str,
+    count: int | None,
+    kind: str | None = None,
+    industry: str | None = None,
+) -> LeadRows:
+    """The rows of a lead with one position, at company ``c1`` as its answer describes it."""
+    company = {
+        "company_id": "c1",
+        "name": name,
+        "linkedin_url": None,
+        "employee_count": count,
+        "industry": industry,
+        "company_type": kind,
+    }
+    position = {
+        "lead_id": lead_id,
+        "ordinal": 0,
+        "company_id": "c1",
+        "title": None,
+        "start_date": None,
+        "end_date": None,
+        "is_current": False,
+    }
+    return LeadRows(
+        lead={"lead_id": lead_id, "email": None, "email_key": None, "status": 0},
+        companies=[company],
+        positions=[position],
+    )
+
+
 def test_a_company_named_by_leads_of_one_batch_merges_as_across_batches(
     warehouse_factory: Callable[[], str],
 ) -> None:
-    def lead(lead_id: str, name: str, count: int | None, kind: str | None) -> LeadRows:
-        company = {
-            "company_id": "c1",
-            "name": name,
-            "linkedin_url": None,
-            "employee_count": count,
-            "industry": None,
-            "company_type": kind,
-        }
-        position = {
-            "lead_id": lead_id,
-            "ordinal": 0,
-            "company_id": "c1",
-            "title": None,
-            "start_date": None,
-            "end_date": None,
-            "is_current": False,
-        }
-        return LeadRows(
-            lead={"lead_id": lead_id, "email": None, "email_key": None, "status": 0},
-            companies=[company],
-            positions=[position],
-        )
-
-    small, large = lead("a", "acme", 40, "Startup"), lead("b", "ACME", 4000, "Multi National")
+    small = at_one_company("a", name="acme", count=40, kind="Startup")
+    large = at_one_company("b", name="ACME", count=4000, kind="Multi National")
     stored = []
     for batches in ([[small, large]], [[large, small]], [[small], [large]], [[large], [small]]):
         engine = make_engine(warehouse_factory())
@@ -428,35 +438,15 @@ def test_a_company_named_by_leads_of_one_batch_merges_as_across_batches(
 def test_a_company_named_again_is_set_again_only_when_the_merge_changes_it(
     warehouse_factory: Callable[[], str],
 ) -> None:
-    def lead(lead_id: str, count: int | None) -> LeadRows:
-        company = {
-            "company_id": "c1",
-            "name": "Acme",
-            "linkedin_url": None,
-            "employee_count": count,
-            "industry": "Software",
-            "company_type": None,
-        }
-        position = {
-            "lead_id": lead_id,
-            "ordinal": 0,
-            "company_id": "c1",
-            "title": None,
-            "start_date": None,
-            "end_date": None,
-            "is_current": False,
-        }
-        return LeadRows(
-            lead={"lead_id": lead_id, "email": None, "email_key": None, "status": 0},
-            companies=[company],
-            positions=[position],
-        )
-
     engine = make_engine(warehouse_factory())
     try:
         ensure_schema(engine)
         updated = []
-        for batch in ([lead("a", 40)], [lead("b", 40)], [lead("c", None)], [lead("d", 400)]):
+        leads = [
+            at_one_company(lead_id, name="Acme", count=count, industry="Software")
+            for lead_id, count in (("a", 40), ("b", 40), ("c", None), ("d", 400))
+        ]
+        for batch in ([lead] for lead in leads):
             with engine.begin() as connection:
                 writer = WarehouseWriter(connection)
                 writer.write_leads(batch)

@@ -342,30 +342,21 @@ class WarehouseWriter:
         self, source: str, watermark: tuple[datetime, str] | None, synced_at: datetime
     ) -> None:
         """Record how far ``source`` is synced, in the transaction of the rows it covers."""
-        statement = dialect_insert(self.connection, SYNC_STATE)
-        statement = statement.on_conflict_do_update(
-            index_elements=["source"],
-            set_={
-                "watermark": statement.excluded.watermark,
-                "watermark_id": statement.excluded.watermark_id,
-                "synced_at": statement.excluded.synced_at,
-            },
-        )
         moment, last_id = watermark if watermark is not None else (None, None)
-        row = {"source": source, "watermark": moment, "watermark_id": last_id}
-        self.connection.execute(statement, [{**row, "synced_at": synced_at}])
+        self._save_state(source, {"watermark": moment, "watermark_id": last_id}, synced_at)
 
     def save_resume_token(self, source: str, token: str | None, synced_at: datetime) -> None:
         """Record where ``source``'s change log is to be read from next (None: nowhere)."""
+        self._save_state(source, {"resume_token": token}, synced_at)
+
+    def _save_state(self, source: str, values: Mapping[str, Any], synced_at: datetime) -> None:
+        """Set these ``sync_state`` columns of ``source`` (the others are kept)."""
         statement = dialect_insert(self.connection, SYNC_STATE)
+        names = [*values, "synced_at"]
         statement = statement.on_conflict_do_update(
-            index_elements=["source"],
-            set_={
-                "resume_token": statement.excluded.resume_token,
-                "synced_at": statement.excluded.synced_at,
-            },
+            index_elements=["source"], set_={name: statement.excluded[name] for name in names}
         )
-        row = {"source": source, "resume_token": token, "synced_at": synced_at}
+        row = {"source": source, **values, "synced_at": synced_at}
         self.connection.execute(statement, [row])
 
 
