@@ -26,8 +26,9 @@ passes are idempotent. A second sync with nothing changed writes nothing.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence, Set
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,7 +42,9 @@ from leadpersona.adapters.repositories import LeadsInOrder, RunRepository, SyncS
 from leadpersona.adapters.warehouse.engine import ensure_schema, warehouse_errors
 from leadpersona.adapters.warehouse.load import (
     TABLES,
+    BatchRows,
     WarehouseWriter,
+    batch_rows,
     chunks,
     lead_ids_after,
     read_resume_token,
@@ -63,6 +66,11 @@ _IDS = 5000
 _MAX_LEAD_CHANGES = 100_000
 
 Progress = Callable[[int, int | None], None]
+#: Seconds a thread holds the interpreter lock while another waits for it, during the personas
+#: pass (Python's default: 0.005). The writer wakes up from PostgreSQL dozens of times per
+#: batch; with the default it waited up to 5 ms each time for the thread mapping the next
+#: batch, and the pipeline saved nothing (see docs/decisions/warehouse.md).
+_SWITCH_INTERVAL = 0.0005
 
 
 class SyncReport(BaseModel):
@@ -279,8 +287,9 @@ class _Sync:
         return rows
 
     async def personas_pass(self) -> int:
-        """Batches of personas, pipelined: while one batch is mapped and written (in a worker
-        thread, one transaction), the next is read from MongoDB. Batches commit in order.
+        """Batches of personas, pipelined: while one batch is written (in a worker thread, one
+        transaction), the next is mapped (in another) and the one after it read from MongoDB.
+        Batches commit in order.
 
         Incremental: the personas changed since the watermark, in ``(updated_at, _id)`` order,
         each batch committing its own watermark. Full: every persona in ``_id`` order, so that
@@ -311,50 +320,92 @@ class _Sync:
         walks = (self.source.leads_in_order(), self.archive.raw_in_order()) if self.full else None
         self.stages["extract"] += time.perf_counter() - started
         read = 0
-        writing: asyncio.Future[None] | None = None
-        written = 0
+        # Up to three batches in flight: one read from MongoDB (here, in the event loop), one
+        # mapped in a worker thread while the one before it is written in another (waiting on
+        # PostgreSQL most of the time). Batches are mapped in turn and committed in turn.
+        mapping: asyncio.Future[tuple[list[LeadRows], BatchRows]] | None = None
+        #: Each batch's write (done once committed), the personas read up to it, its leads.
+        pending: deque[tuple[asyncio.Future[None], int, set[str]]] = deque()
 
-        async def settle() -> None:
-            nonlocal writing
-            if writing is not None:
-                done, writing = writing, None
-                await done
+        async def settle(everything: bool = False) -> None:
+            """Wait for the writes that are done (``everything``: for all of them)."""
+            while pending and (everything or pending[0][0].done()):
+                done, count, _ = pending.popleft()
+                try:
+                    await done
+                except BaseException:
+                    # The later writes fail too (each one waits for the one before).
+                    await asyncio.gather(*(f for f, _, _ in pending), return_exceptions=True)
+                    pending.clear()
+                    raise
                 if self.on_progress is not None and counting is not None:
-                    self.on_progress(written, await counting)
+                    self.on_progress(count, await counting)
 
-        def transform_and_write(
+        def transform(
             batch: Sequence[Mapping[str, Any]],
             leads: Mapping[str, Mapping[str, Any]],
             answers: Mapping[str, bytes],
             kept: Set[str],
-        ) -> None:
+        ) -> tuple[list[LeadRows], BatchRows]:
             rows = self._transform(batch, leads, answers, kept)
             if self.changed_leads is not None:
                 self.changed_leads.difference_update(row.lead["lead_id"] for row in rows)
-            last = batch[-1]
+            # The COPY bodies too: the writer then only sends bytes.
+            started = time.perf_counter()
+            prepared = batch_rows(rows, formatted=self.engine.dialect.name == "postgresql")
+            self.stages["transform"] += time.perf_counter() - started
+            return rows, prepared
+
+        def write(
+            mapped: tuple[list[LeadRows], BatchRows], last: Mapping[str, Any], kept: Set[str]
+        ) -> None:
+            rows, prepared = mapped
             watermark = None if self.full else (_utc(last["updated_at"]), str(last["_id"]))
             # A full sync's batches move no watermark, and its last commit waits for the disk:
             # theirs need not (40 waits for the disk at 20,000 leads).
             self._commit(
-                lambda writer: writer.write_leads(rows, kept), watermark, flushed=not self.full
+                lambda writer: writer.write_leads(rows, kept, prepared),
+                watermark,
+                flushed=not self.full,
             )
 
-        in_flight: set[str] = set()
+        async def map_then_write(
+            before: asyncio.Future[None] | None,
+            mapped: asyncio.Future[tuple[list[LeadRows], BatchRows]],
+            last: Mapping[str, Any],
+            kept: Set[str],
+        ) -> None:
+            try:
+                rows = await mapped
+            finally:
+                if before is not None:
+                    await before  # committed in turn
+            await asyncio.to_thread(write, rows, last, kept)
 
         async def flush(batch: list[Mapping[str, Any]]) -> None:
-            nonlocal writing, written, in_flight
+            nonlocal mapping
+            # Not the leads of a batch still being written: what it will have is not committed.
+            in_flight: set[str] = set().union(*(i for done, _, i in pending if not done.done()))
             leads, answers, kept = await self._extract(batch, walks, in_flight)
             await settle()
-            in_flight = {str(persona["_id"]) for persona in batch}
-            written = read
-            # Mapped and written in one worker thread: a third thread busy with Python (the
-            # mapping) made the writer wait longer for the interpreter lock than it saved.
-            writing = asyncio.ensure_future(
-                asyncio.to_thread(transform_and_write, batch, leads, answers, kept)
+            if mapping is not None:
+                # One batch mapped at a time: a third thread busy with Python made the writer
+                # wait longer for the interpreter lock than it saved.
+                await asyncio.gather(mapping, return_exceptions=True)  # raised by its write
+            while len(pending) > 1:  # one written, one mapped: no more in memory
+                await pending[0][0]
+                await settle()
+            mapping = asyncio.ensure_future(
+                asyncio.to_thread(transform, batch, leads, answers, kept)
             )
+            before = pending[-1][0] if pending else None
+            writing = asyncio.ensure_future(map_then_write(before, mapping, batch[-1], kept))
+            pending.append((writing, read, {str(persona["_id"]) for persona in batch}))
 
         batch: list[Mapping[str, Any]] = []
         personas = aiter(cursor)
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch_interval, _SWITCH_INTERVAL))
         try:
             while True:
                 started = time.perf_counter()
@@ -378,8 +429,11 @@ class _Sync:
                 await flush(batch)
         finally:
             try:
-                await settle()
+                await settle(everything=True)
             finally:
+                if mapping is not None:
+                    await asyncio.gather(mapping, return_exceptions=True)
+                sys.setswitchinterval(switch_interval)
                 if counting is not None and not counting.done():
                     counting.cancel()  # nothing was written: no progress to report
                 elif counting is not None and not counting.cancelled():

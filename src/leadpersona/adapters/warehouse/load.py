@@ -10,10 +10,13 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
+from psycopg._copy_base import format_row_text
+from psycopg.adapt import Transformer
 from psycopg.errors import UniqueViolation
 from sqlalchemy import (
     JSON,
@@ -46,7 +49,9 @@ from leadpersona.domain.warehouse_rows import LeadRows, merge_company
 
 __all__ = [
     "TABLES",
+    "BatchRows",
     "WarehouseWriter",
+    "batch_rows",
     "by_index",
     "chunks",
     "lead_ids_after",
@@ -62,11 +67,100 @@ POSITIONS: Table = Position.__table__  # type: ignore[assignment]
 SKILLS: Table = Skill.__table__  # type: ignore[assignment]
 EDUCATIONS: Table = Education.__table__  # type: ignore[assignment]
 SYNC_STATE: Table = SyncState.__table__  # type: ignore[assignment]
+TABLE_BY_NAME = {
+    table.name: table
+    for table in (LEADS, PERSONAS, COMPANIES, POSITIONS, SKILLS, EDUCATIONS, lead_skills)
+}
 TABLES = ("leads", "personas", "companies", "positions", "skills", "lead_skills", "educations")
 _CHILDREN = (POSITIONS, EDUCATIONS, lead_skills)
 STAGING_TABLES = "leadpersona_staging_tables"
 #: The child tables that name a shared row: (column, the table it names).
 _NAMES = {"positions": ("company_id", "companies"), "lead_skills": ("skill_id", "skills")}
+
+
+#: The tables a batch of leads writes, in the order :meth:`WarehouseWriter.write_leads` writes
+#: them; the child tables (appended in their columns' order) last.
+_BATCH_TABLES = (
+    "leads",
+    "companies",
+    "skills",
+    "personas",
+    "positions",
+    "educations",
+    "lead_skills",
+)
+_APPENDED = {"positions": POSITIONS, "educations": EDUCATIONS, "lead_skills": lead_skills}
+#: Formats values as PostgreSQL's text COPY format does, with the default adapters (no
+#: connection needed: the rows hold text, numbers, booleans, dates and timestamps).
+_FORMATS = Transformer()
+
+
+@dataclass
+class BatchRows:
+    """A batch's rows per table (companies merged, skills deduplicated), and, for PostgreSQL,
+    each table's ``COPY`` body in the column order of :func:`batch_rows` (``columns``)."""
+
+    tables: dict[str, list[dict[str, Any]]]
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    copy_text: dict[str, bytes] = field(default_factory=dict)
+
+
+def batch_rows(batch: Sequence[LeadRows], *, formatted: bool) -> BatchRows:
+    """The rows ``batch`` writes per table; with ``formatted``, their ``COPY`` bodies too, so
+    that the writer only sends bytes (made in the thread that maps the next batch while the
+    writer waits on PostgreSQL)."""
+    companies: dict[str, dict[str, Any]] = {}
+    for rows in batch:
+        for company in rows.companies:
+            kept = companies.get(company["company_id"])
+            companies[company["company_id"]] = (
+                company if kept is None else merge_company(kept, company)
+            )
+    skills: dict[str, dict[str, Any]] = {}
+    for rows in batch:
+        for skill in rows.skills:
+            skills.setdefault(skill["skill_id"], skill)
+    prepared = BatchRows(
+        {
+            "leads": [rows.lead for rows in batch],
+            "companies": list(companies.values()),
+            "skills": list(skills.values()),
+            "personas": [rows.persona for rows in batch if rows.persona is not None],
+            "positions": [row for rows in batch for row in rows.positions],
+            "educations": [row for rows in batch for row in rows.educations],
+            "lead_skills": [pair for rows in batch for pair in rows.lead_skills],
+        }
+    )
+    if not formatted:
+        return prepared
+    for name in _BATCH_TABLES:
+        rows_of = prepared.tables[name]
+        if not rows_of:
+            continue
+        appended = _APPENDED.get(name)
+        columns = [c.name for c in appended.columns] if appended is not None else list(rows_of[0])
+        prepared.columns[name] = columns
+        prepared.copy_text[name] = _copy_text(TABLE_BY_NAME[name], columns, rows_of)
+    return prepared
+
+
+def _copy_text(table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> bytes:
+    """``rows`` as the body of a text ``COPY`` of ``columns``, JSON columns as documents."""
+    documents = [c for c in columns if isinstance(table.c[c].type, JSON)]
+    if documents:
+        rows = [
+            {**row, **{d: json.dumps(row[d]) for d in documents if row.get(d) is not None}}
+            for row in rows
+        ]
+    values = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
+    out = bytearray()
+    for row in rows:
+        try:
+            cells = values(row)
+        except KeyError:  # a row without some column: NULL there
+            cells = tuple(row.get(c) for c in columns)
+        format_row_text(cells, _FORMATS, out)
+    return bytes(out)
 
 
 class WarehouseWriter:
@@ -92,9 +186,16 @@ class WarehouseWriter:
         """Call after the transaction committed, with its DBAPI connection's ``info``."""
         connection_info.setdefault(STAGING_TABLES, set()).update(self.staged)
 
-    def _upsert(self, table: Table, rows: Sequence[dict[str, Any]], *, replace: bool) -> set[Any]:
+    def _upsert(
+        self,
+        table: Table,
+        rows: Sequence[dict[str, Any]],
+        *,
+        replace: bool,
+        payload: bytes | None = None,
+    ) -> set[Any]:
         """Insert ``rows``, or update them (``replace``) or leave them be when their key is
-        there; the keys that were already there."""
+        there; the keys that were already there. ``payload``: their ``COPY`` body, if made."""
         if not rows:
             return set()
         keys = [column.name for column in table.primary_key.columns]
@@ -105,13 +206,13 @@ class WarehouseWriter:
             # staging from then on.
             try:
                 with self.connection.begin_nested():
-                    self._copy(table, table.name, names, rows)
+                    self._copy(table, table.name, names, rows, payload)
             except UniqueViolation:
                 self.fresh_first.discard(table.name)
             else:
                 self.inserted[table.name] += len(rows)
                 return set()
-        statement = self._insert_many(table, rows)
+        statement = self._insert_many(table, rows, payload)
         if replace:
             columns = {name: statement.excluded[name] for name in names if name not in keys}
             statement = statement.on_conflict_do_update(index_elements=keys, set_=columns)
@@ -119,7 +220,9 @@ class WarehouseWriter:
             statement = statement.on_conflict_do_nothing(index_elements=keys)
         return self._count_upsert(table, rows, statement, replace=replace)
 
-    def _insert_many(self, table: Table, rows: Sequence[dict[str, Any]]) -> Any:
+    def _insert_many(
+        self, table: Table, rows: Sequence[dict[str, Any]], payload: bytes | None = None
+    ) -> Any:
         """An ``INSERT`` of ``rows``: on PostgreSQL from a temporary table they were copied into
         (``COPY``, then one set-based statement); elsewhere with the rows as parameters."""
         if self.connection.dialect.name != "postgresql":
@@ -132,7 +235,7 @@ class WarehouseWriter:
                 f" (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
             )
             self.staged.add(stage)
-        self._copy(table, stage, names, rows)
+        self._copy(table, stage, names, rows, payload)
         source: Any = select(*(sql_column(name) for name in names)).select_from(sql_table(stage))
         return postgresql.insert(table).from_select(names, source)
 
@@ -164,17 +267,30 @@ class WarehouseWriter:
         return existing
 
     def _copy(
-        self, table: Table, name: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+        self,
+        table: Table,
+        name: str,
+        columns: Sequence[str],
+        rows: Sequence[dict[str, Any]],
+        payload: bytes | None = None,
     ) -> None:
-        """``COPY`` ``rows`` into ``name`` (``table`` or a table shaped like it)."""
+        """``COPY`` ``rows`` into ``name`` (``table`` or a table shaped like it), or their
+        ``payload`` (made by :func:`batch_rows`: the rows then need no Python here)."""
         driver = self.connection.connection.driver_connection
         assert driver is not None
         documents = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
         values = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
         with (
             driver.cursor() as cursor,
-            cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy,
+            # (A payload is UTF-8, whatever the connection's encoding.)
+            cursor.copy(
+                f"COPY {name} ({', '.join(columns)}) FROM STDIN"
+                + (" WITH (ENCODING 'UTF8')" if payload is not None else "")
+            ) as copy,
         ):
+            if payload is not None:
+                copy.write(payload)
+                return
             for row in rows:
                 try:
                     cells = values(row)
@@ -187,7 +303,9 @@ class WarehouseWriter:
                     )
                 copy.write_row(cells)
 
-    def _append(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    def _append(
+        self, table: Table, rows: Sequence[dict[str, Any]], payload: bytes | None = None
+    ) -> None:
         """Insert rows known to be new (a lead's child rows, just deleted): ``COPY`` on
         PostgreSQL, one executemany ``INSERT`` elsewhere."""
         if not rows:
@@ -196,31 +314,28 @@ class WarehouseWriter:
         if self.connection.dialect.name != "postgresql":
             self.connection.execute(dialect_insert(self.connection, table), list(rows))
             return
-        self._copy(table, table.name, [column.name for column in table.columns], rows)
+        self._copy(table, table.name, [column.name for column in table.columns], rows, payload)
 
-    def write_leads(self, batch: Sequence[LeadRows], keep_children: Set[str] = frozenset()) -> None:
+    def write_leads(
+        self,
+        batch: Sequence[LeadRows],
+        keep_children: Set[str] = frozenset(),
+        prepared: BatchRows | None = None,
+    ) -> None:
         """Upsert these leads and replace each one's persona and child rows as a set; the
         child rows of the leads in ``keep_children`` stay as they are (their answer is the one
-        they were mapped from, and ``batch`` has none of theirs)."""
+        they were mapped from, and ``batch`` has none of theirs). ``prepared``: the batch's
+        :func:`batch_rows`, if made already."""
         if not batch:
             return
+        if prepared is None:
+            prepared = batch_rows(batch, formatted=False)
+        tables, texts = prepared.tables, prepared.copy_text
         ids = [rows.lead["lead_id"] for rows in batch]
-        companies: dict[str, dict[str, Any]] = {}
-        for rows in batch:
-            for company in rows.companies:
-                kept = companies.get(company["company_id"])
-                companies[company["company_id"]] = (
-                    company if kept is None else merge_company(kept, company)
-                )
-        skills: dict[str, dict[str, Any]] = {}
-        for rows in batch:
-            for skill in rows.skills:
-                skills.setdefault(skill["skill_id"], skill)
-        known = self._upsert(LEADS, [rows.lead for rows in batch], replace=True)
-        self._merge_companies(list(companies.values()))
-        self._upsert(SKILLS, list(skills.values()), replace=False)
-        personas = [rows.persona for rows in batch if rows.persona is not None]
-        self._upsert(PERSONAS, personas, replace=True)
+        known = self._upsert(LEADS, tables["leads"], replace=True, payload=texts.get("leads"))
+        self._merge_companies(tables["companies"], texts.get("companies"))
+        self._upsert(SKILLS, tables["skills"], replace=False, payload=texts.get("skills"))
+        self._upsert(PERSONAS, tables["personas"], replace=True, payload=texts.get("personas"))
         # A lead that was not there has no persona or child rows to replace.
         without = [rows.lead["lead_id"] for rows in batch if rows.persona is None]
         without = [lead_id for lead_id in without if lead_id in known]
@@ -230,10 +345,8 @@ class WarehouseWriter:
         self._delete_children(
             [lead_id for lead_id in ids if lead_id in known and lead_id not in keep_children]
         )
-        for table, name in ((POSITIONS, "positions"), (EDUCATIONS, "educations")):
-            children = [row for rows in batch for row in getattr(rows, name)]
-            self._append(table, children)
-        self._append(lead_skills, [pair for rows in batch for pair in rows.lead_skills])
+        for name, table in _APPENDED.items():
+            self._append(table, tables[name], texts.get(name))
         # A replaced set counts as changed rows, not as new ones: net of what was deleted.
         for name in ("positions", "educations", "lead_skills"):
             same = min(self.inserted[name], self.deleted[name])
@@ -241,12 +354,14 @@ class WarehouseWriter:
             self.deleted[name] -= same
             self.updated[name] += same
 
-    def _merge_companies(self, rows: Sequence[dict[str, Any]]) -> None:
+    def _merge_companies(
+        self, rows: Sequence[dict[str, Any]], payload: bytes | None = None
+    ) -> None:
         """Upsert companies so that the result does not depend on the order leads arrive in:
         the largest employee count and the smallest non-empty text among the answers seen."""
         if not rows:
             return
-        statement = self._insert_many(COMPANIES, rows)
+        statement = self._insert_many(COMPANIES, rows, payload)
         pick = func.max if self.connection.dialect.name == "sqlite" else func.greatest
         least = func.min if self.connection.dialect.name == "sqlite" else func.least
         merged = {
