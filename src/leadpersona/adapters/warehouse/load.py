@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from psycopg._copy_base import format_row_text
 from psycopg.adapt import Transformer
 from psycopg.errors import UniqueViolation
 from sqlalchemy import (
@@ -46,6 +45,11 @@ from leadpersona.adapters.warehouse.tables import (
     lead_skills,
 )
 from leadpersona.domain.warehouse_rows import LeadRows, merge_company
+
+try:  # psycopg's own formatter of text COPY rows (C in psycopg[binary]), not a public name:
+    from psycopg._copy_base import format_row_text as _format_row_text
+except ImportError:  # a psycopg without it: the writer formats each row while it copies
+    _format_row_text = None
 
 __all__ = [
     "TABLES",
@@ -131,7 +135,7 @@ def batch_rows(batch: Sequence[LeadRows], *, formatted: bool) -> BatchRows:
             "lead_skills": [pair for rows in batch for pair in rows.lead_skills],
         }
     )
-    if not formatted:
+    if not formatted or _format_row_text is None:
         return prepared
     for name in _BATCH_TABLES:
         rows_of = prepared.tables[name]
@@ -159,7 +163,7 @@ def _copy_text(table: Table, columns: Sequence[str], rows: Sequence[dict[str, An
             cells = values(row)
         except KeyError:  # a row without some column: NULL there
             cells = tuple(row.get(c) for c in columns)
-        format_row_text(cells, _FORMATS, out)
+        _format_row_text(cells, _FORMATS, out)
     return bytes(out)
 
 
