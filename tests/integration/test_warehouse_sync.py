@@ -60,6 +60,30 @@ async def enriched(settings: Settings, database: MongoDatabase, count: int) -> N
         await run_enrichment(settings, database, client=client, batch_size=40)
 
 
+async def assert_equals_a_full_sync(
+    settings: Settings,
+    database: MongoDatabase,
+    engine: Engine,
+    warehouse_factory: Callable[[], str],
+    *,
+    after_deletions: bool = False,
+) -> None:
+    """``engine`` holds what a full sync into a new warehouse writes. ``after_deletions``: a
+    company's attributes merge every answer that named it (largest employee count), and one
+    named only by a deleted lead's answer may keep its count until ``--full``, so companies
+    are compared by id only."""
+    twin = make_engine(warehouse_factory())
+    try:
+        full = await sync_warehouse(settings, database, engine=twin, full=True)
+        assert full.inserted["leads"] == len(dump(twin)["leads"])
+        ours, theirs = dump(engine), dump(twin)
+        if after_deletions:
+            assert [c[0] for c in ours.pop("companies")] == [c[0] for c in theirs.pop("companies")]
+        assert ours == theirs
+    finally:
+        twin.dispose()
+
+
 async def test_incremental_sync_converges_to_a_full_sync(
     settings_env: Settings, database: MongoDatabase, warehouse_factory: Callable[[], str]
 ) -> None:
@@ -116,19 +140,10 @@ async def test_incremental_sync_converges_to_a_full_sync(
             assert kept == str(other["archive_id"])
         assert (await sync_warehouse(settings_env, database, engine=engine)).changed == 0
 
-        twin = make_engine(warehouse_factory())
-        try:
-            full = await sync_warehouse(settings_env, database, engine=twin, full=True)
-            assert full.inserted["leads"] == 30
-            incremental, rebuilt = dump(engine), dump(twin)
-            # A company's attributes merge every answer that named it (largest employee count);
-            # one named only by the deleted lead's answer may keep its count until --full.
-            assert [c[0] for c in incremental.pop("companies")] == [
-                c[0] for c in rebuilt.pop("companies")
-            ]
-            assert incremental == rebuilt
-        finally:
-            twin.dispose()
+        assert len(dump(engine)["leads"]) == 30
+        await assert_equals_a_full_sync(
+            settings_env, database, engine, warehouse_factory, after_deletions=True
+        )
     finally:
         engine.dispose()
 
@@ -244,12 +259,7 @@ async def test_a_sync_killed_midway_is_finished_by_the_next(
         finished = await sync_warehouse(settings_env, database, engine=engine)
         # The next sync reads on from the watermark: exactly the personas not yet there.
         assert finished.inserted["personas"] == 120 - kept
-        twin = make_engine(warehouse_factory())
-        try:
-            await sync_warehouse(settings_env, database, engine=twin, full=True)
-            assert dump(twin) == dump(engine)
-        finally:
-            twin.dispose()
+        await assert_equals_a_full_sync(settings_env, database, engine, warehouse_factory)
     finally:
         engine.dispose()
 
@@ -308,15 +318,9 @@ async def test_a_sync_killed_after_reading_the_change_stream_is_finished_by_the_
         finished = await sync_warehouse(settings_env, database, engine=engine)
         assert not finished.walked_lead_ids
         assert finished.deleted["leads"] == 3 and finished.inserted["leads"] == 4
-        twin = make_engine(warehouse_factory())
-        try:
-            await sync_warehouse(settings_env, database, engine=twin, full=True)
-            ours, theirs = dump(engine), dump(twin)
-            # Companies may keep a merged attribute of a deleted lead's answer until --full.
-            assert [c[0] for c in ours.pop("companies")] == [c[0] for c in theirs.pop("companies")]
-            assert ours == theirs
-        finally:
-            twin.dispose()
+        await assert_equals_a_full_sync(
+            settings_env, database, engine, warehouse_factory, after_deletions=True
+        )
     finally:
         engine.dispose()
 
@@ -496,12 +500,7 @@ async def test_a_full_sync_killed_midway_is_finished_by_the_next(
         finished = await sync_warehouse(settings_env, database, engine=engine)
         assert finished.personas_read == 120
         assert finished.inserted["personas"] == 120 - kept
-        twin = make_engine(warehouse_factory())
-        try:
-            await sync_warehouse(settings_env, database, engine=twin, full=True)
-            assert dump(twin) == dump(engine)
-        finally:
-            twin.dispose()
+        await assert_equals_a_full_sync(settings_env, database, engine, warehouse_factory)
     finally:
         engine.dispose()
 
