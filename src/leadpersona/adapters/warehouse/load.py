@@ -102,10 +102,10 @@ _FORMATS = Transformer()
 @dataclass
 class BatchRows:
     """A batch's rows per table (companies merged, skills deduplicated), and, for PostgreSQL,
-    each table's ``COPY`` body in the column order of :func:`batch_rows` (``columns``)."""
+    each table's ``COPY`` body, in the column order the writer copies that table in (a child
+    table's columns; else the keys of its first row)."""
 
     tables: dict[str, list[dict[str, Any]]]
-    columns: dict[str, list[str]] = field(default_factory=dict)
     copy_text: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -143,28 +143,31 @@ def batch_rows(batch: Sequence[LeadRows], *, formatted: bool) -> BatchRows:
             continue
         appended = _APPENDED.get(name)
         columns = [c.name for c in appended.columns] if appended is not None else list(rows_of[0])
-        prepared.columns[name] = columns
-        prepared.copy_text[name] = _copy_text(TABLE_BY_NAME[name], columns, rows_of)
+        out = bytearray()
+        for cells in _copy_cells(TABLE_BY_NAME[name], columns, rows_of):
+            _format_row_text(cells, _FORMATS, out)
+        prepared.copy_text[name] = bytes(out)
     return prepared
 
 
-def _copy_text(table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> bytes:
-    """``rows`` as the body of a text ``COPY`` of ``columns``, JSON columns as documents."""
-    documents = [c for c in columns if isinstance(table.c[c].type, JSON)]
-    if documents:
-        rows = [
-            {**row, **{d: json.dumps(row[d]) for d in documents if row.get(d) is not None}}
-            for row in rows
-        ]
+def _copy_cells(
+    table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> Iterator[Sequence[Any]]:
+    """Each row's values of ``columns`` as ``COPY`` takes them: NULL for a column the row
+    lacks, JSON columns as documents."""
+    documents = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
     values = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
-    out = bytearray()
     for row in rows:
         try:
             cells = values(row)
         except KeyError:  # a row without some column: NULL there
             cells = tuple(row.get(c) for c in columns)
-        _format_row_text(cells, _FORMATS, out)
-    return bytes(out)
+        if documents:
+            cells = tuple(
+                json.dumps(cell) if i in documents and cell is not None else cell
+                for i, cell in enumerate(cells)
+            )
+        yield cells
 
 
 class WarehouseWriter:
@@ -282,8 +285,6 @@ class WarehouseWriter:
         ``payload`` (made by :func:`batch_rows`: the rows then need no Python here)."""
         driver = self.connection.connection.driver_connection
         assert driver is not None
-        documents = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
-        values = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
         with (
             driver.cursor() as cursor,
             # (A payload is UTF-8, whatever the connection's encoding.)
@@ -295,16 +296,7 @@ class WarehouseWriter:
             if payload is not None:
                 copy.write(payload)
                 return
-            for row in rows:
-                try:
-                    cells = values(row)
-                except KeyError:  # a row without some column: NULL there
-                    cells = tuple(row.get(c) for c in columns)
-                if documents:
-                    cells = tuple(
-                        json.dumps(cell) if i in documents and cell is not None else cell
-                        for i, cell in enumerate(cells)
-                    )
+            for cells in _copy_cells(table, columns, rows):
                 copy.write_row(cells)
 
     def _append(
