@@ -190,3 +190,26 @@ def test_header_names_are_case_insensitive_and_extra_fields_kept_for_quarantine(
     [rejected] = cleaned.rejected
     assert rejected.raw["note"] == "gift"
     assert cleaned.cells_present == 7
+
+
+def test_a_large_batch_keeps_record_order_rejects_and_the_later_duplicate(
+    cleaner: SalesCleaner,
+) -> None:
+    # Large enough for DuckDB to scan it on several threads, which may reorder rows.
+    records = [good(order_id=f"O-{n:05d}") for n in range(60_000)]
+    for position in (7, 31_000, 59_999):
+        records[position] = good(order_id=f"O-{position:05d}", quantity="0")
+    records[45_000] = good(order_id="O-00100", status="refunded")  # O-00100 again, later
+    cleaned = cleaner.clean(raw_table(records), lines=list(range(2, 60_002)))
+    assert [(r.position, r.line) for r in cleaned.rejected] == [
+        (7, 9),
+        (31_000, 31_002),
+        (59_999, 60_001),
+    ]
+    assert cleaned.duplicates == 1
+    ids = cleaned.lines.column("order_id").to_pylist()
+    expected = [f"O-{n:05d}" for n in range(60_000) if n not in (7, 31_000, 59_999, 100)]
+    expected[expected.index("O-45000")] = "O-00100"
+    assert ids == expected
+    statuses = dict(zip(ids, cleaned.lines.column("status").to_pylist(), strict=True))
+    assert statuses["O-00100"] == "refunded"

@@ -143,13 +143,8 @@ SELECT
     quantity, unit_price, discount::DECIMAL(9, 4) AS discount, currency, status,
     CASE WHEN len(reasons) = 0
          THEN round(quantity * unit_price * (1 - discount), 2)::DECIMAL(18, 2) END AS amount,
-    present, reasons,
-    len(reasons) = 0 AND row_number() OVER (
-        PARTITION BY CASE WHEN len(reasons) = 0 THEN order_id END,
-                     CASE WHEN len(reasons) = 0 THEN line_no END
-        ORDER BY __row DESC) > 1 AS duplicate
+    present, reasons
 FROM checked
-ORDER BY __row
 """
 
 #: Columns of :attr:`Cleaned.lines`.
@@ -195,13 +190,32 @@ class Cleaned:
     cells_present: int = 0
 
 
-def _normalize_emails(emails: pa.Array) -> pa.Array:
-    """The email normalisation of leads, applied once per distinct value of a batch."""
-    distinct = pc.unique(emails)
-    mapped = pa.array(
-        [None if e is None else normalize_email(e) for e in distinct.to_pylist()], pa.string()
-    )
-    return pc.take(mapped, pc.index_in(emails, value_set=distinct))
+#: Normalised emails a cleaner remembers (a load's customers are far fewer than its lines).
+_EMAIL_CACHE = 100_000
+
+
+class _EmailNormalizer:
+    """The email normalisation of leads as a DuckDB function over a vector of values: applied
+    once per distinct value, and remembered across vectors and batches."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+
+    def __call__(self, emails: pa.Array) -> pa.Array:
+        distinct = pc.unique(emails)
+        known = self._known
+        if len(known) > _EMAIL_CACHE:
+            known.clear()
+        mapped: list[str | None] = []
+        for email in distinct.to_pylist():
+            if email is None:
+                mapped.append(None)
+                continue
+            normal = known.get(email)
+            if normal is None:
+                normal = known[email] = normalize_email(email)
+            mapped.append(normal)
+        return pc.take(pa.array(mapped, pa.string()), pc.index_in(emails, value_set=distinct))
 
 
 class SalesCleaner:
@@ -212,7 +226,7 @@ class SalesCleaner:
         self._db = duckdb.connect()
         self._db.execute("SET enable_progress_bar = false")
         self._db.create_function(  # type: ignore[call-overload]
-            "normalize_email", _normalize_emails, ["VARCHAR"], "VARCHAR", type="arrow"
+            "normalize_email", _EmailNormalizer(), ["VARCHAR"], "VARCHAR", type="arrow"
         )
 
     def close(self) -> None:
@@ -240,9 +254,11 @@ class SalesCleaner:
             ).to_arrow_table()
         finally:
             self._db.unregister("raw")
+        # DuckDB scans the batch in parallel: the records' order again.
+        result = result.take(pc.sort_indices(result.column("__row")))
         reasons = result.column("reasons")
         bad = pc.greater(pc.list_value_length(reasons), 0)
-        duplicate = result.column("duplicate")
+        duplicate = _superseded_in_batch(result, pc.invert(bad))
         keep = pc.and_(pc.invert(bad), pc.invert(duplicate))
         rejected: list[Rejected] = []
         if pc.any(bad).as_py():
@@ -266,6 +282,17 @@ class SalesCleaner:
             read=records.num_rows,
             cells_present=int(pc.sum(result.column("present")).as_py() or 0),
         )
+
+
+def _superseded_in_batch(result: pa.Table, valid: pa.ChunkedArray) -> pa.ChunkedArray:
+    """For each row of ``result`` (in record order), whether it is a valid record whose key
+    (order id, line number) a later valid record of the batch has too: the later one wins."""
+    rows = result.select(["order_id", "line_no", "__row"]).filter(valid)
+    last = rows.group_by(["order_id", "line_no"], use_threads=False).aggregate([("__row", "max")])
+    if last.num_rows == rows.num_rows:
+        return pa.chunked_array([pa.repeat(False, result.num_rows)], pa.bool_())
+    kept = pc.is_in(result.column("__row"), value_set=last.column("__row_max"))
+    return pc.and_(valid, pc.invert(kept))
 
 
 def _reason(code: str) -> QuarantineReason:
