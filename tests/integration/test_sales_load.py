@@ -3,6 +3,7 @@ type 2 customers, quarantine, partitions, the mock sales API end to end."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -28,6 +29,7 @@ from leadpersona.sales.shop_db import (
     first_orders,
     refund_order,
 )
+from leadpersona.services import sales_load as sales_load_service
 from leadpersona.services.sales_load import SalesLoadReport, api_range, load_sales
 from leadpersona.services.wiring import SourceFactory, SourceWindow
 from tests.fakes import InMemoryRunRepository
@@ -748,3 +750,67 @@ async def test_a_rebuild_beside_a_batch_marking_a_month_stale_again_misses_none_
 
     assert rows(engine, "SELECT quantity FROM sales_monthly") == [(6,)]
     assert_summary_is_exact(engine)
+
+
+class WatchesOctober(ListSource):
+    """Before its last batch, waits (a few seconds at most) for October's ``sales_monthly``
+    rows to be rebuilt while the load is still going on."""
+
+    def __init__(self, engine: Engine, batches: Any) -> None:
+        super().__init__(batches)
+        self.engine = engine
+        self.seen_during_load: list[Any] = []
+
+    async def batches(self, state: Any) -> Any:
+        count = len(self._batches)
+        async for batch in super().batches(state):
+            if batch.checkpoint["batches"] == count and self.engine.dialect.name == "postgresql":
+                for _ in range(250):
+                    found = rows(
+                        self.engine,
+                        "SELECT count(*) FROM sales_monthly_stale WHERE month = 202510",
+                    )
+                    october = rows(
+                        self.engine, "SELECT count(*) FROM sales_monthly WHERE month = 202510"
+                    )
+                    if found == [(0,)] and october != [(0,)]:
+                        self.seen_during_load = october
+                        break
+                    await asyncio.sleep(0.02)
+            yield batch
+
+
+async def test_months_no_batch_in_flight_touches_are_finished_during_the_load(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sales_load_service, "ANALYZE_AFTER", 1)  # analysed as they finish
+    # Lines in date order, as a backfill brings them: October is done after the first batch,
+    # then changed again by the last one (a refund of an October line, beside a replay).
+    october = [record(f"O{n}", order_date=f"2025-10-{n:02d}") for n in range(1, 6)]
+    november = [record(f"N{n}", order_date=f"2025-11-{n:02d}") for n in range(1, 6)]
+    december = [record(f"D{n}", order_date=f"2025-12-{n:02d}") for n in range(1, 6)]
+    refund = [record("O1", order_date="2025-10-01", status="refunded")]
+    source = WatchesOctober(engine, [october, november, december, december[:1] + refund])
+    report = await load(engine, source)
+    check_balance(report)
+    files = report.sources["files"]
+    assert (files.inserted, files.updated, files.duplicates) == (15, 1, 1)
+    if engine.dialect.name == "postgresql":
+        # Rebuilt while the load went on (SQLite's writers take turns: it rebuilds at the end).
+        assert source.seen_during_load == [(1,)]
+    assert rows(engine, "SELECT count(*) FROM sales_monthly_stale") == [(0,)]
+    assert_summary_is_exact(engine)
+    assert rows(
+        engine, "SELECT revenue, orders, lines FROM sales_monthly WHERE month = 202510"
+    ) == [(Decimal("80.00"), 4, 4)]
+    if engine.dialect.name == "postgresql":
+        analysed = rows(
+            engine,
+            "SELECT DISTINCT tablename FROM pg_stats WHERE tablename LIKE 'fact_sales_%' "
+            "AND attname = 'customer_key' ORDER BY tablename",
+        )
+        assert analysed == [
+            ("fact_sales_y2025m10",),
+            ("fact_sales_y2025m11",),
+            ("fact_sales_y2025m12",),
+        ]

@@ -38,8 +38,10 @@ from leadpersona.adapters.warehouse.sales_load import (
     PreparedLines,
     QuarantineRow,
     SalesWriter,
+    analyze_partitions,
     finish_stale,
     read_checkpoints,
+    rebuild_stale,
     refresh_customers,
     refresh_statistics,
     refresh_summary_statistics,
@@ -168,11 +170,77 @@ def _rejected(batch: SourceBatch, cleaned: Cleaned) -> list[QuarantineRow]:
     ]
 
 
+class _Finisher:
+    """Finishes the months a load changed while the load goes on (PostgreSQL only: SQLite's
+    writers take turns). Once no batch in flight touches a month a committed batch changed,
+    its ``sales_monthly`` rows are rebuilt and, when the load has stored
+    :data:`ANALYZE_AFTER` lines, its partition analysed: one month per transaction, on a
+    connection of its own, while the next batches are written. Lines that arrive in date order
+    (a backfill, the API's pages, the shop database by ``updated_at``) leave only the last
+    batches' months to the end of the load; a month changed again is finished again."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.enabled = engine.dialect.name == "postgresql"
+        #: Months changed by committed batches and not finished since.
+        self.changed: set[int] = set()
+        #: Months whose partition was analysed after their last change.
+        self.analysed: set[int] = set()
+        self._stored = 0
+        self._task: asyncio.Future[list[int]] | None = None
+        self._changed_meanwhile: set[int] = set()
+
+    def committed(self, counts: BatchCounts) -> None:
+        """A batch that changed ``counts.months`` committed."""
+        self.changed |= counts.months
+        self.analysed -= counts.months
+        self._stored += counts.loaded
+        if self._task is not None:
+            self._changed_meanwhile |= counts.months
+
+    async def start(self, in_flight: set[int]) -> None:
+        """Finish the changed months outside ``in_flight`` (those of the batches being written),
+        unless the months started last are still being finished."""
+        if not self.enabled:
+            return
+        if self._task is not None:
+            if not self._task.done():
+                return
+            await self.wait()
+        ready = sorted(self.changed - in_flight)
+        if ready:
+            self.changed -= set(ready)
+            analyze = self._stored >= ANALYZE_AFTER
+            self._task = asyncio.ensure_future(asyncio.to_thread(self._finish, ready, analyze))
+
+    async def wait(self) -> None:
+        """Wait for the months being finished (raising what failed)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        analysed = await task
+        self.analysed |= set(analysed) - self._changed_meanwhile
+        self._changed_meanwhile.clear()
+
+    def _finish(self, months: list[int], analyze: bool) -> list[int]:
+        with warehouse_errors(str(self.engine.url)):
+            for month in months:
+                with self.engine.begin() as connection:
+                    rebuild_stale(connection, [month])
+                if analyze:
+                    with self.engine.begin() as connection:
+                        analyze_partitions(connection, [month])
+        return months if analyze else []
+
+
 class _Load:
-    def __init__(self, engine: Engine, writer: SalesWriter, cleaner: SalesCleaner) -> None:
+    def __init__(
+        self, engine: Engine, writer: SalesWriter, cleaner: SalesCleaner, finisher: _Finisher
+    ) -> None:
         self.engine = engine
         self.writer = writer
         self.cleaner = cleaner
+        self.finisher = finisher
 
     def _prepare(self, batch: SourceBatch) -> tuple[Cleaned, PreparedLines | None]:
         """Clean ``batch``; on PostgreSQL also make its dimension rows and encode its facts,
@@ -227,6 +295,7 @@ class _Load:
             if pending is None or pending_batch is None:
                 return
             counts = await pending
+            self.finisher.committed(counts)
             await source.committed(pending_batch)
             _add(report, counts)
             present += counts.cells_present
@@ -242,6 +311,8 @@ class _Load:
                 pending = asyncio.ensure_future(
                     asyncio.to_thread(self._write, batch, cleaned, prepared)
                 )
+                in_flight = {day // 100 for day in prepared.days} if prepared else set()
+                await self.finisher.start(in_flight)
             await settle()
         finally:
             if pending is not None:
@@ -313,7 +384,8 @@ async def load_sales(
             report.start_date, report.end_date = api_range(api_state, today, start_date, end_date)
         writer = SalesWriter(run.id)
         cleaner = SalesCleaner(today=today)
-        load = _Load(engine, writer, cleaner)
+        finisher = _Finisher(engine)
+        load = _Load(engine, writer, cleaner, finisher)
         failures: list[str] = []
         try:
             async with AsyncExitStack() as stack:
@@ -341,7 +413,12 @@ async def load_sales(
                     )
         finally:
             cleaner.close()
-        await _close_load(engine, writer.months, report.totals()["loaded"] >= ANALYZE_AFTER)
+            await finisher.wait()
+        await _close_load(
+            engine,
+            writer.months - finisher.analysed,
+            report.totals()["loaded"] >= ANALYZE_AFTER,
+        )
         for name, source_report in report.sources.items():
             for alert in _quality_alerts(settings, name, source_report, run.id):
                 await alerts.raise_alert(alert)

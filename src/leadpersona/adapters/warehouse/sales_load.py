@@ -36,7 +36,7 @@ import io
 import json
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -89,6 +89,7 @@ __all__ = [
     "PreparedLines",
     "QuarantineRow",
     "SalesWriter",
+    "analyze_partitions",
     "date_id",
     "ensure_partitions",
     "finish_stale",
@@ -228,17 +229,20 @@ def mark_stale(connection: Connection, months: Iterable[int]) -> None:
         connection.execute(statement, rows)
 
 
-def rebuild_stale(connection: Connection) -> list[int]:
-    """Rebuild the ``sales_monthly`` rows of every stale month and clear them, in the caller's
-    transaction; the months.
+def rebuild_stale(connection: Connection, months: Iterable[int] | None = None) -> list[int]:
+    """Rebuild the ``sales_monthly`` rows of every stale month (of those of ``months`` that
+    are stale, when given) and clear them, in the caller's transaction; the months rebuilt.
 
     The stale rows are deleted first, and :func:`mark_stale` locks the row of a month already
     stale: a batch marking one of these months waits for this transaction and marks it anew,
     or this one waits for the batch and then sums its lines, so they are never left out of
     both the summary and the stale months."""
-    months = sorted(connection.scalars(STALE.delete().returning(STALE.c.month)))
-    refresh_monthly(connection, months)
-    return months
+    statement = STALE.delete()
+    if months is not None:
+        statement = statement.where(STALE.c.month.in_(sorted(set(months))))
+    rebuilt = sorted(connection.scalars(statement.returning(STALE.c.month)))
+    refresh_monthly(connection, rebuilt)
+    return rebuilt
 
 
 def finish_stale(engine: Engine) -> list[int]:
@@ -344,6 +348,8 @@ class BatchCounts:
     duplicates: int = 0
     cells_present: int = 0
     cells_required: int = 0
+    #: The months (``YYYYMM``) whose lines the batch changed (marked stale).
+    months: set[int] = field(default_factory=set)
 
     @property
     def loaded(self) -> int:
@@ -502,12 +508,20 @@ def refresh_statistics(engine: Engine, months: Iterable[int], *, summary: bool =
         for table in (*tables, "dim_customer", "dim_product", "dim_date"):
             connection.execute(text(f"ANALYZE {table}"))
         connection.execute(text("ANALYZE sales_keys (order_id, line_no)"))
-        existing = _partitions(connection)
-        columns = ", ".join(_FACT_STATISTICS)
-        for month in sorted(set(months)):
-            name = _partition_name(month)
-            if name in existing:
-                connection.execute(text(f"ANALYZE {name} ({columns})"))
+        analyze_partitions(connection, months)
+
+
+def analyze_partitions(connection: Connection, months: Iterable[int]) -> None:
+    """On PostgreSQL, ``ANALYZE`` the ``fact_sales`` partitions of ``months`` (those that
+    exist) on the columns queries filter, join or group by; nothing elsewhere."""
+    if connection.dialect.name != "postgresql":
+        return
+    existing = _partitions(connection)
+    columns = ", ".join(_FACT_STATISTICS)
+    for month in sorted(set(months)):
+        name = _partition_name(month)
+        if name in existing:
+            connection.execute(text(f"ANALYZE {name} ({columns})"))
 
 
 def refresh_summary_statistics(engine: Engine) -> None:
@@ -863,6 +877,7 @@ class SalesWriter:
                 months = self._merge(connection, counts, fact.num_rows)
             mark_stale(connection, months)
             self.months.update(months)
+            counts.months = months
         now = datetime.now(UTC)
         if rejected:
             statement = dialect_insert(connection, QUARANTINE).on_conflict_do_nothing(
