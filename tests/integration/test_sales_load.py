@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -15,14 +16,21 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from leadpersona.adapters.warehouse.engine import make_engine
-from leadpersona.adapters.warehouse.sales_load import finish_stale, mark_stale, refresh_statistics
+from leadpersona.adapters.warehouse.engine import make_engine, upgrade
+from leadpersona.adapters.warehouse.sales_load import (
+    SalesWriter,
+    finish_stale,
+    mark_stale,
+    refresh_statistics,
+)
 from leadpersona.adapters.warehouse.sales_queries import conversion_by_persona, revenue_by_persona
 from leadpersona.adapters.warehouse.tables import FactSale
 from leadpersona.bootstrap import sales_sources
 from leadpersona.config import Settings
 from leadpersona.errors import LeadPersonaError
+from leadpersona.sales.cleaning import SalesCleaner
 from leadpersona.sales.demo_files import write_demo_inbox
+from leadpersona.sales.records import raw_table
 from leadpersona.sales.shop_db import (
     create_demo_shop,
     create_shop_engine,
@@ -814,3 +822,96 @@ async def test_months_no_batch_in_flight_touches_are_finished_during_the_load(
             ("fact_sales_y2025m11",),
             ("fact_sales_y2025m12",),
         ]
+
+
+async def test_keys_claimed_by_a_load_killed_before_its_batch_committed_heal(
+    engine: Engine,
+) -> None:
+    # What a load leaves when it dies after claiming a batch's keys ahead of the batch's own
+    # transaction: keys in sales_keys, no lines.
+    lines = [record("O1"), record("O1", 2), record("O2", order_date="2026-01-09")]
+    upgrade(engine)
+    cleaner = SalesCleaner(today=NOW.date())
+    try:
+        cleaned = cleaner.clean(raw_table(lines))
+    finally:
+        cleaner.close()
+    writer = SalesWriter("killed")
+    with engine.begin() as connection:
+        prepared = writer.prepare(connection, cleaned.lines, "files")
+    with engine.begin() as connection:
+        claimed = writer.claim(connection, prepared)
+    assert claimed is (engine.dialect.name == "postgresql")
+    report = await load(engine, ListSource([lines]))
+    check_balance(report)
+    files = report.sources["files"]
+    assert (files.inserted, files.updated, files.duplicates) == (3, 0, 0)
+    assert rows(engine, "SELECT order_id, line_no FROM fact_sales ORDER BY 1, 2") == [
+        ("O1", 1),
+        ("O1", 2),
+        ("O2", 1),
+    ]
+    assert rows(engine, "SELECT count(*) FROM sales_keys") == [(3,)]
+    assert_summary_is_exact(engine)
+
+
+async def test_a_batch_sharing_keys_with_a_staged_batch_before_it_stores_each_line_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await load(engine, ListSource([[record("A1"), record("A2")]], key="first"))
+    stage = SalesWriter._stage
+
+    def slow_stage(self: SalesWriter, connection: Any, fact: Any) -> None:
+        time.sleep(0.3)  # the next batch's keys are claimed meanwhile, unless it waits
+        stage(self, connection, fact)
+
+    monkeypatch.setattr(SalesWriter, "_stage", slow_stage)
+    # Batch 2 holds a stored line (staged: its own transaction stores its keys, C1 among
+    # them); batch 3, prepared while batch 2 is written, brings C1 again and a new line.
+    report = await load(
+        engine,
+        ListSource(
+            [
+                [record("B1"), record("B2")],
+                [record("A1", status="refunded"), record("C1"), record("C2")],
+                [record("C1", quantity="5"), record("D1")],
+            ],
+            key="second",
+        ),
+    )
+    check_balance(report)
+    files = report.sources["files"]
+    assert (files.read, files.inserted, files.updated, files.duplicates) == (7, 5, 2, 0)
+    stored = rows(engine, "SELECT order_id, status, quantity FROM fact_sales ORDER BY order_id")
+    assert stored == [
+        ("A1", "refunded", 2),
+        ("A2", "completed", 2),
+        ("B1", "completed", 2),
+        ("B2", "completed", 2),
+        ("C1", "completed", 5),
+        ("C2", "completed", 2),
+        ("D1", "completed", 2),
+    ]
+    assert rows(engine, "SELECT count(*) FROM sales_keys") == [(7,)]
+    assert_summary_is_exact(engine)
+
+
+async def test_two_loads_at_once_take_turns_and_store_each_line_once(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    upgrade(engine)
+    first = ListSource([[record(f"O{n}") for n in range(200)]] * 3, key="one")
+    second = ListSource(
+        [[record(f"O{n}", status="refunded") for n in range(100, 300)]] * 3, key="two"
+    )
+    reports = await asyncio.gather(load(engine, first), load(engine, second))
+    for report in reports:
+        check_balance(report)
+    assert rows(engine, "SELECT count(*), count(DISTINCT order_id) FROM fact_sales") == [(300, 300)]
+    assert rows(engine, "SELECT count(*) FROM sales_keys") == [(300,)]
+    refunded = rows(engine, "SELECT count(*) FROM fact_sales WHERE status = 'refunded'")
+    # Whichever load came second superseded the lines both hold.
+    assert refunded in ([(200,)], [(100,)])
+    assert_summary_is_exact(engine)
+    if engine.dialect.name == "postgresql":
+        assert "another sales load is running" in caplog.text

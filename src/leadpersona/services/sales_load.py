@@ -3,9 +3,10 @@
 For each source in turn (the API, the file inbox, the shop database): its committed
 checkpoints are read, and each batch it hands over is cleaned (:class:`SalesCleaner`, one code
 for every source) and written with its quarantine, counts and checkpoint in one transaction
-(:class:`SalesWriter`). A batch is read, cleaned and its dimension rows made while the previous
-one is written. A load killed at any
-point is finished by the next one; the same load run twice stores nothing twice.
+(:class:`SalesWriter`). On PostgreSQL batch N+1 is read and cleaned while batch N gets its
+dimension rows and claims its keys and batch N-1 is written, and one sales load runs at a time
+per warehouse (an advisory lock; a second one waits). A load killed at any point is finished
+by the next one; the same load run twice stores nothing twice.
 
 Before the sources, lead and persona changes the warehouse holds are applied to
 ``dim_customer`` (type 2). Batches mark the months they changed stale; their ``sales_monthly``
@@ -21,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, ExitStack
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from typing import Any
@@ -39,6 +42,7 @@ from leadpersona.adapters.warehouse.sales_load import (
     QuarantineRow,
     SalesWriter,
     analyze_partitions,
+    exclusive_load,
     finish_stale,
     read_checkpoints,
     rebuild_stale,
@@ -61,6 +65,8 @@ __all__ = [
     "api_range",
     "load_sales",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: A load that stores at least this many lines refreshes the planner's statistics of the star
 #: schema (PostgreSQL), so the reports that follow are planned on what is there now.
@@ -241,18 +247,41 @@ class _Load:
         self.writer = writer
         self.cleaner = cleaner
         self.finisher = finisher
+        # Held while a staged batch, which stores keys in its own transaction, is written:
+        # the next batch claims its keys ahead only outside it.
+        self._keys = threading.Lock()
 
-    def _prepare(self, batch: SourceBatch) -> tuple[Cleaned, PreparedLines | None]:
-        """Clean ``batch``; on PostgreSQL also make its dimension rows and encode its facts,
-        committed in a transaction of their own while the previous batch is being written
-        (on SQLite, whose writers take turns, the batch's own transaction does it)."""
-        cleaned = self.cleaner.clean(batch.records, lines=batch.lines)
+    def _clean(self, batch: SourceBatch) -> Cleaned:
+        return self.cleaner.clean(batch.records, lines=batch.lines)
+
+    def _prepare(self, batch: SourceBatch, cleaned: Cleaned) -> PreparedLines | None:
+        """On PostgreSQL, make the dimension rows of a cleaned batch and encode its facts,
+        committed in a transaction of their own, and claim its keys, in another, while the
+        previous batch is being written (on SQLite, whose writers take turns, the batch's own
+        transaction does it all)."""
         if self.engine.dialect.name != "postgresql" or not cleaned.lines.num_rows:
-            return cleaned, None
-        with warehouse_errors(str(self.engine.url)), self.engine.begin() as connection:
-            return cleaned, self.writer.prepare(connection, cleaned.lines, batch.source)
+            return None
+        with warehouse_errors(str(self.engine.url)):
+            with self.engine.begin() as connection:
+                prepared = self.writer.prepare(connection, cleaned.lines, batch.source)
+            with self._keys, self.engine.begin() as connection:
+                self.writer.claim(connection, prepared)
+        return prepared
 
     def _write(
+        self,
+        batch: SourceBatch,
+        cleaned: Cleaned,
+        prepared: PreparedLines | None,
+        holds_keys: bool = False,
+    ) -> BatchCounts:
+        try:
+            return self._write_batch(batch, cleaned, prepared)
+        finally:
+            if holds_keys:
+                self._keys.release()
+
+    def _write_batch(
         self, batch: SourceBatch, cleaned: Cleaned, prepared: PreparedLines | None
     ) -> BatchCounts:
         with warehouse_errors(str(self.engine.url)), self.engine.begin() as connection:
@@ -273,9 +302,30 @@ class _Load:
     async def _cleaned(
         self, source: SalesSource, state: dict[str, dict[str, Any]]
     ) -> AsyncIterator[tuple[SourceBatch, Cleaned, PreparedLines | None]]:
-        async for batch in source.batches(state):
-            cleaned, prepared = await asyncio.to_thread(self._prepare, batch)
-            yield batch, cleaned, prepared
+        """The source's batches, cleaned and prepared: batch N+1 is read and cleaned while N
+        is prepared (and N-1 written)."""
+        batches = source.batches(state)
+
+        async def read_and_clean() -> tuple[SourceBatch, Cleaned] | None:
+            batch = await anext(batches, None)
+            if batch is None:
+                return None
+            return batch, await asyncio.to_thread(self._clean, batch)
+
+        upcoming = asyncio.ensure_future(read_and_clean())
+        try:
+            while (item := await upcoming) is not None:
+                batch, cleaned = item
+                upcoming = asyncio.ensure_future(read_and_clean())
+                yield batch, cleaned, await asyncio.to_thread(self._prepare, batch, cleaned)
+        finally:
+            if not upcoming.done():
+                upcoming.cancel()
+            with contextlib.suppress(BaseException):  # the error raised is the first one
+                await upcoming
+            close = getattr(batches, "aclose", None)
+            if close is not None:
+                await close()
 
     async def run(
         self,
@@ -308,8 +358,12 @@ class _Load:
             async for batch, cleaned, prepared in self._cleaned(source, state):
                 await settle()
                 pending_batch = batch
+                # A staged batch stores keys itself: the next claim waits for its commit.
+                staged = prepared is not None and prepared.claimed is False
+                if staged:
+                    await asyncio.to_thread(self._keys.acquire)
                 pending = asyncio.ensure_future(
-                    asyncio.to_thread(self._write, batch, cleaned, prepared)
+                    asyncio.to_thread(self._write, batch, cleaned, prepared, staged)
                 )
                 in_flight = {day // 100 for day in prepared.days} if prepared else set()
                 await self.finisher.start(in_flight)
@@ -371,62 +425,75 @@ async def load_sales(
     ) as run:
         report.run_id = run.id
         await asyncio.to_thread(ensure_schema, engine)
-
-        def prepare() -> tuple[int, dict[str, dict[str, Any]]]:
-            with warehouse_errors(str(engine.url)):
-                finish_stale(engine)  # what a killed load left
-            with warehouse_errors(str(engine.url)), engine.begin() as connection:
-                changed = refresh_customers(connection, today)
-                return changed, read_checkpoints(connection, "api")
-
-        report.customers_changed, api_state = await asyncio.to_thread(prepare)
-        if "api" in names:
-            report.start_date, report.end_date = api_range(api_state, today, start_date, end_date)
-        writer = SalesWriter(run.id)
-        cleaner = SalesCleaner(today=today)
-        finisher = _Finisher(engine)
-        load = _Load(engine, writer, cleaner, finisher)
-        failures: list[str] = []
+        exclusive = ExitStack()
+        with warehouse_errors(str(engine.url)):
+            await asyncio.to_thread(exclusive.enter_context, exclusive_load(engine, _waiting))
         try:
-            async with AsyncExitStack() as stack:
-                window = SourceWindow(
-                    start_date=report.start_date or today,
-                    end_date=report.end_date or today,
-                    stack=stack,
+
+            def prepare() -> tuple[int, dict[str, dict[str, Any]]]:
+                with warehouse_errors(str(engine.url)):
+                    finish_stale(engine)  # what a killed load left
+                with warehouse_errors(str(engine.url)), engine.begin() as connection:
+                    changed = refresh_customers(connection, today)
+                    return changed, read_checkpoints(connection, "api")
+
+            report.customers_changed, api_state = await asyncio.to_thread(prepare)
+            if "api" in names:
+                report.start_date, report.end_date = api_range(
+                    api_state, today, start_date, end_date
                 )
-                for name in names:
-                    source_report = SourceReport(source=name)
-                    report.sources[name] = source_report
-                    await _load_source(
-                        load,
-                        name,
-                        sources[name],
-                        window,
-                        source_report,
-                        clock_now,
-                        on_progress,
-                        failures,
+            writer = SalesWriter(run.id)
+            cleaner = SalesCleaner(today=today)
+            finisher = _Finisher(engine)
+            load = _Load(engine, writer, cleaner, finisher)
+            failures: list[str] = []
+            try:
+                async with AsyncExitStack() as stack:
+                    window = SourceWindow(
+                        start_date=report.start_date or today,
+                        end_date=report.end_date or today,
+                        stack=stack,
                     )
-                    run.counts[name] = source_report.model_dump(
-                        mode="json",
-                        include={"read", "loaded", "quarantined", "duplicates", "status"},
-                    )
+                    for name in names:
+                        source_report = SourceReport(source=name)
+                        report.sources[name] = source_report
+                        await _load_source(
+                            load,
+                            name,
+                            sources[name],
+                            window,
+                            source_report,
+                            clock_now,
+                            on_progress,
+                            failures,
+                        )
+                        run.counts[name] = source_report.model_dump(
+                            mode="json",
+                            include={"read", "loaded", "quarantined", "duplicates", "status"},
+                        )
+            finally:
+                cleaner.close()
+                await finisher.wait()
+            await _close_load(
+                engine,
+                writer.months - finisher.analysed,
+                report.totals()["loaded"] >= ANALYZE_AFTER,
+            )
+            for name, source_report in report.sources.items():
+                for alert in _quality_alerts(settings, name, source_report, run.id):
+                    await alerts.raise_alert(alert)
+                    report.alerts.append(alert)
+            if failures:
+                raise LeadPersonaError(failures[0])
         finally:
-            cleaner.close()
-            await finisher.wait()
-        await _close_load(
-            engine,
-            writer.months - finisher.analysed,
-            report.totals()["loaded"] >= ANALYZE_AFTER,
-        )
-        for name, source_report in report.sources.items():
-            for alert in _quality_alerts(settings, name, source_report, run.id):
-                await alerts.raise_alert(alert)
-                report.alerts.append(alert)
-        if failures:
-            raise LeadPersonaError(failures[0])
+            with warehouse_errors(str(engine.url)):
+                await asyncio.to_thread(exclusive.close)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _waiting() -> None:
+    _log.warning("another sales load is running on this warehouse: waiting for it to finish")
 
 
 async def _close_load(engine: Engine, months: set[int], analyze: bool) -> None:

@@ -15,15 +15,17 @@ which on PostgreSQL the load commits on its own while the previous batch is writ
    already. On PostgreSQL the batch's keys are copied into it optimistically: when none is
    known (the usual case) that succeeds and the lines go by ``COPY`` straight into
    ``fact_sales``; when its primary key refuses the copy, the copy is rolled back to a
-   savepoint and the lines are staged (always so on SQLite): staged rows
-   identical to a stored sale are duplicates and dropped; stored sales with a staged key are
-   superseded (deleted, found in their partition through ``sales_keys``); the staged rows are
-   inserted. On PostgreSQL the monthly partitions they need are created first.
+   savepoint and the lines are staged (always so on SQLite). The load makes that copy ahead
+   of the batch's transaction, in one of its own (:meth:`SalesWriter.claim`), while the
+   previous batch is written. Staged rows identical to a stored sale are duplicates and
+   dropped; stored sales with a staged key are superseded (deleted, found in their partition
+   through ``sales_keys``); the staged rows are inserted. On PostgreSQL the monthly
+   partitions they need are created first.
 4. The months the batch changed (those of the lines it stored and of the lines they
    superseded: a re-dated line leaves its old month) are recorded in ``sales_monthly_stale``.
-   :func:`rebuild_stale` rebuilds their ``sales_monthly`` rows once, at the end of the load
-   (and at the start of the next, when a load was killed in between); the reports take the
-   stale months from the lines meanwhile.
+   :func:`rebuild_stale` rebuilds their ``sales_monthly`` rows once no batch in flight
+   touches them, or at the end of the load (and at the start of the next, when a load was
+   killed in between); the reports take the stale months from the lines meanwhile.
 
 :func:`refresh_customers` applies persona changes (type 2) once per load, and rebuilds the
 ``sales_monthly`` rows of the customer rows it moved sales between.
@@ -35,7 +37,8 @@ import hashlib
 import io
 import json
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -85,6 +88,7 @@ from leadpersona.adapters.warehouse.tables.sales import BEGINNING_OF_TIME
 
 __all__ = [
     "FACT_COLUMNS",
+    "LOAD_LOCK",
     "BatchCounts",
     "PreparedLines",
     "QuarantineRow",
@@ -92,6 +96,7 @@ __all__ = [
     "analyze_partitions",
     "date_id",
     "ensure_partitions",
+    "exclusive_load",
     "finish_stale",
     "mark_stale",
     "quarantine_id",
@@ -304,6 +309,33 @@ def ensure_partitions(connection: Connection, date_ids: Iterable[int]) -> list[s
     return made
 
 
+#: The PostgreSQL advisory lock a sales load holds from start to end ("lp-sales").
+LOAD_LOCK = 0x6C702D73616C6573
+
+
+@contextmanager
+def exclusive_load(engine: Engine, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """On PostgreSQL, one sales load at a time per warehouse: wait for the advisory lock
+    :data:`LOAD_LOCK` (calling ``on_wait`` first when another load holds it) and hold it on
+    a connection of its own until the block ends; PostgreSQL releases it if the process dies.
+    Elsewhere nothing: SQLite's writers take turns, and its loads stage every batch."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        got = connection.scalar(select(func.pg_try_advisory_lock(LOAD_LOCK)))
+        if not got:
+            if on_wait is not None:
+                on_wait()
+            connection.scalar(select(func.pg_advisory_lock(LOAD_LOCK)))
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.scalar(select(func.pg_advisory_unlock(LOAD_LOCK)))
+            connection.commit()
+
+
 def quarantine_id(source: str, location: str, row: int, raw: Mapping[str, Any]) -> str:
     """A stable id for a rejected record: the same record read again is stored once."""
     body = json.dumps(raw, sort_keys=True, default=str, ensure_ascii=False)
@@ -329,12 +361,16 @@ _KEY_COLUMNS = ("order_id", "line_no", "date_id")
 @dataclass
 class PreparedLines:
     """A batch's fact rows ready to store (:meth:`SalesWriter.prepare`): ``days`` their
-    ``date_id`` values; on PostgreSQL the ``COPY`` bodies of their keys and of the rows."""
+    ``date_id`` values; on PostgreSQL the ``COPY`` bodies of their keys and of the rows, and
+    ``claimed``: whether :meth:`SalesWriter.claim` recorded their keys beforehand (True: the
+    lines go straight into ``fact_sales``; False: some line is stored already, the batch is
+    staged; None: not tried, the batch's own transaction tries)."""
 
     fact: pa.Table
     days: list[int]
     keys_csv: bytes | None = None
     fact_csv: bytes | None = None
+    claimed: bool | None = None
 
 
 @dataclass
@@ -741,6 +777,22 @@ class SalesWriter:
         keys = _csv(fact.select(list(_KEY_COLUMNS)))
         return PreparedLines(fact, days, keys_csv=keys, fact_csv=_csv(fact))
 
+    def claim(self, connection: Connection, prepared: PreparedLines) -> bool:
+        """On PostgreSQL, record the keys of ``prepared`` in ``sales_keys`` ahead of the batch's
+        own transaction (the caller's, committed on its own) if none of them is stored yet;
+        whether they were (also kept in ``prepared.claimed``). Elsewhere False.
+
+        The load claims a batch's keys while the previous batch is written, which takes the
+        keys' ``COPY`` off the writer's path. The caller must hold off while a batch that may
+        insert keys itself (a staged one) is being written, and while another load runs. A
+        load killed between the claim and the batch's commit leaves keys without lines: the
+        batch, read again, finds them stored and is staged, and its merge, which deletes the
+        stored lines of its keys (none) and stores its own, counts them as inserted."""
+        prepared.claimed = connection.dialect.name == "postgresql" and self._claim_keys(
+            connection, prepared
+        )
+        return prepared.claimed
+
     def _claim_keys(self, connection: Connection, prepared: PreparedLines) -> bool:
         """On PostgreSQL, record these lines in ``sales_keys`` if none of them is stored yet;
         whether they were. Optimistic: one ``COPY`` whose primary key refuses the batch when
@@ -867,7 +919,12 @@ class SalesWriter:
             if prepared is None:
                 prepared = self.prepare(connection, lines, source)
             fact, days = prepared.fact, prepared.days
-            if connection.dialect.name == "postgresql" and self._claim_keys(connection, prepared):
+            claimed = prepared.claimed
+            if claimed is None:
+                claimed = connection.dialect.name == "postgresql" and self._claim_keys(
+                    connection, prepared
+                )
+            if claimed:
                 # Only new sales (the usual case): straight into fact_sales.
                 _copy(connection, "fact_sales", fact, encoded=prepared.fact_csv)
                 counts.inserted += fact.num_rows
