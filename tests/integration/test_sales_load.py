@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from leadpersona.adapters.warehouse.engine import make_engine, upgrade
 from leadpersona.adapters.warehouse.sales_load import (
     SalesWriter,
+    ensure_partitions,
     finish_stale,
     mark_stale,
     refresh_statistics,
@@ -915,3 +916,31 @@ async def test_two_loads_at_once_take_turns_and_store_each_line_once(
     assert_summary_is_exact(engine)
     if engine.dialect.name == "postgresql":
         assert "another sales load is running" in caplog.text
+
+
+def test_a_new_months_partition_is_made_while_a_batch_is_written(engine: Engine) -> None:
+    upgrade(engine)
+    if engine.dialect.name != "postgresql":
+        with engine.connect() as connection:
+            assert ensure_partitions(connection, [20260105]) == []
+        return
+    with engine.begin() as connection:
+        ensure_partitions(connection, [20260105])
+    with engine.connect() as writing, engine.connect() as preparing:
+        # A batch being written holds its lock on fact_sales until it commits.
+        writing.execute(
+            text(
+                "INSERT INTO fact_sales (order_id, line_no, date_id, product_key, customer_key,"
+                " quantity, unit_price, discount, amount, currency, status, source) VALUES"
+                " ('O1', 1, 20260105, 1, 1, 1, 1, 0, 1, 'EUR', 'completed', 'files')"
+            )
+        )
+        preparing.execute(text("SET lock_timeout = '2s'"))
+        assert ensure_partitions(preparing, [20260205]) == ["fact_sales_y2026m02"]
+        preparing.commit()
+        writing.commit()
+    assert rows(
+        engine,
+        "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c "
+        "WHERE c.relname = 'fact_sales_y2026m02'",
+    ) == [("FOR VALUES FROM (20260200) TO (20260300)",)]
