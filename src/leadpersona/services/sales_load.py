@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, ExitStack
@@ -247,41 +246,37 @@ class _Load:
         self.writer = writer
         self.cleaner = cleaner
         self.finisher = finisher
-        # Held while a staged batch, which stores keys in its own transaction, is written:
-        # the next batch claims its keys ahead only outside it.
-        self._keys = threading.Lock()
+        # The write of a staged batch, which stores keys in its own transaction: the next
+        # batch claims its keys only once it is over.
+        self._staged: asyncio.Future[BatchCounts] | None = None
 
     def _clean(self, batch: SourceBatch) -> Cleaned:
         return self.cleaner.clean(batch.records, lines=batch.lines)
 
     def _prepare(self, batch: SourceBatch, cleaned: Cleaned) -> PreparedLines | None:
-        """On PostgreSQL, make the dimension rows of a cleaned batch and encode its facts,
-        committed in a transaction of their own, and claim its keys, in another, while the
-        previous batch is being written (on SQLite, whose writers take turns, the batch's own
-        transaction does it all)."""
+        """On PostgreSQL, make the dimension rows of a cleaned batch and encode its facts, in
+        a transaction of their own, while the previous batch is being written (on SQLite,
+        whose writers take turns, the batch's own transaction does it)."""
         if self.engine.dialect.name != "postgresql" or not cleaned.lines.num_rows:
             return None
-        with warehouse_errors(str(self.engine.url)):
-            with self.engine.begin() as connection:
-                prepared = self.writer.prepare(connection, cleaned.lines, batch.source)
-            with self._keys, self.engine.begin() as connection:
-                self.writer.claim(connection, prepared)
+        with warehouse_errors(str(self.engine.url)), self.engine.begin() as connection:
+            return self.writer.prepare(connection, cleaned.lines, batch.source)
+
+    def _claim(self, prepared: PreparedLines) -> None:
+        with warehouse_errors(str(self.engine.url)), self.engine.begin() as connection:
+            self.writer.claim(connection, prepared)
+
+    async def _prepared(self, batch: SourceBatch, cleaned: Cleaned) -> PreparedLines | None:
+        """:meth:`_prepare`, then the batch's keys claimed in a transaction of their own, once
+        no staged batch is being written."""
+        prepared = await asyncio.to_thread(self._prepare, batch, cleaned)
+        if prepared is not None:
+            if self._staged is not None:
+                await asyncio.wait([self._staged])  # its outcome is the writer's to report
+            await asyncio.to_thread(self._claim, prepared)
         return prepared
 
     def _write(
-        self,
-        batch: SourceBatch,
-        cleaned: Cleaned,
-        prepared: PreparedLines | None,
-        holds_keys: bool = False,
-    ) -> BatchCounts:
-        try:
-            return self._write_batch(batch, cleaned, prepared)
-        finally:
-            if holds_keys:
-                self._keys.release()
-
-    def _write_batch(
         self, batch: SourceBatch, cleaned: Cleaned, prepared: PreparedLines | None
     ) -> BatchCounts:
         with warehouse_errors(str(self.engine.url)), self.engine.begin() as connection:
@@ -317,7 +312,7 @@ class _Load:
             while (item := await upcoming) is not None:
                 batch, cleaned = item
                 upcoming = asyncio.ensure_future(read_and_clean())
-                yield batch, cleaned, await asyncio.to_thread(self._prepare, batch, cleaned)
+                yield batch, cleaned, await self._prepared(batch, cleaned)
         finally:
             if not upcoming.done():
                 upcoming.cancel()
@@ -358,13 +353,12 @@ class _Load:
             async for batch, cleaned, prepared in self._cleaned(source, state):
                 await settle()
                 pending_batch = batch
-                # A staged batch stores keys itself: the next claim waits for its commit.
-                staged = prepared is not None and prepared.claimed is False
-                if staged:
-                    await asyncio.to_thread(self._keys.acquire)
                 pending = asyncio.ensure_future(
-                    asyncio.to_thread(self._write, batch, cleaned, prepared, staged)
+                    asyncio.to_thread(self._write, batch, cleaned, prepared)
                 )
+                # A staged batch stores keys itself: the next claim waits for its end.
+                staged = prepared is not None and prepared.claimed is False
+                self._staged = pending if staged else None
                 in_flight = {day // 100 for day in prepared.days} if prepared else set()
                 await self.finisher.start(in_flight)
             await settle()
