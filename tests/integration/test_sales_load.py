@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from leadpersona.adapters.warehouse.engine import make_engine, upgrade
 from leadpersona.adapters.warehouse.sales_load import (
+    LOAD_LOCK,
     SalesWriter,
     ensure_partitions,
     finish_stale,
@@ -944,3 +945,39 @@ def test_a_new_months_partition_is_made_while_a_batch_is_written(engine: Engine)
         "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c "
         "WHERE c.relname = 'fact_sales_y2026m02'",
     ) == [("FOR VALUES FROM (20260200) TO (20260300)",)]
+
+
+async def test_a_load_cancelled_while_another_holds_the_lock_leaves_nothing_behind(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    if engine.dialect.name != "postgresql":
+        return
+    upgrade(engine)
+    with engine.connect() as holder:
+        holder.execute(text(f"SELECT pg_advisory_lock({LOAD_LOCK})"))
+        waiting = asyncio.ensure_future(load(engine, ListSource([[record("O1")]])))
+        for _ in range(100):  # until it waits for the lock
+            if "another sales load is running" in caplog.text:
+                break
+            await asyncio.sleep(0.05)
+        assert "another sales load is running" in caplog.text
+        assert not waiting.done()
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(waiting, 5)
+        holders = rows(
+            engine,
+            f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            f"AND objid = {LOAD_LOCK & 0xFFFFFFFF}",
+        )
+        assert holders == [(1,)]  # only the holder
+        holder.execute(text(f"SELECT pg_advisory_unlock({LOAD_LOCK})"))
+        holder.commit()
+    await asyncio.sleep(0.5)  # nothing left waiting takes the lock once it is free
+    assert rows(
+        engine,
+        f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+        f"AND objid = {LOAD_LOCK & 0xFFFFFFFF}",
+    ) == [(0,)]
+    report = await load(engine, ListSource([[record("O1")]]))
+    assert report.sources["files"].inserted == 1

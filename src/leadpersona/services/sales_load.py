@@ -24,8 +24,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, ExitStack
+from collections.abc import AsyncGenerator, Callable
+from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from typing import Any
@@ -296,7 +296,7 @@ class _Load:
 
     async def _cleaned(
         self, source: SalesSource, state: dict[str, dict[str, Any]]
-    ) -> AsyncIterator[tuple[SourceBatch, Cleaned, PreparedLines | None]]:
+    ) -> AsyncGenerator[tuple[SourceBatch, Cleaned, PreparedLines | None], None]:
         """The source's batches, cleaned and prepared: batch N+1 is read and cleaned while N
         is prepared (and N-1 written)."""
         batches = source.batches(state)
@@ -350,17 +350,18 @@ class _Load:
             pending = pending_batch = None
 
         try:
-            async for batch, cleaned, prepared in self._cleaned(source, state):
-                await settle()
-                pending_batch = batch
-                pending = asyncio.ensure_future(
-                    asyncio.to_thread(self._write, batch, cleaned, prepared)
-                )
-                # A staged batch stores keys itself: the next claim waits for its end.
-                staged = prepared is not None and prepared.claimed is False
-                self._staged = pending if staged else None
-                in_flight = {day // 100 for day in prepared.days} if prepared else set()
-                await self.finisher.start(in_flight)
+            async with contextlib.aclosing(self._cleaned(source, state)) as batches:
+                async for batch, cleaned, prepared in batches:
+                    await settle()
+                    pending_batch = batch
+                    pending = asyncio.ensure_future(
+                        asyncio.to_thread(self._write, batch, cleaned, prepared)
+                    )
+                    # A staged batch stores keys itself: the next claim waits for its end.
+                    staged = prepared is not None and prepared.claimed is False
+                    self._staged = pending if staged else None
+                    in_flight = {day // 100 for day in prepared.days} if prepared else set()
+                    await self.finisher.start(in_flight)
             await settle()
         finally:
             if pending is not None:
@@ -419,9 +420,9 @@ async def load_sales(
     ) as run:
         report.run_id = run.id
         await asyncio.to_thread(ensure_schema, engine)
-        exclusive = ExitStack()
+        lock = exclusive_load(engine, _waiting)
         with warehouse_errors(str(engine.url)):
-            await asyncio.to_thread(exclusive.enter_context, exclusive_load(engine, _waiting))
+            await lock.__aenter__()
         try:
 
             def prepare() -> tuple[int, dict[str, dict[str, Any]]]:
@@ -481,7 +482,7 @@ async def load_sales(
                 raise LeadPersonaError(failures[0])
         finally:
             with warehouse_errors(str(engine.url)):
-                await asyncio.to_thread(exclusive.close)
+                await lock.__aexit__(None, None, None)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 

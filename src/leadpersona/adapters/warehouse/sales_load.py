@@ -33,12 +33,13 @@ which on PostgreSQL the load commits on its own while the previous batch is writ
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -319,27 +320,52 @@ def ensure_partitions(connection: Connection, date_ids: Iterable[int]) -> list[s
 LOAD_LOCK = 0x6C702D73616C6573
 
 
-@contextmanager
-def exclusive_load(engine: Engine, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-    """On PostgreSQL, one sales load at a time per warehouse: wait for the advisory lock
-    :data:`LOAD_LOCK` (calling ``on_wait`` first when another load holds it) and hold it on
-    a connection of its own until the block ends; PostgreSQL releases it if the process dies.
+#: Seconds between two tries for :data:`LOAD_LOCK` while another load holds it.
+LOCK_POLL_SECONDS = 0.5
+
+
+def _try_lock(connection: Connection) -> bool:
+    got = bool(connection.scalar(select(func.pg_try_advisory_lock(LOAD_LOCK))))
+    connection.commit()
+    return got
+
+
+def _unlock(connection: Connection) -> None:
+    try:
+        connection.scalar(select(func.pg_advisory_unlock(LOAD_LOCK)))
+        connection.commit()
+    finally:
+        connection.close()
+
+
+@asynccontextmanager
+async def exclusive_load(
+    engine: Engine, on_wait: Callable[[], None] | None = None
+) -> AsyncIterator[None]:
+    """On PostgreSQL, one sales load at a time per warehouse: take the advisory lock
+    :data:`LOAD_LOCK` (calling ``on_wait`` once when another load holds it, then trying again
+    every :data:`LOCK_POLL_SECONDS`) and hold it on a connection of its own until the block
+    ends; PostgreSQL releases it if the process dies. The wait is in the event loop, not in a
+    blocked thread, so a load cancelled while waiting leaves no thread or lock behind.
     Elsewhere nothing: SQLite's writers take turns, and its loads stage every batch."""
     if engine.dialect.name != "postgresql":
         yield
         return
-    with engine.connect() as connection:
-        got = connection.scalar(select(func.pg_try_advisory_lock(LOAD_LOCK)))
-        if not got:
-            if on_wait is not None:
+    connection = await asyncio.to_thread(engine.connect)
+    try:
+        waited = False
+        while not await asyncio.to_thread(_try_lock, connection):
+            if not waited and on_wait is not None:
                 on_wait()
-            connection.scalar(select(func.pg_advisory_lock(LOAD_LOCK)))
-        connection.commit()
-        try:
-            yield
-        finally:
-            connection.scalar(select(func.pg_advisory_unlock(LOAD_LOCK)))
-            connection.commit()
+            waited = True
+            await asyncio.sleep(LOCK_POLL_SECONDS)
+    except BaseException:
+        await asyncio.to_thread(connection.close)
+        raise
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(_unlock, connection)
 
 
 def quarantine_id(source: str, location: str, row: int, raw: Mapping[str, Any]) -> str:
