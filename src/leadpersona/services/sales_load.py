@@ -420,10 +420,7 @@ async def load_sales(
     ) as run:
         report.run_id = run.id
         await asyncio.to_thread(ensure_schema, engine)
-        lock = exclusive_load(engine, _waiting)
-        with warehouse_errors(str(engine.url)):
-            await lock.__aenter__()
-        try:
+        async with exclusive_load(engine, _waiting):
 
             def prepare() -> tuple[int, dict[str, dict[str, Any]]]:
                 with warehouse_errors(str(engine.url)):
@@ -480,9 +477,6 @@ async def load_sales(
                     report.alerts.append(alert)
             if failures:
                 raise LeadPersonaError(failures[0])
-        finally:
-            with warehouse_errors(str(engine.url)):
-                await lock.__aexit__(None, None, None)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 

@@ -70,7 +70,7 @@ from sqlalchemy import (
     update,
 )
 
-from leadpersona.adapters.warehouse.engine import dialect_insert
+from leadpersona.adapters.warehouse.engine import dialect_insert, warehouse_errors
 from leadpersona.adapters.warehouse.tables import (
     DimCustomer,
     DimDate,
@@ -351,21 +351,25 @@ async def exclusive_load(
     if engine.dialect.name != "postgresql":
         yield
         return
-    connection = await asyncio.to_thread(engine.connect)
+    url = str(engine.url)
+    with warehouse_errors(url):
+        connection = await asyncio.to_thread(engine.connect)
     try:
         waited = False
-        while not await asyncio.to_thread(_try_lock, connection):
-            if not waited and on_wait is not None:
-                on_wait()
-            waited = True
-            await asyncio.sleep(LOCK_POLL_SECONDS)
+        with warehouse_errors(url):
+            while not await asyncio.to_thread(_try_lock, connection):
+                if not waited and on_wait is not None:
+                    on_wait()
+                waited = True
+                await asyncio.sleep(LOCK_POLL_SECONDS)
     except BaseException:
         await asyncio.to_thread(connection.close)
         raise
     try:
         yield
     finally:
-        await asyncio.to_thread(_unlock, connection)
+        with warehouse_errors(url):
+            await asyncio.to_thread(_unlock, connection)
 
 
 def quarantine_id(source: str, location: str, row: int, raw: Mapping[str, Any]) -> str:
@@ -953,9 +957,7 @@ class SalesWriter:
             fact, days = prepared.fact, prepared.days
             claimed = prepared.claimed
             if claimed is None:
-                claimed = connection.dialect.name == "postgresql" and self._claim_keys(
-                    connection, prepared
-                )
+                claimed = self.claim(connection, prepared)
             if claimed:
                 # Only new sales (the usual case): straight into fact_sales.
                 _copy(connection, "fact_sales", fact, encoded=prepared.fact_csv)
